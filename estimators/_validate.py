@@ -1,0 +1,79 @@
+"""Input validation shared by every public entry point.
+
+Each check raises a ``ValueError`` (or ``TypeError``) that names the parameter and
+the allowed range. Nothing is clipped or coerced silently.
+"""
+from __future__ import annotations
+
+import numbers
+from fractions import Fraction
+
+import numpy as np
+
+#: Largest group size the reference engines accept.
+K_MAX = 1 << 16
+
+
+def check_K(K, *, name: str = "K", minimum: int = 2, maximum: int = K_MAX) -> int:
+    """Return ``K`` as an ``int`` after checking it is an integer in [minimum, maximum]."""
+    if isinstance(K, bool) or not isinstance(K, (numbers.Integral, np.integer)):
+        if isinstance(K, (float, np.floating)) and float(K).is_integer():
+            raise TypeError(f"{name} must be an integer in [{minimum}, {maximum}], got the float {K!r}")
+        raise TypeError(f"{name} must be an integer in [{minimum}, {maximum}], got {K!r}")
+    K = int(K)
+    if not minimum <= K <= maximum:
+        raise ValueError(f"{name} must be an integer in [{minimum}, {maximum}], got {K}")
+    return K
+
+
+def check_probabilities(p, *, name: str = "p") -> np.ndarray:
+    """Return ``p`` as a float64 array after checking every entry is finite and in [0, 1]."""
+    try:
+        arr = np.asarray(p, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} must be real numbers in [0, 1], got {p!r}") from exc
+    if arr.size == 0:
+        raise ValueError(f"{name} must contain at least one probability in [0, 1]")
+    bad = ~np.isfinite(arr) | (arr < 0.0) | (arr > 1.0)
+    if bad.any():
+        first = arr[bad].flat[0]
+        raise ValueError(f"{name} must lie in [0, 1] and not be NaN; got {first!r}")
+    return arr
+
+
+def check_rational_probability(p, *, name: str = "p") -> Fraction:
+    """Return ``p`` as an exact ``Fraction`` in [0, 1] (floats are taken at their exact binary value)."""
+    if isinstance(p, bool):
+        raise TypeError(f"{name} must be a rational number in [0, 1], got {p!r}")
+    try:
+        if isinstance(p, (float, np.floating)):
+            if not np.isfinite(p):
+                raise ValueError
+            q = Fraction(float(p))
+        else:
+            q = Fraction(p)
+    except (TypeError, ValueError, ZeroDivisionError) as exc:
+        raise ValueError(f"{name} must be a rational number in [0, 1], got {p!r}") from exc
+    if not 0 <= q <= 1:
+        raise ValueError(f"{name} must lie in [0, 1], got {q}")
+    return q
+
+
+def check_positive_int(x, *, name: str, minimum: int = 1) -> int:
+    """Return ``x`` as an ``int`` after checking it is an integer >= minimum."""
+    if isinstance(x, bool) or not isinstance(x, (numbers.Integral, np.integer)):
+        raise TypeError(f"{name} must be an integer >= {minimum}, got {x!r}")
+    if int(x) < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {x}")
+    return int(x)
+
+
+def check_unit_interval_open(x, *, name: str) -> float:
+    """Return ``x`` as a float after checking 0 < x < 1 (e.g. a false-alarm rate)."""
+    try:
+        v = float(x)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} must be a number in (0, 1), got {x!r}") from exc
+    if not 0.0 < v < 1.0:
+        raise ValueError(f"{name} must be a number in (0, 1), got {x!r}")
+    return v

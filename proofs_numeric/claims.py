@@ -1,0 +1,18 @@
+"""The claim checks in report order. A new claim module adds one line here."""
+from __future__ import annotations
+
+from .result import ClaimSpec
+
+__all__ = ["CLAIMS", "claim_ids"]
+
+
+def _load() -> list[ClaimSpec]:
+    from . import c1_ustat_exact, c2_plugin_bias
+    return [c1_ustat_exact.CLAIM, c2_plugin_bias.CLAIM]
+
+
+CLAIMS: list[ClaimSpec] = _load()
+
+
+def claim_ids() -> list[str]:
+    return [c.id for c in CLAIMS]

@@ -1,0 +1,93 @@
+"""Structured results of claim checks: what the report and results.json are made of."""
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+__all__ = ["ClaimResult", "ClaimSpec", "ReportTable", "RunContext", "PASS", "FAIL", "SKIP"]
+
+PASS, FAIL, SKIP = "PASS", "FAIL", "SKIP"
+
+
+@dataclass
+class ReportTable:
+    """A table for the report: a title, column names and rows of plain values."""
+
+    title: str
+    columns: list[str]
+    rows: list[list[Any]]
+
+
+@dataclass
+class ClaimResult:
+    """Outcome of one claim check.
+
+    Attributes
+    ----------
+    id : str            claim id, "C1" ... "C8"
+    status : str        PASS, FAIL or SKIP
+    summary : str       one sentence: what was shown
+    figures : dict      key figures (JSON-serialisable), recorded in results.json
+    accuracy : dict     figure name -> how accurate it is and how that is known
+    tables, plots       report content (plots are file names inside the report directory)
+    notes : list[str]   caveats, what is proved vs. only supported numerically
+    """
+
+    id: str
+    title: str
+    status: str
+    summary: str
+    figures: dict = field(default_factory=dict)
+    accuracy: dict = field(default_factory=dict)
+    tables: list[ReportTable] = field(default_factory=list)
+    plots: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def passed(self) -> bool:
+        return self.status == PASS
+
+    def to_json(self) -> dict:
+        d = asdict(self)
+        d["tables"] = [asdict(t) for t in self.tables]
+        return d
+
+
+@dataclass
+class RunContext:
+    """What a check gets besides its parameters: where to put plots, how to log, the seed."""
+
+    outdir: Path | None = None
+    seed: int = 20261128
+    log: Callable[[str], None] = field(default=lambda msg: print(msg, file=sys.stderr, flush=True))
+    results: dict = field(default_factory=dict)  # earlier claims' results, by id
+
+    def plot_path(self, name: str) -> Path | None:
+        """Path for a plot file inside the report directory (None when plots are not wanted)."""
+        if self.outdir is None:
+            return None
+        return Path(self.outdir) / name
+
+
+@dataclass(frozen=True)
+class ClaimSpec:
+    """A claim check: ``run(params, ctx)`` with ``params = profiles[profile]``."""
+
+    id: str
+    title: str
+    run: Callable[[Mapping, RunContext], ClaimResult]
+    profiles: Mapping[str, Mapping]
+
+    def execute(self, profile: str, ctx: RunContext, overrides: Mapping | None = None) -> ClaimResult:
+        if profile not in self.profiles:
+            raise ValueError(f"profile must be one of {sorted(self.profiles)}, got {profile!r}")
+        params = dict(self.profiles[profile])
+        params.update(overrides or {})
+        t0 = time.perf_counter()
+        res = self.run(params, ctx)
+        res.seconds = round(time.perf_counter() - t0, 3)
+        return res
