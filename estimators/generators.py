@@ -54,6 +54,7 @@ class Generator:
     _weighted_np: Callable = field(repr=False, compare=False)
     _target_mp: Callable = field(repr=False, compare=False)
     target_coeffs: tuple | None = None
+    _dweighted_np: Callable | None = field(default=None, repr=False, compare=False)
 
     # -- evaluation -------------------------------------------------------------
     def target(self, p):
@@ -79,6 +80,26 @@ class Generator:
         if p == 0:
             return mpmath.mpf(0)
         return p * self._target_mp(p)
+
+    def weighted_derivative_bound(self, a, b) -> np.ndarray:
+        """Upper bound of |f'(p)| over each interval [a, b] (0 < a < b <= 1), f = p * target.
+
+        f' is monotone for the KL and power families, so the endpoints bound it; for a
+        polynomial f' = sum_j (j+1) c_j p^j the absolute coefficients evaluated at b do.
+        """
+        a = np.asarray(a, dtype=np.float64)
+        b = np.asarray(b, dtype=np.float64)
+        if self.target_coeffs is not None:
+            return sum(abs(float(c)) * (j + 1) * b ** j for j, c in enumerate(self.target_coeffs))
+        with np.errstate(divide="ignore"):
+            return np.maximum(np.abs(self._dweighted_np(a)), np.abs(self._dweighted_np(b)))
+
+    def weighted_abs_bound_near_zero(self, h: float) -> float:
+        """Upper bound of |f(p)| over [0, h] for small h (h <= 1/e)."""
+        if self.target_coeffs is not None:
+            return float(sum(abs(float(c)) * h ** (j + 1) for j, c in enumerate(self.target_coeffs)))
+        # |p log p| and |p^a/(a-1)| are monotone on [0, 1/e]
+        return float(np.abs(self.weighted_target(h)))
 
     def target_exact(self, p: Fraction) -> Fraction:
         """Exact target at a rational p; only for polynomial targets."""
@@ -125,6 +146,7 @@ def kl() -> Generator:
         _target_np=np.log,
         _weighted_np=lambda p: special.xlogy(p, p),
         _target_mp=mpmath.log,
+        _dweighted_np=lambda p: np.log(p) + 1.0,
     )
 
 
@@ -175,7 +197,7 @@ def power(alpha) -> Generator:
         name="power", params={"alpha": a}, phi_text=f"(t^{a} - t)/({a}({a}-1))",
         target_text=f"p^{am1}/{am1}", dropped_constant=dropped,
         _target_np=target_np, _weighted_np=weighted_np, _target_mp=target_mp,
-        target_coeffs=coeffs,
+        target_coeffs=coeffs, _dweighted_np=lambda p: a * np.power(p, am1) / am1,
     )
 
 

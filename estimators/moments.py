@@ -120,9 +120,9 @@ def _moments_float64(table: Table, p, chunk: int) -> Moments:
     return Moments("float64", p, mean, var, bias, wbias, p * var, p * err)
 
 
-def _moments_exact(table: Table, p) -> Moments:
+def _moments_exact(table: Table, p, stored: bool) -> Moments:
     ps = [check_rational_probability(x) for x in np.atleast_1d(np.asarray(p, dtype=object)).ravel()]
-    g = table.exact_values()
+    g = [Fraction(float(v)) for v in table.values] if stored else table.exact_values()
     n = table.n
     binoms = [comb(n, c) for c in range(n + 1)]
     gen = table.generator
@@ -162,12 +162,12 @@ def _to_mpf_probability(x):
     return q
 
 
-def _moments_mpmath(table: Table, p, dps: int) -> Moments:
+def _moments_mpmath(table: Table, p, dps: int, stored: bool) -> Moments:
     raw = np.atleast_1d(np.asarray(p, dtype=object)).ravel()
     gen = table.generator
     out = {k: [] for k in ("p", "mean", "var", "bias", "wbias", "wvar")}
     with mpmath.workdps(dps):
-        g = table.mp_values()
+        g = table.mp_values(stored=stored)
         n = table.n
         for x in raw:
             q = _to_mpf_probability(x)
@@ -184,7 +184,8 @@ def _moments_mpmath(table: Table, p, dps: int) -> Moments:
     return Moments("mpmath", out["p"], out["mean"], out["var"], out["bias"], out["wbias"], out["wvar"])
 
 
-def moments(table: Table, p, *, engine: str = "float64", dps: int = 50, chunk: int = 4096) -> Moments:
+def moments(table: Table, p, *, engine: str = "float64", dps: int = 50, chunk: int = 4096,
+            values: str = "stored") -> Moments:
     """Exact moments of ``table`` at probabilities ``p``.
 
     Parameters
@@ -197,6 +198,9 @@ def moments(table: Table, p, *, engine: str = "float64", dps: int = 50, chunk: i
         Decimal digits for the mpmath engine.
     chunk : int
         Rows of the pmf matrix evaluated at once (float64 engine, bounds memory).
+    values : {"stored", "reference"}
+        Exact and mpmath engines: use the float64 entries as stored and used (default), or the
+        table's higher-precision reference entries (exact rationals or decimal strings).
 
     Notes
     -----
@@ -207,10 +211,13 @@ def moments(table: Table, p, *, engine: str = "float64", dps: int = 50, chunk: i
     """
     if not isinstance(table, Table):
         raise TypeError(f"table must be an estimators.Table, got {type(table).__name__}")
+    if values not in ("stored", "reference"):
+        raise ValueError(f"values must be 'stored' or 'reference', got {values!r}")
+    stored = values == "stored"
     if engine == "float64":
         return _moments_float64(table, p, check_positive_int(chunk, name="chunk"))
     if engine == "exact":
-        return _moments_exact(table, p)
+        return _moments_exact(table, p, stored)
     if engine == "mpmath":
-        return _moments_mpmath(table, p, check_positive_int(dps, name="dps", minimum=5))
+        return _moments_mpmath(table, p, check_positive_int(dps, name="dps", minimum=5), stored)
     raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")

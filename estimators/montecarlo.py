@@ -1,0 +1,182 @@
+"""Monte Carlo harness: simulate groups, count from the answer arrays, apply a table.
+
+The exact engines (:mod:`estimators.moments`) must agree with what this module measures.
+Groups are i.i.d., samples inside a group are not, so statistics are formed per group:
+for an answer z with probability p,
+
+    S1 = sum_{i : z_i = z} g(C_i),   S2 = sum_{i : z_i = z} g(C_i)^2,
+    E[S1] = K p B_g(p),              E[S2] = K p E[g(C)^2],
+
+and the CLT over groups gives normal confidence intervals for B_g(p) and (by the delta
+method) for V_g(p). Intervals are Bonferroni-corrected over all reported quantities so the
+*family-wise* false-alarm rate is ``alpha`` (asymptotically).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy import stats
+
+from ._validate import check_K, check_positive_int, check_unit_interval_open
+from .table import Table
+
+__all__ = ["leave_one_out_counts", "sample_groups", "check_answer_distribution", "MonteCarloResult",
+           "monte_carlo", "Comparison"]
+
+
+def leave_one_out_counts(answers) -> np.ndarray:
+    """C[b, i] = #{j != i : answers[b, j] == answers[b, i]} for a [B, K] array of answers.
+
+    Answers may be integers or strings (anything ``numpy.unique`` can sort); K >= 2.
+    """
+    a = np.asarray(answers)
+    if a.ndim != 2:
+        raise ValueError(f"answers must be a 2-D array [groups, K], got shape {a.shape}")
+    if a.shape[0] == 0:
+        raise ValueError("answers must contain at least one group (got 0 rows)")
+    check_K(a.shape[1], name="answers.shape[1] (K)")
+    if a.dtype == object or a.dtype.kind not in "iuUSb":
+        raise TypeError(f"answers must be an integer or string array, got dtype {a.dtype}")
+    _, inv = np.unique(a, return_inverse=True)
+    inv = inv.reshape(a.shape).astype(np.int64)
+    n_unique = int(inv.max()) + 1
+    key = np.arange(a.shape[0], dtype=np.int64)[:, None] * n_unique + inv
+    _, kinv, kcounts = np.unique(key.ravel(), return_inverse=True, return_counts=True)
+    return (kcounts[kinv] - 1).reshape(a.shape)
+
+
+def check_answer_distribution(probs, *, name: str = "probs", tol: float = 1e-9) -> np.ndarray:
+    """Return ``probs`` as float64 after checking it is a probability vector (sum within ``tol`` of 1)."""
+    q = np.asarray(probs, dtype=np.float64)
+    if q.ndim != 1 or q.size == 0:
+        raise ValueError(f"{name} must be a non-empty 1-D probability vector, got shape {q.shape}")
+    if not np.all(np.isfinite(q)) or np.any(q < 0):
+        raise ValueError(f"{name} entries must be finite and in [0, 1]")
+    if abs(q.sum() - 1.0) > tol:
+        raise ValueError(f"{name} must sum to 1 (within {tol}), got sum {q.sum()!r}")
+    return q
+
+
+def sample_groups(probs, K, n_groups, rng) -> np.ndarray:
+    """Draw ``n_groups`` groups of K i.i.d. answers (ids 0..m-1) from ``probs``; shape [n_groups, K]."""
+    q = check_answer_distribution(probs)
+    K = check_K(K)
+    n_groups = check_positive_int(n_groups, name="n_groups")
+    return rng.choice(q.size, size=(n_groups, K), p=q)
+
+
+@dataclass
+class Comparison:
+    """Exact moments against Monte Carlo intervals, per answer."""
+
+    z_mean: np.ndarray
+    z_var: np.ndarray
+    within: np.ndarray  # bool per answer: both quantities inside their intervals
+    alpha: float
+
+    @property
+    def all_within(self) -> bool:
+        return bool(np.all(self.within))
+
+
+@dataclass
+class MonteCarloResult:
+    """Per-answer Monte Carlo estimates with simultaneous (1 - alpha) confidence intervals.
+
+    Attributes
+    ----------
+    probs : answer probabilities; ``mean``, ``var`` : estimates of B_g(p), V_g(p);
+    ``mean_se``, ``var_se`` : standard errors; ``z_crit`` : Bonferroni normal quantile;
+    ``n_groups`` : sample size (groups); ``alpha`` : family-wise false-alarm rate;
+    ``reported`` : answers with enough expected observations (``min_expected``) to be tested.
+    """
+
+    probs: np.ndarray
+    K: int
+    n_groups: int
+    alpha: float
+    z_crit: float
+    mean: np.ndarray
+    mean_se: np.ndarray
+    var: np.ndarray
+    var_se: np.ndarray
+    reported: np.ndarray
+    seed: int | None = None
+    notes: list = field(default_factory=list)
+
+    def interval(self, which: str = "mean") -> tuple[np.ndarray, np.ndarray]:
+        est, se = (self.mean, self.mean_se) if which == "mean" else (self.var, self.var_se)
+        return est - self.z_crit * se, est + self.z_crit * se
+
+    def compare(self, exact_mean, exact_var) -> Comparison:
+        """z-scores of exact values against the estimates; within = |z| <= z_crit for both."""
+        em = np.asarray(exact_mean, dtype=np.float64)
+        ev = np.asarray(exact_var, dtype=np.float64)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            zm = np.where(self.mean_se > 0, (self.mean - em) / self.mean_se, np.where(np.isclose(self.mean, em, rtol=1e-12, atol=1e-12), 0.0, np.inf))
+            zv = np.where(self.var_se > 0, (self.var - ev) / self.var_se, np.where(np.isclose(self.var, ev, rtol=1e-12, atol=1e-12), 0.0, np.inf))
+        within = (np.abs(zm) <= self.z_crit) & (np.abs(zv) <= self.z_crit)
+        within = np.where(self.reported, within, True)
+        return Comparison(zm, zv, within, self.alpha)
+
+
+def monte_carlo(table: Table, probs, n_groups: int, *, seed: int, alpha: float = 1e-3,
+                batch: int = 65536, min_expected: float = 200.0) -> MonteCarloResult:
+    """Estimate B_g(p) and V_g(p) for every answer by simulating ``n_groups`` groups.
+
+    Parameters
+    ----------
+    table : Table           the estimator (K = table.K samples per group)
+    probs : array [m]       answer distribution
+    n_groups : int          number of simulated groups (the Monte Carlo sample size)
+    seed : int              seed of ``numpy.random.default_rng`` (required: runs are reproducible)
+    alpha : float           family-wise false-alarm rate over the 2*m intervals (Bonferroni)
+    batch : int             groups simulated at once (bounds memory)
+    min_expected : float    answers with fewer expected observations n_groups*K*p are not tested
+                            (the normal approximation is not trusted there); see ``reported``.
+    """
+    if not isinstance(table, Table):
+        raise TypeError(f"table must be an estimators.Table, got {type(table).__name__}")
+    q = check_answer_distribution(probs)
+    n_groups = check_positive_int(n_groups, name="n_groups", minimum=2)
+    alpha = check_unit_interval_open(alpha, name="alpha")
+    batch = check_positive_int(batch, name="batch")
+    rng = np.random.default_rng(seed)
+    K, m = table.K, q.size
+    g = table.values
+    # per-answer sums over groups of S1, S2, S1^2, S2^2, S1*S2
+    acc = np.zeros((5, m))
+    done = 0
+    while done < n_groups:
+        b = min(batch, n_groups - done)
+        ids = sample_groups(q, K, b, rng)
+        counts = leave_one_out_counts(ids)
+        r = g[counts]
+        rows = np.repeat(np.arange(b), K)
+        s1 = np.zeros((b, m))
+        s2 = np.zeros((b, m))
+        np.add.at(s1, (rows, ids.ravel()), r.ravel())
+        np.add.at(s2, (rows, ids.ravel()), (r * r).ravel())
+        acc += np.stack([s1.sum(0), s2.sum(0), (s1 * s1).sum(0), (s2 * s2).sum(0), (s1 * s2).sum(0)])
+        done += b
+    N = n_groups
+    m1, m2 = acc[0] / N, acc[1] / N
+    c11 = (acc[2] / N - m1 ** 2) * N / (N - 1)
+    c22 = (acc[3] / N - m2 ** 2) * N / (N - 1)
+    c12 = (acc[4] / N - m1 * m2) * N / (N - 1)
+    scale = np.where(q > 0, K * q, np.nan)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        B = m1 / scale
+        M2 = m2 / scale
+        V = M2 - B ** 2
+        se_B = np.sqrt(np.maximum(c11, 0) / N) / scale
+        # delta method: V = M2 - B^2, gradient (-2B, 1) w.r.t. (B, M2)
+        varV = (4 * B ** 2 * c11 - 4 * B * c12 + c22) / (N * scale ** 2)
+        se_V = np.sqrt(np.maximum(varV, 0))
+    reported = (q > 0) & (N * K * q >= min_expected)
+    n_tests = max(1, 2 * int(reported.sum()))
+    z = float(stats.norm.isf(alpha / (2 * n_tests)))
+    notes = [f"{N} groups of K={K}; normal intervals over groups, Bonferroni over {n_tests} "
+             f"quantities, family-wise false-alarm rate {alpha:g}"]
+    return MonteCarloResult(q, K, N, alpha, z, B, se_B, V, se_V, reported, seed, notes)
