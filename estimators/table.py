@@ -20,6 +20,12 @@ from .generators import Generator, get_generator
 __all__ = ["Table"]
 
 
+def _reward_text(const: Fraction) -> str:
+    if const == 0:
+        return "g(C)"
+    return f"g(C) + {const}" if const > 0 else f"g(C) - {-const}"
+
+
 @dataclass(frozen=True, eq=False)
 class Table:
     """An immutable float64 table with metadata.
@@ -124,7 +130,7 @@ class Table:
             "params": dict(self.params),
             "estimand": gen.target_text,
             "dropped_constant": str(gen.dropped_constant),
-            "reward": f"g(C) + {gen.dropped_constant}" if gen.dropped_constant else "g(C)",
+            "reward": _reward_text(gen.dropped_constant),
             "provenance": self.provenance,
             "values": [float(v) for v in self.values],
             "reference": None if self.reference is None else [str(r) for r in self.reference],

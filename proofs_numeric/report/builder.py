@@ -1,0 +1,153 @@
+"""``alft report``: run the claim checks and write the report directory.
+
+The directory is built in a temporary sibling and swapped in at the end, so an interrupted
+run never leaves a partial report behind.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import math
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+from pathlib import Path
+
+from estimators._io import atomic_write_text
+
+from ..claims import CLAIMS, claim_ids
+from ..result import FAIL, PASS, SKIP, ClaimResult, RunContext
+from .render import render_html, render_markdown
+
+__all__ = ["run_report", "add_parser", "RESULTS_SCHEMA_VERSION"]
+
+RESULTS_SCHEMA_VERSION = 1
+PROFILES = ("quick", "default", "full")
+
+
+def _versions() -> dict:
+    out = {"python": sys.version.split()[0], "platform": platform.platform()}
+    for mod in ("numpy", "scipy", "mpmath", "flint", "cvxpy", "matplotlib", "torch"):
+        try:
+            m = __import__(mod)
+            out[mod] = getattr(m, "__version__", "unknown")
+        except ImportError:
+            out[mod] = None
+    return out
+
+
+def _git_commit() -> str | None:
+    try:
+        here = Path(__file__).resolve().parent
+        r = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=here, capture_output=True, text=True, timeout=5)
+        return r.stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def _jsonable(x):
+    """Make figures JSON-safe: non-finite floats become strings ("inf", "nan")."""
+    if isinstance(x, float) and not math.isfinite(x):
+        return str(x)
+    if isinstance(x, dict):
+        return {str(k): _jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_jsonable(v) for v in x]
+    if hasattr(x, "item") and callable(x.item):
+        return _jsonable(x.item())
+    return x
+
+
+def run_report(out, *, profile: str = "default", claims=None, seed: int = 20261128, log=None) -> dict:
+    """Run the checks of ``claims`` (default: all) with ``profile`` and write the report to ``out``.
+
+    Returns the results.json document. A check that raises is recorded as FAIL with the reason.
+    """
+    if profile not in PROFILES:
+        raise ValueError(f"profile must be one of {PROFILES}, got {profile!r}")
+    wanted = claim_ids() if not claims else list(claims)
+    unknown = [c for c in wanted if c not in claim_ids()]
+    if unknown:
+        raise ValueError(f"claims must be among {claim_ids()}, got {unknown}")
+    log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
+    out = Path(out).resolve()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix="." + out.name + ".", suffix=".partial", dir=out.parent))
+    try:
+        ctx = RunContext(outdir=tmp, seed=seed, log=log)
+        results: list[ClaimResult] = []
+        t_start = time.perf_counter()
+        for i, spec in enumerate(s for s in CLAIMS if s.id in wanted):
+            log(f"[report] ({i + 1}/{len(wanted)}) {spec.id}: {spec.title} ...")
+            try:
+                res = spec.execute(profile, ctx)
+            except Exception as exc:  # a crashing check is a FAIL with its reason, never a silent pass
+                res = ClaimResult(id=spec.id, title=spec.title, status=FAIL,
+                                  summary=f"the check raised {type(exc).__name__}: {exc}",
+                                  notes=["".join(traceback.format_exception(exc)[-3:])])
+            ctx.results[spec.id] = res
+            results.append(res)
+            log(f"[report] {spec.id}: {res.status} in {res.seconds:.1f}s")
+        counts = {s: sum(r.status == s for r in results) for s in (PASS, FAIL, SKIP)}
+        meta = {
+            "schema": "alft-verify/results", "schema_version": RESULTS_SCHEMA_VERSION,
+            "generated_utc": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "profile": profile, "seed": seed, "package_version": _package_version(),
+            "git_commit": _git_commit(), "environment": _versions(),
+            "wall_seconds": round(time.perf_counter() - t_start, 2),
+            "summary": {"status": FAIL if counts[FAIL] else PASS, "passed": counts[PASS],
+                        "failed": counts[FAIL], "skipped": counts[SKIP]},
+        }
+        doc = dict(meta, claims=[_jsonable(r.to_json()) for r in results])
+        atomic_write_text(tmp / "results.json", json.dumps(doc, indent=2, allow_nan=False) + "\n")
+        atomic_write_text(tmp / "index.md", render_markdown(meta, results))
+        atomic_write_text(tmp / "index.html", render_html(meta, results))
+        _swap_in(tmp, out)
+        log(f"[report] wrote {out} ({meta['summary']['status']}, {meta['wall_seconds']}s)")
+        return doc
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _swap_in(tmp: Path, out: Path) -> None:
+    """Replace ``out`` by the finished directory ``tmp`` (old report removed only after the rename)."""
+    if out.exists():
+        if not (out / "results.json").exists() and any(out.iterdir()):
+            raise ValueError(f"--out {out} exists and is not an alft report directory; refusing to replace it")
+        old = out.with_name("." + out.name + ".old")
+        if old.exists():
+            shutil.rmtree(old)
+        os.replace(out, old)
+        os.replace(tmp, out)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(tmp, out)
+
+
+def _package_version() -> str:
+    from estimators import __version__
+    return __version__
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("report", help="run the claim checks and write the report",
+                       description="Run the checks of claims C1-C8 and write index.md, index.html, plots and "
+                                   "results.json into --out.")
+    p.add_argument("--out", default="reports/latest", help="report directory (default: reports/latest)")
+    p.add_argument("--profile", choices=PROFILES, default="default",
+                   help="quick: seconds (tests); default: a few minutes on 2 cores; full: long sweeps")
+    p.add_argument("--claims", help="comma-separated claim ids to run (default: all), e.g. C1,C2")
+    p.add_argument("--seed", type=int, default=20261128, help="seed for every random draw")
+    p.set_defaults(func=_cmd_report)
+
+
+def _cmd_report(args) -> int:
+    claims = [c.strip().upper() for c in args.claims.split(",")] if args.claims else None
+    doc = run_report(args.out, profile=args.profile, claims=claims, seed=args.seed)
+    return 0 if doc["summary"]["status"] == PASS else 1
