@@ -1,0 +1,26 @@
+"""Torch engines for alft-verify (claim C8): group-reward kernels, on-device exact moments and
+Monte Carlo, the kernel cross-check harness and trainer adapters.
+
+Importing :mod:`estimators` never imports torch; importing :mod:`estimators.torch` does.
+The same code runs on CPU and CUDA.
+
+Kernels::
+
+    from estimators import build_table
+    from estimators.torch import group_rewards, group_rewards_flat, answers_to_ids
+    table = build_table("kl", "jackknife", 16)
+    rewards = group_rewards(ids, table)                 # ids: int tensor [B, 16] -> [B, 16]
+    rewards = group_rewards_flat(ids, group_ids, table) # ids, group_ids: [N] -> [N]
+"""
+try:
+    import torch as _torch  # noqa: F401  (the real torch: absolute import)
+except ImportError as exc:  # pragma: no cover
+    raise ImportError("estimators.torch needs PyTorch; install it with `pip install alft-verify[torch]`") from exc
+
+from .kernels import (PAIRWISE_MAX_K, answers_to_ids, group_rewards, group_rewards_flat, leave_one_out_counts,
+                      leave_one_out_counts_flat, normalize_answer, table_values)
+
+__all__ = [
+    "group_rewards", "group_rewards_flat", "answers_to_ids", "normalize_answer", "leave_one_out_counts",
+    "leave_one_out_counts_flat", "table_values", "PAIRWISE_MAX_K",
+]
