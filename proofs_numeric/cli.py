@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from fractions import Fraction
 
@@ -110,7 +111,9 @@ def main(argv=None) -> int:
     try:
         return int(args.func(args) or 0)
     except (ValueError, TypeError) as exc:
-        print(f"alft {args.command}: error: {exc}", file=sys.stderr)
+        if os.environ.get("ALFT_DEBUG"):
+            raise
+        print(f"alft {args.command}: error: {exc}  (set ALFT_DEBUG=1 for a traceback)", file=sys.stderr)
         return 2
 
 
