@@ -16,6 +16,7 @@ __all__ = ["main", "SUBCOMMANDS"]
 SUBCOMMANDS = [
     ("tables", "proofs_numeric.cli:add_tables_parser"),
     ("report", "proofs_numeric.report.builder:add_parser"),
+    ("crosscheck", "proofs_numeric.crosscheck_cli:add_parser"),
 ]
 
 
