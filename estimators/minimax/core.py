@@ -1,0 +1,347 @@
+"""Certified best approximations E*_K and the minimax tables (claims C1, C3, C4, C5).
+
+:func:`solve` computes, for a generator and group size K, the best uniform approximation of
+f(p) = p * target(p) on [0, 1]
+
+* ``constrained=True`` (the table problem, C3): by P(p) = p Q(p), Q of degree n = K - 1,
+  so that Q = B_g is the mean of a table g and P(p) - f(p) = p * b_g(p) is its weighted bias;
+* ``constrained=False`` (the classical entropy-estimation problem): by all polynomials of
+  degree <= K (no table corresponds),
+
+and returns a :class:`MinimaxResult` with a certified bracket [lower, upper] on the
+best-approximation error E*_K (see :mod:`estimators.minimax.certify`). For the table problem
+it also returns the table: the Bernstein coefficients of Q in extended precision (decimal
+strings, the *reference* table, which is the polynomial certified) and rounded once to
+float64 (the *stored* table), with its own certified sup weighted-bias bracket.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from fractions import Fraction
+from typing import Callable, Iterable
+
+import numpy as np
+from flint import arb, ctx
+
+from .. import cache as _cache
+from .._validate import check_K
+from .certify import (CertificateError, bernstein_from_cheb, dvp_lower, error_at, float_down, float_up,
+                      poly_u_from_bernstein, sup_upper)
+from .remez import ConvergenceError, remez
+from .targets import Target, UnsupportedTargetError, target_for
+
+__all__ = ["MinimaxResult", "solve", "sweep", "best_weighted_bias", "K_MIN", "K_MAX", "DEFAULT_REL_TOL",
+           "ConvergenceError", "CertificateError", "UnsupportedTargetError", "check_minimax_K"]
+
+K_MIN = 2
+#: Largest K the solver accepts (precision and run time grow with K).
+K_MAX = 256
+#: Required relative width upper/lower - 1 of the certified bracket on E*_K.
+DEFAULT_REL_TOL = 1e-9
+#: Bump when the numerics change (invalidates cached results).
+SOLVER_VERSION = "minimax-1"
+
+
+def check_minimax_K(K) -> int:
+    return check_K(K, name="K", minimum=K_MIN, maximum=K_MAX)
+
+
+@dataclass
+class MinimaxResult:
+    """A certified best approximation (all bounds rounded outward to float64; decimals exact-ish).
+
+    Attributes
+    ----------
+    K, constrained, generator (dict), target (text)
+    lower, upper : float         certified bracket on E*_K (outward-rounded)
+    lower_str, upper_str : str   the same bounds with 25 significant digits (inward-safe:
+                                 lower_str <= true lower end, upper_str >= true upper end)
+    rel_gap : float              upper/lower - 1 (rigorous upper bound)
+    levelled : str               levelled error of the last Remez solve
+    points : list[str]           alternation points (exact binary numbers in decimal)
+    errors : list[str]           e(points), alternating in sign
+    reference : list[str] | None table entries (Bernstein coefficients of Q), ``reference_dps`` digits
+    values : list[float] | None  the same rounded once to float64 (the stored table)
+    stored_lower, stored_upper : certified bracket on the *stored* table's sup weighted bias
+    """
+
+    K: int
+    constrained: bool
+    generator: dict
+    target: str
+    lower: float
+    upper: float
+    lower_str: str
+    upper_str: str
+    rel_gap: float
+    levelled: str
+    points: list
+    errors: list
+    reference: list | None = None
+    reference_dps: int | None = None
+    values: list | None = None
+    stored_lower: float | None = None
+    stored_upper: float | None = None
+    stored_rel_gap: float | None = None
+    stored_rounding_bound: float | None = None
+    max_abs_g: float | None = None
+    intervals: int = 0
+    prec_bits: int = 0
+    remez_iterations: list = field(default_factory=list)
+    seconds: dict = field(default_factory=dict)
+    exact_zero: bool = False
+    version: str = SOLVER_VERSION
+
+    @property
+    def E(self) -> float:
+        """Midpoint of the certified bracket."""
+        return 0.5 * (self.lower + self.upper)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "MinimaxResult":
+        return cls(**d)
+
+    def certificate(self, rel_tol: float = DEFAULT_REL_TOL) -> dict:
+        """The JSON certificate stored in ``Table.certificate``."""
+        cert = {
+            "quantity": ("E*_K = min_g sup_p |p B_g(p) - f(p)| (best weighted bias)" if self.constrained
+                         else "best uniform error of f by all polynomials of degree <= K"),
+            "E_star_lower": self.lower, "E_star_upper": self.upper,
+            "E_star_lower_str": self.lower_str, "E_star_upper_str": self.upper_str,
+            "rel_gap": self.rel_gap, "rel_tol": rel_tol,
+            "method": ("lower: de la Vallee Poussin (Arb balls at the alternation points); upper: "
+                       "rigorous sup of the reference polynomial's error by Taylor models in Arb"),
+            "alternation_points": self.points,
+            "reference_table_certified": True,
+        }
+        if self.values is not None:
+            cert.update({
+                "stored_table_weighted_bias_lower": self.stored_lower,
+                "stored_table_weighted_bias_upper": self.stored_upper,
+                "stored_table_rel_gap": self.stored_rel_gap,
+                "stored_table_within_rel_tol": bool(self.stored_rel_gap is not None and self.stored_rel_gap <= rel_tol),
+                "max_abs_entry": self.max_abs_g,
+            })
+        return cert
+
+
+# -- helpers ---------------------------------------------------------------------------------
+
+def _dec(x: arb, digits: int = 25, direction: str = "down") -> str:
+    """Decimal string s (about ``digits`` significant digits) with s <= lower end of x
+    (``direction="down"``) or s >= upper end of x (``"up"``)."""
+    import decimal
+    end = x.lower() if direction == "down" else x.upper()
+    man, exp = end.mid().man_exp()
+    e = Fraction(int(man)) * (Fraction(2) ** int(exp))
+    if e == 0:
+        return "0"
+    v = Fraction(end.mid().str(digits, radius=False, more=True))
+    step = Fraction(10) ** (math.floor(math.log10(abs(float(e)))) - digits + 1)
+    while direction == "down" and v > e:
+        v -= step
+    while direction == "up" and v < e:
+        v += step
+    with decimal.localcontext() as dc:
+        dc.prec = digits + 20
+        out = decimal.Decimal(v.numerator) / decimal.Decimal(v.denominator)
+    assert Fraction(out) == v
+    return str(out.normalize())
+
+
+def _arb_str(x: arb, digits: int) -> str:
+    return x.mid().str(digits, radius=False, more=True)
+
+
+def _prec_for(N: int) -> int:
+    return int(128 + 1.4 * N)
+
+
+def _poly_degree_in_space(target: Target, K: int, constrained: bool) -> bool:
+    """True when f lies in the approximation space (E* = 0, nothing to solve)."""
+    if not target.entire:
+        return False
+    d = target.degree
+    return d <= K  # constrained space p*Q, deg Q <= K-1, and f(0) = 0: deg f <= K; unconstrained deg <= K
+
+
+# -- the solver ----------------------------------------------------------------------------------
+
+def solve(generator, K, *, constrained: bool = True, rel_tol: float = DEFAULT_REL_TOL,
+          use_cache: bool = True, log: Callable[[str], None] | None = None) -> MinimaxResult:
+    """Certified best approximation for ``generator`` (a Generator, or a registry name) and K.
+
+    Raises
+    ------
+    TypeError / ValueError      K not an integer in [2, 256]; unsupported generator (names the allowed ones)
+    ConvergenceError            the exchange algorithm did not converge
+    CertificateError            the certified bracket is wider than ``rel_tol`` (or cannot be established)
+    """
+    from ..generators import Generator, get_generator
+    gen = generator if isinstance(generator, Generator) else get_generator(generator)
+    K = check_minimax_K(K)
+    if not isinstance(constrained, bool):
+        raise TypeError(f"constrained must be True or False, got {constrained!r}")
+    try:
+        rel_tol = float(rel_tol)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"rel_tol must be a number in (0, 1), got {rel_tol!r}") from exc
+    if not 0 < rel_tol < 1:
+        raise ValueError(f"rel_tol must be a number in (0, 1), got {rel_tol!r}")
+    target = target_for(gen)
+    ident = {"generator": gen.to_dict(), "K": K, "constrained": constrained, "rel_tol": rel_tol,
+             "version": SOLVER_VERSION}
+
+    def compute():
+        return _solve_uncached(gen, target, K, constrained, rel_tol).to_dict()
+
+    val, hit = _cache.cached("minimax", ident, compute, use_cache=use_cache)
+    if log is not None:
+        log(f"minimax {gen.label()} K={K} constrained={constrained}: {'cache hit' if hit else 'computed'}")
+    return MinimaxResult.from_dict(val)
+
+
+def _exact_zero_result(gen, target: Target, K: int, constrained: bool) -> MinimaxResult:
+    """f is in the approximation space: E* = 0 exactly (C1: the U-statistic table)."""
+    values = reference = None
+    if constrained:
+        from ..bernstein import monomial_to_bernstein
+        exact = monomial_to_bernstein(list(gen.target_coeffs), K - 1)
+        reference = [str(v) for v in exact]
+        values = [float(v) for v in exact]
+    return MinimaxResult(
+        K=K, constrained=constrained, generator=gen.to_dict(), target=target.describe(), lower=0.0, upper=0.0,
+        lower_str="0", upper_str="0", rel_gap=0.0, levelled="0", points=[], errors=[], reference=reference,
+        reference_dps=None, values=values, stored_lower=0.0 if values else None,
+        stored_upper=(0.0 if values is not None and all(Fraction(v) == Fraction(r) for v, r in zip(values, reference))
+                      else None), exact_zero=True)
+
+
+def _solve_uncached(gen, target: Target, K: int, constrained: bool, rel_tol: float) -> MinimaxResult:
+    if _poly_degree_in_space(target, K, constrained):
+        res = _exact_zero_result(gen, target, K, constrained)
+        if constrained and res.stored_upper is None:
+            # float64 rounding of the exact entries: bound p*|sum dg_c b_c| <= max |dg_c|
+            exact = [Fraction(r) for r in res.reference]
+            dg = max(abs(Fraction(v) - r) for v, r in zip(res.values, exact))
+            res.stored_upper = float_up(arb(float(dg)) * (1 + arb(2) ** -50))
+            res.stored_rounding_bound = res.stored_upper
+        return res
+    N = K - 1 if constrained else K
+    t0 = time.perf_counter()
+    sol = remez(target, N, constrained=constrained, prec=_prec_for(N))
+    t1 = time.perf_counter()
+    E_est = float(sol.levelled)
+    if not E_est > 0:
+        raise ConvergenceError(f"Remez returned a zero levelled error for K={K}: degenerate problem")
+    extrema = [float(x.mid()) for x in sol.points]
+    out = dict(K=K, constrained=constrained, generator=gen.to_dict(), target=target.describe(),
+               levelled=_arb_str(sol.levelled, 30), points=[_arb_str(x, 40) for x in sol.points],
+               remez_iterations=[sol.iterations_f64, sol.iterations_arb])
+    secs = {"remez": round(t1 - t0, 4)}
+
+    if constrained:
+        conv_prec = int(3.5 * K + 220)
+        g = bernstein_from_cheb(sol.coeffs, conv_prec)
+        max_g = max(abs(float(x.mid())) for x in g)
+        dps = int(math.ceil(math.log10(max(max_g, 1.0) / E_est))) + 35
+        reference = [_arb_str(x, dps) for x in g]
+        values = [float(s) for s in reference]  # correctly rounded decimal -> float64
+        coef_src = reference
+    else:
+        max_g = None
+        dps = None
+        reference = values = None
+    t2 = time.perf_counter()
+
+    prec = int(N + 3 * math.log2(max(max_g or 1.0, 1.0) + 2) + math.log2(1.0 / E_est) + 160)
+    for attempt in range(4):
+        with ctx.workprec(prec):
+            if constrained:
+                Pu = poly_u_from_bernstein(coef_src, constrained=True)
+            else:
+                from .remez import cheb_to_monomial_u
+                Pu = cheb_to_monomial_u(sol.coeffs, prec)
+            lower, vals = dvp_lower(Pu, target, [arb(x) for x in extrema])
+            radius_ok = all(float(v.rad()) <= 1e-20 * E_est for v in vals)
+            if lower is None or not radius_ok:
+                if not radius_ok and attempt < 3:
+                    prec *= 2
+                    continue
+                raise CertificateError(
+                    f"K={K}: the computed error does not alternate in sign at the {len(extrema)} points "
+                    f"(de la Vallee Poussin bound unavailable); the Remez solution is not trustworthy")
+            upper, L, nint, depth, limited = sup_upper(Pu, target, extrema, rel_acc=min(1e-11, rel_tol / 100))
+            gap = upper / lower - 1
+            res_lower, res_upper = lower, upper
+            out.update(errors=[_arb_str(v, 30) for v in vals], intervals=nint, prec_bits=prec)
+            t3 = time.perf_counter()
+            secs["certify"] = round(t3 - t2, 4)
+            # -- the stored float64 table
+            if constrained:
+                P64 = poly_u_from_bernstein([arb(v) for v in values], constrained=True)
+                lo64, vals64 = dvp_lower(P64, target, [arb(x) for x in extrema])
+                if lo64 is not None and lo64 > res_lower:
+                    res_lower = lo64     # any element of the space gives a dVP bound on E*
+                stored_lo = vals64[0]
+                for v in vals64:
+                    if abs(v).lower() > abs(stored_lo).lower():
+                        stored_lo = v
+                stored_lo = abs(stored_lo).lower()
+                dg = max(abs(Fraction(v) - Fraction(r)) for v, r in zip(values, reference))
+                with ctx.workprec(prec):
+                    rnd = arb(dg.numerator) / dg.denominator
+                round_bound = (upper + rnd).upper()
+                up64, L64, n64, _, _ = sup_upper(P64, target, extrema, rel_acc=1e-6)
+                if L64 > stored_lo:
+                    stored_lo = L64
+                stored_up = up64 if up64 < round_bound else round_bound
+                if stored_up < res_upper:
+                    res_upper = stored_up
+                secs["certify_stored"] = round(time.perf_counter() - t3, 4)
+                out.update(reference=reference, reference_dps=dps, values=values,
+                           stored_lower=float_down(stored_lo), stored_upper=float_up(stored_up),
+                           stored_rel_gap=float((stored_up / res_lower - 1).upper()),
+                           stored_rounding_bound=float_up(rnd), max_abs_g=max_g)
+            rel = float((res_upper / res_lower - 1).upper())
+            out.update(lower=float_down(res_lower), upper=float_up(res_upper),
+                       lower_str=_dec(res_lower, 25, "down"), upper_str=_dec(res_upper, 25, "up"), rel_gap=rel)
+        break
+    if rel > rel_tol:
+        raise CertificateError(
+            f"K={K}: certified bracket [{out['lower']:.17g}, {out['upper']:.17g}] on E*_K has relative width "
+            f"{rel:.3g} > rel_tol={rel_tol:g} (intervals={nint}, depth={depth}, subdivision limit hit={limited})")
+    secs["total"] = round(time.perf_counter() - t0, 4)
+    out["seconds"] = secs
+    return MinimaxResult(**out)
+
+
+def sweep(generator, Ks: Iterable[int], *, constrained: bool = True, rel_tol: float = DEFAULT_REL_TOL,
+          use_cache: bool = True, log: Callable[[str], None] | None = None) -> list[MinimaxResult]:
+    """:func:`solve` for every K in ``Ks`` (each cached on disk)."""
+    out = []
+    for K in Ks:
+        r = solve(generator, K, constrained=constrained, rel_tol=rel_tol, use_cache=use_cache)
+        if log is not None:
+            log(f"  K={K}: E* in [{r.lower:.12e}, {r.upper:.12e}] (gap {r.rel_gap:.1e}), "
+                f"K^2 E* = {K * K * r.E:.10f}")
+        out.append(r)
+    return out
+
+
+def best_weighted_bias(generator, K, *, rel_tol: float = DEFAULT_REL_TOL, use_cache: bool = True) -> dict:
+    """Smallest achievable weighted bias min_g sup_p p |B_g(p) - target(p)| of any K-table (C1, C3).
+
+    Zero exactly when the target is a polynomial of degree <= K - 1 (the U-statistic table);
+    otherwise (non-polynomial target, or polynomial of degree >= K) the certified bracket
+    ``{"lower", "upper"}`` with ``lower > 0``.
+    """
+    r = solve(generator, K, constrained=True, rel_tol=rel_tol, use_cache=use_cache)
+    return {"K": r.K, "lower": r.lower, "upper": r.upper, "lower_str": r.lower_str, "upper_str": r.upper_str,
+            "rel_gap": r.rel_gap, "exact_zero": r.exact_zero, "target": r.target,
+            "alternation_points": r.points}

@@ -1,0 +1,47 @@
+"""The minimax table as a registered method: ``build_table(gen, "minimax", K)`` (claims C3, C5).
+
+g = Bernstein coefficients (degree n = K - 1) of Q = P/p, P the best approximation of
+f(p) = p * target(p) by span{p, ..., p^K}. The entries are computed in extended precision,
+kept as ``Table.reference`` (decimal strings, ``reference_dps`` digits: the polynomial the
+certificate is about) and rounded once to float64. ``Table.certificate`` holds the certified
+bracket on E*_K and, separately, the certified sup weighted bias of the *stored* float64
+table, which is far larger than E*_K once K is beyond ~28 for KL (entries up to 1e15 at
+K = 64: float64 rounding dominates, THEORY section 5).
+"""
+from __future__ import annotations
+
+from fractions import Fraction
+
+from ..methods import register_method
+from ..table import Table
+from .core import DEFAULT_REL_TOL, K_MAX, check_minimax_K, solve
+
+__all__ = ["minimax_table"]
+
+
+@register_method("minimax", f"C3: certified best weighted-bias table, E*_K = Theta(1/K^2) for KL (K <= {K_MAX})",
+                 params=("rel_tol", "use_cache"))
+def minimax_table(generator, K, *, rel_tol: float = DEFAULT_REL_TOL, use_cache: bool = True) -> Table:
+    """The minimax table for ``generator`` (kl, power(alpha), polynomial targets) and K in [2, 256]."""
+    K = check_minimax_K(K)
+    r = solve(generator, K, constrained=True, rel_tol=rel_tol, use_cache=use_cache)
+    if r.exact_zero:
+        ref = tuple(Fraction(x) for x in r.reference)
+        prov = ("the target is a polynomial of degree <= K-1: the best table is the unbiased U-statistic "
+                "table (E*_K = 0), exact rationals rounded once to float64")
+        dps = None
+    else:
+        ref = tuple(r.reference)
+        dps = r.reference_dps
+        prov = (f"Remez exchange in the Chebyshev basis (float64, then Arb at {int(128 + 1.4 * (K - 1))} bits); "
+                f"Bernstein coefficients of P(p)/p in Arb, kept to {dps} significant digits (reference) and "
+                f"rounded once to float64; certified with Arb at {r.prec_bits} bits "
+                f"(de la Vallee Poussin lower bound, Taylor-model sup upper bound)")
+    return Table(values=r.values, generator=_gen(generator), method="minimax",
+                 params={"rel_tol": rel_tol}, provenance=prov, reference=ref, reference_dps=dps,
+                 certificate=r.certificate(rel_tol))
+
+
+def _gen(generator):
+    from ..generators import Generator, get_generator
+    return generator if isinstance(generator, Generator) else get_generator(generator)
