@@ -11,16 +11,21 @@ Kernels::
     table = build_table("kl", "jackknife", 16)
     rewards = group_rewards(ids, table)                 # ids: int tensor [B, 16] -> [B, 16]
     rewards = group_rewards_flat(ids, group_ids, table) # ids, group_ids: [N] -> [N]
+
+Submodules: ``kernels`` (the above), ``moments`` (exact moments in torch), ``montecarlo``
+(Monte Carlo in torch), ``crosscheck`` (``alft crosscheck``), ``adapters`` (TRL, verl).
 """
 try:
     import torch as _torch  # noqa: F401  (the real torch: absolute import)
 except ImportError as exc:  # pragma: no cover
     raise ImportError("estimators.torch needs PyTorch; install it with `pip install alft-verify[torch]`") from exc
 
+from .adapters import place_at_last_token, trl_reward_function, verl_group_ids, verl_group_rewards
 from .kernels import (PAIRWISE_MAX_K, answers_to_ids, group_rewards, group_rewards_flat, leave_one_out_counts,
                       leave_one_out_counts_flat, normalize_answer, table_values)
 
 __all__ = [
     "group_rewards", "group_rewards_flat", "answers_to_ids", "normalize_answer", "leave_one_out_counts",
-    "leave_one_out_counts_flat", "table_values", "PAIRWISE_MAX_K",
+    "leave_one_out_counts_flat", "table_values", "PAIRWISE_MAX_K", "trl_reward_function", "verl_group_ids",
+    "verl_group_rewards", "place_at_last_token",
 ]
