@@ -1,0 +1,290 @@
+"""C8 -- one implementation, two engines: the torch kernels and engines match the reference.
+
+Checked on every available device (CPU always, CUDA when present) and for float32 and float64:
+
+* leave-one-out counts of the torch kernels (every counting path, dense and flattened) equal the
+  reference counts (:func:`estimators.montecarlo.leave_one_out_counts`) exactly, on random
+  batches including ids at the int64 limits;
+* rewards of both kernel forms equal the reference gather ``table.values[C] (+ constant)`` for every
+  registered estimator (float64: bit for bit; float32: the correctly rounded float64 value);
+* torch exact moments agree with the float64 reference engine within ``MOMENT_TOL``;
+* torch Monte Carlo intervals contain the exact moments (the reference criterion);
+* both implementations reject the same bad inputs;
+* ``alft crosscheck`` passes the project's kernels and fails a deliberately wrong one.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from estimators import METHODS, build_table
+from estimators import moments as ref_moments
+from estimators.montecarlo import leave_one_out_counts as ref_counts
+from estimators.montecarlo import monte_carlo as ref_monte_carlo
+
+from .result import FAIL, PASS, SKIP, ClaimResult, ClaimSpec, ReportTable
+
+__all__ = ["CLAIM"]
+
+_I64 = np.iinfo(np.int64)
+#: generator used for each method's reward/moment checks (first that the method accepts)
+_GENERATORS = [("kl", {}), ("euclidean", {}), ("power", {"alpha": 3})]
+
+
+def _batches(rng, K: int) -> list[tuple[str, np.ndarray]]:
+    B = 64
+    extreme = np.array([_I64.min, _I64.min + 1, -1, 0, _I64.max - 1, _I64.max], dtype=np.int64)
+    return [
+        ("small vocabulary", rng.integers(0, 3, size=(B, K))),
+        ("wide ids", rng.integers(_I64.min, _I64.max, size=(B, K), dtype=np.int64) // (1 << 40) * (1 << 40)),
+        ("int64 limits", extreme[rng.integers(0, extreme.size, size=(B, K))]),
+        ("all equal", np.full((B, K), 17)),
+        ("all distinct", np.tile(np.arange(K) * 1_000_003, (B, 1))),
+    ]
+
+
+def _tables(K: int, solver_K_max: int, notes: list) -> list:
+    out = []
+    for name in sorted(METHODS):
+        if name not in ("ustat", "plugin", "jackknife") and K > solver_K_max:
+            continue
+        for gen, gp in _GENERATORS:
+            try:
+                out.append(build_table(gen, name, K, generator_params=gp))
+                break
+            except (ValueError, TypeError) as exc:
+                last = exc
+        else:
+            msg = f"method {name!r} built no table at K={K} ({last}); not checked there"
+            if msg not in notes:
+                notes.append(msg)
+    return out
+
+
+def run(params, ctx) -> ClaimResult:
+    try:
+        import torch
+    except ImportError:
+        return ClaimResult(id="C8", title=CLAIM.title, status=SKIP,
+                           summary="PyTorch is not installed: the torch engines were not checked.",
+                           notes=["install alft-verify[torch] to run C8"])
+    from estimators.torch import group_rewards, group_rewards_flat, leave_one_out_counts, leave_one_out_counts_flat
+    from estimators.torch.crosscheck import crosscheck, dense_kernel, flat_kernel
+    from estimators.torch.moments import MOMENT_TOL, as_numpy, moment_error
+    from estimators.torch.moments import moments as torch_moments
+    from estimators.torch.montecarlo import monte_carlo as torch_monte_carlo
+
+    rng = np.random.default_rng(ctx.seed)
+    devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    dtypes = [torch.float32, torch.float64]
+    notes: list[str] = []
+    per: dict = {}
+    ok = True
+
+    # -- counts (dtype-independent) ------------------------------------------------------------
+    count_rows = []
+    for dev in devices:
+        n_checked = 0
+        mismatches = 0
+        for K in params["K"]:
+            for label, ids in _batches(rng, K):
+                ref = ref_counts(ids)
+                t = torch.as_tensor(ids, device=dev)
+                for method in ("auto", "scatter", "pairwise", "sort"):
+                    got = leave_one_out_counts(t, method=method).cpu().numpy()
+                    mismatches += int((got != ref).sum())
+                    n_checked += ref.size
+                perm = rng.permutation(ids.size)
+                gid = np.repeat(np.arange(ids.shape[0]) * 3 - 50, K)
+                for method in ("auto", "sort"):
+                    c, _ = leave_one_out_counts_flat(torch.as_tensor(ids.ravel()[perm], device=dev),
+                                                     torch.as_tensor(gid[perm], device=dev), method=method)
+                    mismatches += int((c.cpu().numpy() != ref.ravel()[perm]).sum())
+                    n_checked += ref.size
+        per.setdefault(dev, {})["counts"] = {"checked": n_checked, "mismatches": mismatches}
+        count_rows.append([dev, n_checked, mismatches, "yes" if mismatches == 0 else "NO"])
+        ok &= mismatches == 0
+
+    # -- rewards and moments per dtype -----------------------------------------------------------
+    reward_rows, moment_rows = [], []
+    p_grid = np.concatenate([[0.0, 1e-6, 1.0], np.linspace(0, 1, params["p_points"])])
+    methods_seen: set = set()
+    for dev in devices:
+        for dt in dtypes:
+            dname = str(dt).split(".")[-1]
+            r_abs = r_rel = 0.0
+            r_exact = True
+            m_err = 0.0
+            for K in params["K"]:
+                ids = rng.integers(0, 4, size=(128, K))
+                ids[0] = 9
+                ids[1] = np.arange(K)
+                counts = ref_counts(ids)
+                t_ids = torch.as_tensor(ids, device=dev)
+                gid = torch.arange(128, device=dev).repeat_interleave(K)
+                p_dt = torch.as_tensor(p_grid).to(dt).to(torch.float64).numpy()
+                for table in _tables(K, params["solver_K_max"], notes):
+                    methods_seen.add(table.method)
+                    for add in (False, True):
+                        ref = table.values[counts] + (float(table.generator.dropped_constant) if add else 0.0)
+                        dense = group_rewards(t_ids, table, dtype=dt, add_constant=add).cpu()
+                        flat = group_rewards_flat(t_ids.reshape(-1), gid, table, dtype=dt,
+                                                  add_constant=add).cpu().view(ids.shape)
+                        rounded = torch.as_tensor(ref).to(dt)
+                        r_exact &= bool(torch.equal(dense, rounded)) and bool(torch.equal(flat, rounded))
+                        for got in (dense, flat):
+                            err = np.abs(got.to(torch.float64).numpy() - ref)
+                            r_abs = max(r_abs, float(err.max()))
+                            nz = ref != 0
+                            if nz.any():
+                                r_rel = max(r_rel, float((err[nz] / np.abs(ref[nz])).max()))
+                    refm = ref_moments(table, p_dt)
+                    gotm = as_numpy(torch_moments(table, torch.as_tensor(p_dt, device=dev), dtype=dt))
+                    for f in ("mean", "var", "weighted_bias", "weighted_var"):
+                        m_err = max(m_err, moment_error(getattr(gotm, f), getattr(refm, f), table))
+            tol = MOMENT_TOL[dt]
+            good_m = m_err <= tol
+            ok &= r_exact and good_m
+            per[dev][dname] = {"reward_max_abs_err": r_abs, "reward_max_rel_err": r_rel,
+                               "rewards_equal_rounded_reference": r_exact,
+                               "moment_max_scaled_err": m_err, "moment_tol": tol}
+            reward_rows.append([dev, dname, f"{r_abs:.3g}", f"{r_rel:.3g}", "yes" if r_exact else "NO"])
+            moment_rows.append([dev, dname, f"{m_err:.3g}", f"{tol:g}", "yes" if good_m else "NO"])
+
+    # -- Monte Carlo ---------------------------------------------------------------------------------
+    mc_rows = []
+    q = np.array(params["mc_probs"], dtype=np.float64)
+    for dev in devices:
+        for dt in dtypes:
+            dname = str(dt).split(".")[-1]
+            for K in params["mc_K"]:
+                table = build_table("kl", "jackknife", K)
+                exact = ref_moments(table, q)
+                res = torch_monte_carlo(table, q, params["mc_groups"], seed=ctx.seed + K, device=dev, dtype=dt,
+                                        alpha=params["mc_alpha"])
+                cmp_ = res.compare(exact.mean, exact.var)
+                ref = ref_monte_carlo(table, q, params["mc_groups"], seed=ctx.seed + K, alpha=params["mc_alpha"])
+                rcmp = ref.compare(exact.mean, exact.var)
+                ok &= cmp_.all_within
+                mc_rows.append([dev, dname, K, res.n_groups, f"{np.max(np.abs(cmp_.z_mean)):.2f}",
+                                f"{np.max(np.abs(cmp_.z_var)):.2f}", f"{np.max(np.abs(rcmp.z_mean)):.2f}",
+                                f"{res.z_crit:.2f}", "yes" if cmp_.all_within else "NO"])
+                per[dev].setdefault("monte_carlo", []).append(
+                    {"dtype": dname, "K": K, "groups": res.n_groups, "all_within": bool(cmp_.all_within),
+                     "max_abs_z_mean": float(np.max(np.abs(cmp_.z_mean))),
+                     "max_abs_z_var": float(np.max(np.abs(cmp_.z_var)))})
+
+    # -- rejects what the reference rejects ----------------------------------------------------------
+    t4 = build_table("kl", "plugin", 4)
+    cases = [
+        ("moments: p = NaN", lambda: ref_moments(t4, [np.nan]), lambda: torch_moments(t4, [np.nan])),
+        ("moments: p = 1.5", lambda: ref_moments(t4, [1.5]), lambda: torch_moments(t4, [1.5])),
+        ("monte carlo: probs do not sum to 1", lambda: ref_monte_carlo(t4, [0.5, 0.6], 10, seed=0),
+         lambda: torch_monte_carlo(t4, [0.5, 0.6], 10, seed=0)),
+        ("monte carlo: n_groups = 1", lambda: ref_monte_carlo(t4, [1.0], 1, seed=0),
+         lambda: torch_monte_carlo(t4, [1.0], 1, seed=0)),
+        ("counts: 1-D answers", lambda: ref_counts(np.zeros(4, dtype=np.int64)),
+         lambda: leave_one_out_counts(torch.zeros(4, dtype=torch.int64))),
+        ("counts: K = 1", lambda: ref_counts(np.zeros((2, 1), dtype=np.int64)),
+         lambda: group_rewards(torch.zeros(2, 1, dtype=torch.int64), t4)),
+        ("counts: float answers", lambda: ref_counts(np.zeros((2, 3))),
+         lambda: leave_one_out_counts(torch.zeros(2, 3))),
+    ]
+    reject_rows = []
+    for label, ref_call, torch_call in cases:
+        outcome = []
+        for call in (ref_call, torch_call):
+            try:
+                call()
+                outcome.append("accepted")
+            except (ValueError, TypeError) as exc:
+                outcome.append(type(exc).__name__)
+        same = (outcome[0] == "accepted") == (outcome[1] == "accepted")
+        ok &= same
+        reject_rows.append([label, outcome[0], outcome[1], "yes" if same else "NO"])
+
+    # -- the crosscheck harness ------------------------------------------------------------------------
+    import torch as _t
+
+    def _off_by_one(ids, table):
+        c = (ids.unsqueeze(2) == ids.unsqueeze(1)).sum(2)
+        return table[c.clamp_max(ids.shape[1] - 1)]
+
+    cc_rows = []
+    for dev in devices:
+        for name, fn, expect in (("estimators.torch:group_rewards (dense)", dense_kernel, True),
+                                 ("estimators.torch:group_rewards_flat (flattened)", flat_kernel, True),
+                                 ("deliberately wrong kernel (counts the sample itself)", _off_by_one, False)):
+            rep = crosscheck(fn, device=dev, max_examples=params["crosscheck_examples"], seed=ctx.seed % 1000)
+            good = rep.passed == expect
+            ok &= good
+            cc_rows.append([dev, name, rep.n_cases, "PASS" if rep.passed else "FAIL",
+                            "expected" if good else "UNEXPECTED"])
+            per[dev].setdefault("crosscheck", []).append({"kernel": name, "passed": rep.passed,
+                                                          "cases": rep.n_cases, "expected": expect})
+    del _t
+
+    missing = sorted(set(METHODS) - methods_seen)
+    if missing:
+        notes.append(f"registered methods without a checked table: {missing}")
+    status = PASS if ok else FAIL
+    f64 = [per[d]["float64"] for d in devices]
+    f32 = [per[d]["float32"] for d in devices]
+    summary = (f"On {', '.join(devices)}: counts equal the reference exactly "
+               f"({sum(per[d]['counts']['checked'] for d in devices)} checked); rewards of both kernel forms equal "
+               f"the reference for methods {sorted(methods_seen)} (float64 bit for bit, float32 correctly rounded, "
+               f"max rel err {max(x['reward_max_rel_err'] for x in f32):.2g}); exact moments within "
+               f"{max(x['moment_max_scaled_err'] for x in f64):.2g} (float64) / "
+               f"{max(x['moment_max_scaled_err'] for x in f32):.2g} (float32) scaled error; Monte Carlo intervals "
+               f"contain the exact moments; crosscheck passes the project kernels and fails a wrong one.")
+    if "cuda" not in devices:
+        notes.append("No CUDA device was available: only the CPU engine was checked here; run "
+                     "scripts/cuda_crosscheck.py on a GPU machine for the CUDA half of C8.")
+    return ClaimResult(
+        id="C8", title=CLAIM.title, status=status, summary=summary,
+        figures={"devices": devices, "per_device": per, "K": list(params["K"]),
+                 "methods_checked": sorted(methods_seen), "torch_version": torch.__version__},
+        accuracy={
+            "counts": "exact integer equality with the reference (no tolerance)",
+            "rewards": "float64: bit-for-bit equal to table.values[C] (+ constant); float32: equal to the float64 "
+                       "reference rounded once to float32 (|err| <= 2^-24 |r|); tests also apply torch's default "
+                       "tolerances (float32 rtol 1.3e-6 atol 1e-5, float64 rtol 1e-7 atol 1e-7)",
+            "moments": "|torch - float64 reference| / (max(1, max|g|) + |reference|) <= MOMENT_TOL "
+                       "(float64 1e-12, float32 2e-4), K <= 1024",
+            "monte_carlo": f"normal intervals over groups, Bonferroni, family-wise false-alarm rate "
+                           f"{params['mc_alpha']} per run",
+        },
+        tables=[
+            ReportTable("C8 leave-one-out counts vs reference", ["device", "counts checked", "mismatches", "exact"],
+                        count_rows),
+            ReportTable("C8 rewards (dense and flattened) vs reference",
+                        ["device", "dtype", "max abs err", "max rel err", "= rounded reference"], reward_rows),
+            ReportTable("C8 exact moments vs float64 reference",
+                        ["device", "dtype", "max scaled err", "tolerance", "within"], moment_rows),
+            ReportTable("C8 Monte Carlo (KL jackknife) vs exact moments",
+                        ["device", "dtype", "K", "groups", "max |z| mean", "max |z| var", "reference max |z| mean",
+                         "z crit", "within"], mc_rows),
+            ReportTable("C8 rejects what the reference rejects", ["input", "reference", "torch", "agree"],
+                        reject_rows),
+            ReportTable("C8 alft crosscheck", ["device", "kernel", "cases", "verdict", "as expected"], cc_rows),
+        ],
+        notes=notes + [
+            "The Monte Carlo streams of numpy and torch differ, so the two harnesses agree statistically (both "
+            "contain the exact moments), not sample by sample; on the same answers their group sums agree to "
+            "float64 rounding (tests/test_torch_engines.py).",
+        ],
+    )
+
+
+CLAIM = ClaimSpec(
+    id="C8", title="One implementation, two engines: torch (CPU/CUDA) matches the reference", run=run,
+    profiles={
+        "quick": {"K": [2, 5, 16], "solver_K_max": 8, "p_points": 41, "mc_K": [4], "mc_probs": [0.5, 0.3, 0.2],
+                  "mc_groups": 20000, "mc_alpha": 1e-3, "crosscheck_examples": 25},
+        "default": {"K": [2, 3, 5, 8, 16, 32, 64], "solver_K_max": 16, "p_points": 201, "mc_K": [4, 16],
+                    "mc_probs": [0.4, 0.3, 0.2, 0.07, 0.03], "mc_groups": 200000, "mc_alpha": 1e-3,
+                    "crosscheck_examples": 150},
+        "full": {"K": [2, 3, 5, 8, 16, 32, 64, 128, 256], "solver_K_max": 32, "p_points": 1001, "mc_K": [4, 16, 64],
+                 "mc_probs": [0.4, 0.3, 0.2, 0.07, 0.03], "mc_groups": 1000000, "mc_alpha": 1e-3,
+                 "crosscheck_examples": 500},
+    },
+)
