@@ -109,5 +109,8 @@ def cached(kind: str, ident: Any, compute: Callable[[], Any], *, use_cache: bool
     if val is not None:
         return val, True
     val = compute()
-    store(key, val)
+    try:
+        store(key, val)
+    except OSError:
+        pass  # an unwritable cache must not lose the result
     return val, False
