@@ -77,3 +77,10 @@ def test_c8_load_kernel_errors():
     with pytest.raises(ValueError, match="MODULE:FUNCTION"):
         load_kernel("estimators")
     assert load_kernel("estimators.torch.crosscheck:flat_kernel") is flat_kernel
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the no-GPU path of the CUDA script")
+def test_c8_cuda_script_reports_a_missing_gpu():
+    script = TESTS.parent / "scripts" / "cuda_crosscheck.py"
+    res = subprocess.run([sys.executable, str(script), "--require-cuda"], capture_output=True, text=True)
+    assert res.returncode == 3 and "CUDA available: False" in res.stdout
