@@ -251,7 +251,7 @@ def _flat_counts_unchecked(ids: torch.Tensor, group_ids: torch.Tensor, method: s
                     gi = gi - gmn
                 counts = _scatter_counts_plus_one(ids, gi, G, *plan) - 1
                 gsize = torch.zeros(G, dtype=torch.int64, device=dev).scatter_add_(0, gi, torch.ones_like(gi))
-                return counts, torch.take(gsize, gi)
+                return counts, gsize.index_select(0, gi)
     elif method != "sort":
         raise ValueError(f"method must be 'auto', 'scatter' or 'sort', got {method!r}")
     o1 = torch.argsort(ids, stable=True)
@@ -316,7 +316,7 @@ def _scatter_counts_plus_one(ids: torch.Tensor, group_index: torch.Tensor | None
     flat = key.reshape(-1)
     cnt = torch.zeros(n_groups * R, dtype=torch.int64, device=ids.device)
     cnt.scatter_add_(0, flat, torch.ones_like(flat))
-    return torch.take(cnt, key)
+    return cnt.index_select(0, flat).view(key.shape)  # index_select: the fastest 1-D gather
 
 
 def _dense_counts(ids: torch.Tensor, mask: torch.Tensor | None, method: str, *, plus_one: bool = False
@@ -430,7 +430,8 @@ def group_rewards(ids, table, mask=None, *, dtype: torch.dtype | None = None, ad
             raise ValueError(f"ids must have K >= 2 samples per group (shape [B, K]), got K = {K}")
         if isinstance(table, (Table, torch.Tensor)):  # fast path: one table, one gather
             shifted = _shifted_table(table, K, ids.device, out_dtype, add_constant)
-            return shifted[_dense_counts(ids, None, method, plus_one=True)]
+            c1 = _dense_counts(ids, None, method, plus_one=True)
+            return shifted.index_select(0, c1.reshape(-1)).view(B, K)
         lut, row_of_size, consts = _lookup(table, [K], ids.device, add_constant)
         counts = _dense_counts(ids, None, method)
         return (lut[0][counts] + consts[0]).to(out_dtype)
@@ -489,7 +490,7 @@ def group_rewards_flat(ids, group_ids, table, *, dtype: torch.dtype | None = Non
                              f"ragged groups (no broadcasting)")
         if table.dim() != 1 if isinstance(table, torch.Tensor) else False:
             raise ValueError(f"table must be one-dimensional (K entries), got shape {tuple(table.shape)}")
-        return _shifted_table(table, K, ids.device, out_dtype, add_constant)[counts + 1]
+        return _shifted_table(table, K, ids.device, out_dtype, add_constant).index_select(0, counts + 1)
     small = sizes < 2
     if bool(small.any()):
         i = int(small.nonzero()[0, 0])
