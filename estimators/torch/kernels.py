@@ -77,6 +77,17 @@ def _check_out_dtype(dtype, default: torch.dtype) -> torch.dtype:
     return dtype
 
 
+def same_device(actual: torch.device, requested) -> bool:
+    """True when a tensor on ``actual`` lives on the ``requested`` device ("cuda" matches the current
+    CUDA device, "cuda:1" only device 1)."""
+    req = torch.device(requested)
+    if actual.type != req.type:
+        return False
+    if req.index is None:
+        return actual.index is None or actual.type != "cuda" or actual.index == torch.cuda.current_device()
+    return actual.index == req.index or (actual.index is None and req.index == 0)
+
+
 def _check_same_device(t: torch.Tensor, ref: torch.Tensor, name: str, ref_name: str = "ids"):
     if t.device != ref.device:
         raise ValueError(f"{name} is on device {t.device} but {ref_name} is on {ref.device}; "
@@ -110,7 +121,7 @@ def table_values(table, *, device=None, name: str = "table") -> tuple[torch.Tens
     if isinstance(table, torch.Tensor):
         if not table.is_floating_point():
             raise TypeError(f"{name} must be a floating tensor of table entries, got dtype {table.dtype}")
-        if device is not None and table.device != torch.device(device):
+        if device is not None and not same_device(table.device, device):
             raise ValueError(f"{name} is on device {table.device} but ids are on {torch.device(device)}; "
                              f"move them to the same device (no implicit transfers)")
         vals = table.detach().to(torch.float64)

@@ -17,7 +17,7 @@ import torch
 from .._validate import check_positive_int, check_probabilities
 from ..moments import Moments
 from ..table import Table
-from .kernels import table_values
+from .kernels import same_device, table_values
 
 __all__ = ["moments", "binomial_pmf", "target", "weighted_target", "MOMENT_TOL", "moment_error", "as_numpy"]
 
@@ -111,7 +111,7 @@ def moments(table: Table, p, *, device=None, dtype: torch.dtype = torch.float64,
     if isinstance(p, torch.Tensor):
         if device is None:
             device = p.device
-        elif p.device != torch.device(device):
+        elif not same_device(p.device, device):
             raise ValueError(f"p is on device {p.device} but device={device!r} was requested; move p first")
         if p.numel() == 0:
             raise ValueError("p must contain at least one probability in [0, 1]")
