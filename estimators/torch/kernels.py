@@ -243,8 +243,9 @@ def _flat_counts_unchecked(ids: torch.Tensor, group_ids: torch.Tensor, method: s
     """Leave-one-out counts and group sizes for [N] ids/group ids.
 
     ``scatter`` path (auto, when group-id range x id range is small): counters per (group, id).
-    ``sort`` path: the pair (group_id, id) is sorted lexicographically with two stable sorts; no key
-    is ever combined arithmetically, so ids anywhere in the int64 range are safe.
+    ``sort`` path: one sort of the combined key (group - min) * R + (id - min) when it fits in int64
+    (ranges computed in Python integers), else the pair (group_id, id) is sorted lexicographically
+    with two stable sorts; ids anywhere in the int64 range are safe.
     """
     n = ids.numel()
     dev = ids.device
@@ -265,6 +266,19 @@ def _flat_counts_unchecked(ids: torch.Tensor, group_ids: torch.Tensor, method: s
                 return counts, gsize.index_select(0, gi)
     elif method != "sort":
         raise ValueError(f"method must be 'auto', 'scatter' or 'sort', got {method!r}")
+    gmn, gmx = torch.stack(torch.aminmax(group_ids)).tolist()
+    mn, mx = torch.stack(torch.aminmax(ids)).tolist()
+    G, R = int(gmx) - int(gmn) + 1, int(mx) - int(mn) + 1  # Python integers: no overflow
+    if G * R < (1 << 62):  # one sort of the combined key (it fits in int64)
+        key = (group_ids.to(torch.int64) - gmn) * R + (ids.to(torch.int64) - mn)
+        skey, order = torch.sort(key)
+        cnt_sorted = _run_lengths([skey], n, dev) - 1
+        size_sorted = _run_lengths([skey // R], n, dev)
+        counts = torch.empty(n, dtype=torch.int64, device=dev)
+        sizes = torch.empty(n, dtype=torch.int64, device=dev)
+        counts[order] = cnt_sorted
+        sizes[order] = size_sorted
+        return counts, sizes
     o1 = torch.argsort(ids, stable=True)
     o2 = torch.argsort(group_ids[o1], stable=True)
     order = o1[o2]
