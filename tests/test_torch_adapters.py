@@ -119,3 +119,14 @@ def test_c8_place_at_last_token():
     assert out.tolist() == [[0, 0, 0.5, 0], [-1.0, 0, 0, 0]]
     with pytest.raises(ValueError, match="no valid token"):
         place_at_last_token(torch.tensor([1.0]), torch.tensor([[0, 0]]))
+
+
+def test_c8_verl_unparseable_answers_and_local_ids():
+    uids = np.array(["a", "a", "b", "b", "a"], dtype=object)
+    answers = [None, None, "x", "x", "y"]
+    tables = {k: torch.arange(k, dtype=torch.float64) for k in (2, 3)}  # probe tables: reward = count
+    assert verl_group_rewards(uids, answers, tables, dtype=torch.float64).tolist() == [0, 0, 1, 1, 0]
+    assert verl_group_rewards(uids, answers, tables, none_answers="same",
+                              dtype=torch.float64).tolist() == [1, 1, 1, 1, 0]
+    with pytest.raises(ValueError, match="uids"):
+        verl_group_rewards(uids, answers[:3], tables)
