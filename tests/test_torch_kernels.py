@@ -263,3 +263,15 @@ def test_c8_answers_to_ids_flat_nested_none_and_normalisation():
         answers_to_ids("abc")
     with pytest.raises(ValueError, match="none"):
         answers_to_ids(["a"], none="skip")
+
+
+def test_c8_answers_to_ids_per_group_numbering():
+    ids = answers_to_ids(["a", "b", "a", "a", None, "b"], group_ids=[7, 7, 3, 7, 3, 3])
+    # group 7: a, b, a -> 0, 1, 0 ; group 3: a, None, b -> 0, 2, 1 (None after the real answers)
+    assert ids.tolist() == [0, 1, 0, 0, 2, 1]
+    c, sz = leave_one_out_counts_flat(ids, torch.tensor([7, 7, 3, 7, 3, 3]))
+    assert c.tolist() == [1, 0, 0, 1, 0, 0] and sz.tolist() == [3] * 6
+    with pytest.raises(ValueError, match="group_ids"):
+        answers_to_ids(["a"], group_ids=[1, 2])
+    with pytest.raises(ValueError, match="flat form"):
+        answers_to_ids([["a", "b"]], group_ids=[0, 0])

@@ -190,37 +190,13 @@ def verl_group_rewards(batch_or_uids, answers, table, *, uid_key: str = "uid", n
         ids = answers.to(device) if device is not None else answers
         gids = gids.to(ids.device)
     else:
-        ids = _group_local_ids(list(answers), gids.tolist(), normalize, none_answers, gids.device)
+        answers = list(answers)
+        if len(answers) != gids.numel():
+            raise ValueError(f"answers has {len(answers)} entries but the batch has {gids.numel()} uids")
+        ids = answers_to_ids(answers, normalize, group_ids=gids, device=gids.device, none=none_answers)
     if ids.shape != gids.shape:
         raise ValueError(f"answers has {tuple(ids.shape)} entries but the batch has {tuple(gids.shape)} uids")
     return group_rewards_flat(ids, gids, table, dtype=dtype, add_constant=add_constant)
-
-
-def _group_local_ids(answers: list, gids: list, normalize, none: str, device) -> torch.Tensor:
-    """Answer ids numbered per group (0, 1, ... within each group): equality only matters inside a
-    group, and small ids let the kernel count with its scatter path."""
-    if none not in ("distinct", "same"):
-        raise ValueError(f"none_answers must be 'distinct' or 'same', got {none!r}")
-    if len(answers) != len(gids):
-        raise ValueError(f"answers has {len(answers)} entries but the batch has {len(gids)} uids")
-    known: dict = {}
-    out: list = []
-    for a, g in zip(answers, gids):
-        if a is not None and not isinstance(a, str):
-            raise TypeError(f"answers must be strings or None, got {type(a).__name__}")
-        key = None if a is None else (normalize(a) if normalize is not None else a)
-        d = known.setdefault(g, {})
-        out.append(None if key is None else d.setdefault(key, len(d)))
-    nxt = {g: len(d) for g, d in known.items()}  # None answers come after the group's real answers
-    res = []
-    for v, g in zip(out, gids):
-        if v is None:
-            res.append(nxt[g])
-            if none == "distinct":
-                nxt[g] += 1
-        else:
-            res.append(v)
-    return torch.tensor(res, dtype=torch.int64, device=device)
 
 
 def place_at_last_token(scores: torch.Tensor, response_mask: torch.Tensor) -> torch.Tensor:

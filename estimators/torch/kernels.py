@@ -538,7 +538,7 @@ def normalize_answer(text: str) -> str:
     return s
 
 
-def answers_to_ids(answers, normalize: Callable[[str], str] | None = None, *, device=None,
+def answers_to_ids(answers, normalize: Callable[[str], str] | None = None, *, group_ids=None, device=None,
                    none: str = "distinct") -> torch.Tensor:
     """Map answer strings to int64 ids (equal normalised strings get equal ids).
 
@@ -547,8 +547,9 @@ def answers_to_ids(answers, normalize: Callable[[str], str] | None = None, *, de
     :func:`normalize_answer`). ``None`` answers (unparseable) get a fresh id each
     (``none="distinct"``, count 0) or one shared id (``none="same"``).
     Ids are assigned in order of first appearance, starting at 0: over the whole list for the flat
-    form (use with ``group_rewards_flat``), per row for the nested form (ids < K, which lets
-    :func:`group_rewards` use its fastest counting path).
+    form, per row for the nested form, per group when ``group_ids`` (one label per answer, flat form
+    only) is given. Per-group ids are small, which lets the kernels use their fastest counting path
+    (equality only matters inside a group).
     """
     if none not in ("distinct", "same"):
         raise ValueError(f"none must be 'distinct' or 'same', got {none!r}")
@@ -585,7 +586,20 @@ def answers_to_ids(answers, normalize: Callable[[str], str] | None = None, *, de
         return res
 
     if nested:  # per-group ids in [0, K): only equality inside a group matters
+        if group_ids is not None:
+            raise ValueError("group_ids applies to the flat form only (nested rows are already groups)")
         final = [i for row in answers for i in encode(row)]
+    elif group_ids is not None:
+        labels = group_ids.tolist() if isinstance(group_ids, torch.Tensor) else list(group_ids)
+        if len(labels) != len(flat):
+            raise ValueError(f"group_ids has {len(labels)} entries but answers has {len(flat)}")
+        members: dict = {}
+        for i, g in enumerate(labels):
+            members.setdefault(g, []).append(i)
+        final = [0] * len(flat)
+        for idx in members.values():
+            for i, v in zip(idx, encode([flat[i] for i in idx])):
+                final[i] = v
     else:
         final = encode(flat)
     t = torch.tensor(final, dtype=torch.int64, device=device)
