@@ -223,6 +223,28 @@ def run(params, ctx) -> ClaimResult:
                                                           "cases": rep.n_cases, "expected": expect})
     del _t
 
+    # -- plot: moment agreement across p (KL jackknife, K = 16, CPU) ------------------------------
+    plots = []
+    path = ctx.plot_path("c8_torch_moment_error_vs_p.png")
+    if path is not None:
+        from .plotting import plt, save_figure
+        table = build_table("kl", "jackknife", 16)
+        fig, ax = plt.subplots(figsize=(6.4, 4))
+        for dt in dtypes:
+            ps = torch.as_tensor(np.geomspace(1e-6, 1, 400)).to(dt).to(torch.float64).numpy()
+            refm = ref_moments(table, ps)
+            gotm = as_numpy(torch_moments(table, ps, dtype=dt))
+            scale = max(1.0, float(np.max(np.abs(table.values))))
+            err = np.abs(gotm.mean - refm.mean) / (scale + np.abs(refm.mean))
+            ax.loglog(ps, np.maximum(err, 1e-18), label=f"torch {str(dt).split('.')[-1]}")
+            ax.axhline(MOMENT_TOL[dt], ls=":", color="k", lw=1)
+            ax.text(1.2e-6, MOMENT_TOL[dt] * 1.6, f"tolerance {str(dt).split('.')[-1]}", fontsize=8)
+        ax.set_xlabel("p")
+        ax.set_ylabel("scaled |torch - reference| of B_g(p)")
+        ax.set_title("C8: torch exact moments vs float64 reference (KL jackknife, K=16)")
+        ax.legend()
+        plots.append(save_figure(fig, path))
+
     missing = sorted(set(METHODS) - methods_seen)
     if missing:
         notes.append(f"registered methods without a checked table: {missing}")
@@ -267,6 +289,7 @@ def run(params, ctx) -> ClaimResult:
                         reject_rows),
             ReportTable("C8 alft crosscheck", ["device", "kernel", "cases", "verdict", "as expected"], cc_rows),
         ],
+        plots=[p for p in plots if p],
         notes=notes + [
             "The Monte Carlo streams of numpy and torch differ, so the two harnesses agree statistically (both "
             "contain the exact moments), not sample by sample; on the same answers their group sums agree to "
