@@ -275,3 +275,22 @@ def test_c8_answers_to_ids_per_group_numbering():
         answers_to_ids(["a"], group_ids=[1, 2])
     with pytest.raises(ValueError, match="flat form"):
         answers_to_ids([["a", "b"]], group_ids=[0, 0])
+
+
+@settings(max_examples=40)
+@given(rows=st.integers(2, 6).flatmap(lambda K: st.lists(
+    st.lists(st.one_of(st.none(), st.sampled_from(["7", " 7", "7.", "x", "X"])), min_size=K, max_size=K),
+    min_size=1, max_size=5)))
+def test_c8_text_answers_end_to_end_match_a_counter_loop(rows):
+    from collections import Counter
+    K = len(rows[0])
+    probe = torch.arange(K, dtype=torch.float64)
+    got = group_rewards(answers_to_ids(rows, normalize_answer), probe)
+    for b, row in enumerate(rows):
+        keys = [None if a is None else normalize_answer(a) for a in row]
+        c = Counter(k for k in keys if k is not None)
+        assert got[b].tolist() == [0.0 if k is None else float(c[k] - 1) for k in keys]
+    flat = [a for row in rows for a in row]
+    gids = torch.arange(len(rows)).repeat_interleave(K)
+    ids = answers_to_ids(flat, normalize_answer, group_ids=gids)
+    assert torch.equal(group_rewards_flat(ids, gids, probe), got.reshape(-1))
