@@ -78,7 +78,7 @@ def test_c8_masked_counts_equal_reference_exactly(device, batch):
     ids, mask = batch
     ref = reference_counts(ids, mask)
     t, m = torch.as_tensor(ids, device=device), torch.as_tensor(mask, device=device)
-    for method in ["auto", "pairwise", "sort"]:
+    for method in ["auto", "scatter", "pairwise", "sort"]:
         np.testing.assert_array_equal(leave_one_out_counts(t, m, method=method).cpu().numpy(), ref)
 
 

@@ -325,7 +325,7 @@ def _scatter_plan(ids: torch.Tensor, n_groups: int):
 
 
 def _scatter_counts_plus_one(ids: torch.Tensor, group_index: torch.Tensor | None, n_groups: int, mn: int,
-                             R: int) -> torch.Tensor:
+                             R: int, mask: torch.Tensor | None = None) -> torch.Tensor:
     """Number of samples in the same group with the same id, *including* the sample itself.
 
     ``group_index`` (same shape as ids, values in [0, n_groups)) or None for dense rows.
@@ -340,7 +340,8 @@ def _scatter_counts_plus_one(ids: torch.Tensor, group_index: torch.Tensor | None
         key = key + group_index * R
     flat = key.reshape(-1)
     cnt = torch.zeros(n_groups * R, dtype=torch.int64, device=ids.device)
-    cnt.scatter_add_(0, flat, torch.ones_like(flat))
+    src = torch.ones_like(flat) if mask is None else mask.reshape(-1).to(torch.int64)  # masked add 0
+    cnt.scatter_add_(0, flat, src)
     return cnt.index_select(0, flat).view(key.shape)  # index_select: the fastest 1-D gather
 
 
@@ -349,16 +350,15 @@ def _dense_counts(ids: torch.Tensor, mask: torch.Tensor | None, method: str, *, 
     B, K = ids.shape
     plan = None
     if method == "auto":
-        if mask is None:
-            plan = _scatter_plan(ids, B)
+        plan = _scatter_plan(ids, B)
         method = "scatter" if plan is not None else ("pairwise" if K <= PAIRWISE_MAX_K else "sort")
     if method == "scatter":
-        if mask is not None:
-            raise ValueError("method 'scatter' does not take a mask; use 'auto', 'pairwise' or 'sort'")
         plan = plan or _scatter_plan(ids, B)
         if plan is None:  # range too wide for counters: exact fallback
-            return _dense_counts(ids, None, "pairwise" if K <= PAIRWISE_MAX_K else "sort", plus_one=plus_one)
-        c1 = _scatter_counts_plus_one(ids, None, B, *plan)
+            return _dense_counts(ids, mask, "pairwise" if K <= PAIRWISE_MAX_K else "sort", plus_one=plus_one)
+        c1 = _scatter_counts_plus_one(ids, None, B, *plan, mask=mask)
+        if mask is not None:
+            c1 = c1.masked_fill(~mask, 0)  # -> count -1 for masked entries
         return c1 if plus_one else c1 - 1
     if method == "pairwise":
         eq = ids.unsqueeze(2) == ids.unsqueeze(1)
