@@ -22,7 +22,7 @@ from ._validate import check_K, check_positive_int, check_unit_interval_open
 from .table import Table
 
 __all__ = ["leave_one_out_counts", "sample_groups", "check_answer_distribution", "MonteCarloResult",
-           "monte_carlo", "Comparison"]
+           "monte_carlo", "Comparison", "GroupMoments"]
 
 
 def leave_one_out_counts(answers) -> np.ndarray:
@@ -121,6 +121,58 @@ class MonteCarloResult:
         return Comparison(zm, zv, within, self.alpha)
 
 
+class GroupMoments:
+    """Running per-answer mean and centred (co)moments of the group statistics (S1, S2).
+
+    Batches are merged with the pairwise update of Chan, Golub and LeVeque, so no raw sums of
+    squares are subtracted (tables with large entries would cancel catastrophically). The torch
+    harness feeds the same accumulator with batch statistics computed on the device.
+    """
+
+    def __init__(self, m: int):
+        self.n = 0
+        self.mean = np.zeros((2, m))
+        self.C = np.zeros((3, m))  # centred sums: S1S1, S2S2, S1S2
+
+    def merge(self, n_b: int, mean_b: np.ndarray, C_b: np.ndarray) -> None:
+        """Merge a batch of ``n_b`` groups with means ``mean_b`` [2, m] and centred sums ``C_b`` [3, m]."""
+        tot = self.n + n_b
+        d = mean_b - self.mean
+        w = self.n * n_b / tot
+        self.C += C_b + w * np.stack([d[0] * d[0], d[1] * d[1], d[0] * d[1]])
+        self.mean += d * (n_b / tot)
+        self.n = tot
+
+    def update(self, s1: np.ndarray, s2: np.ndarray) -> None:
+        """Merge per-group statistics ``s1``, ``s2`` of shape [b, m]."""
+        mu = np.stack([s1.mean(0), s2.mean(0)])
+        d1, d2 = s1 - mu[0], s2 - mu[1]
+        self.merge(s1.shape[0], mu, np.stack([(d1 * d1).sum(0), (d2 * d2).sum(0), (d1 * d2).sum(0)]))
+
+    def finish(self, q: np.ndarray, K: int, *, alpha: float, min_expected: float, seed=None,
+               note: str = "") -> "MonteCarloResult":
+        """Estimates of B_g(p), V_g(p) per answer, with Bonferroni normal intervals (see module docstring)."""
+        N = self.n
+        if N < 2:
+            raise ValueError(f"n_groups must be >= 2 to form intervals, got {N}")
+        m1, m2 = self.mean
+        c11, c22, c12 = self.C / (N - 1)
+        scale = np.where(q > 0, K * q, np.nan)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            B = m1 / scale
+            V = m2 / scale - B ** 2
+            se_B = np.sqrt(np.maximum(c11, 0) / N) / scale
+            # delta method: V = M2 - B^2, gradient (-2B, 1) w.r.t. (B, M2)
+            varV = (4 * B ** 2 * c11 - 4 * B * c12 + c22) / (N * scale ** 2)
+            se_V = np.sqrt(np.maximum(varV, 0))
+        reported = (q > 0) & (N * K * q >= min_expected)
+        n_tests = max(1, 2 * int(reported.sum()))
+        z = float(stats.norm.isf(alpha / (2 * n_tests)))
+        notes = [f"{note}{N} groups of K={K}; normal intervals over groups, Bonferroni over {n_tests} "
+                 f"quantities, family-wise false-alarm rate {alpha:g}"]
+        return MonteCarloResult(q, K, N, alpha, z, B, se_B, V, se_V, reported, seed, notes)
+
+
 def monte_carlo(table: Table, probs, n_groups: int, *, seed: int, alpha: float = 1e-3,
                 batch: int = 65536, min_expected: float = 200.0) -> MonteCarloResult:
     """Estimate B_g(p) and V_g(p) for every answer by simulating ``n_groups`` groups.
@@ -145,38 +197,17 @@ def monte_carlo(table: Table, probs, n_groups: int, *, seed: int, alpha: float =
     rng = np.random.default_rng(seed)
     K, m = table.K, q.size
     g = table.values
-    # per-answer sums over groups of S1, S2, S1^2, S2^2, S1*S2
-    acc = np.zeros((5, m))
+    acc = GroupMoments(m)
     done = 0
     while done < n_groups:
         b = min(batch, n_groups - done)
         ids = sample_groups(q, K, b, rng)
-        counts = leave_one_out_counts(ids)
-        r = g[counts]
+        r = g[leave_one_out_counts(ids)]
         rows = np.repeat(np.arange(b), K)
         s1 = np.zeros((b, m))
         s2 = np.zeros((b, m))
         np.add.at(s1, (rows, ids.ravel()), r.ravel())
         np.add.at(s2, (rows, ids.ravel()), (r * r).ravel())
-        acc += np.stack([s1.sum(0), s2.sum(0), (s1 * s1).sum(0), (s2 * s2).sum(0), (s1 * s2).sum(0)])
+        acc.update(s1, s2)
         done += b
-    N = n_groups
-    m1, m2 = acc[0] / N, acc[1] / N
-    c11 = (acc[2] / N - m1 ** 2) * N / (N - 1)
-    c22 = (acc[3] / N - m2 ** 2) * N / (N - 1)
-    c12 = (acc[4] / N - m1 * m2) * N / (N - 1)
-    scale = np.where(q > 0, K * q, np.nan)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        B = m1 / scale
-        M2 = m2 / scale
-        V = M2 - B ** 2
-        se_B = np.sqrt(np.maximum(c11, 0) / N) / scale
-        # delta method: V = M2 - B^2, gradient (-2B, 1) w.r.t. (B, M2)
-        varV = (4 * B ** 2 * c11 - 4 * B * c12 + c22) / (N * scale ** 2)
-        se_V = np.sqrt(np.maximum(varV, 0))
-    reported = (q > 0) & (N * K * q >= min_expected)
-    n_tests = max(1, 2 * int(reported.sum()))
-    z = float(stats.norm.isf(alpha / (2 * n_tests)))
-    notes = [f"{N} groups of K={K}; normal intervals over groups, Bonferroni over {n_tests} "
-             f"quantities, family-wise false-alarm rate {alpha:g}"]
-    return MonteCarloResult(q, K, N, alpha, z, B, se_B, V, se_V, reported, seed, notes)
+    return acc.finish(q, K, alpha=alpha, min_expected=min_expected, seed=seed)
