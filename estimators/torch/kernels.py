@@ -261,7 +261,7 @@ def _flat_counts_unchecked(ids: torch.Tensor, group_ids: torch.Tensor, method: s
                 gi = group_ids.to(torch.int64)
                 if gmn:
                     gi = gi - gmn
-                counts = _scatter_counts_plus_one(ids, gi, G, *plan) - 1
+                counts = (_scatter_counts_plus_one(ids, gi, G, *plan) - 1).to(torch.int64)
                 gsize = torch.zeros(G, dtype=torch.int64, device=dev).scatter_add_(0, gi, torch.ones_like(gi))
                 return counts, gsize.index_select(0, gi)
     elif method != "sort":
@@ -339,10 +339,12 @@ def _scatter_counts_plus_one(ids: torch.Tensor, group_index: torch.Tensor | None
     else:
         key = key + group_index * R
     flat = key.reshape(-1)
-    cnt = torch.zeros(n_groups * R, dtype=torch.int64, device=ids.device)
-    src = torch.ones_like(flat) if mask is None else mask.reshape(-1).to(torch.int64)  # masked add 0
+    # int32 counters (counts <= K < 2^31): half the memory traffic of int64, measurably faster on CPU
+    cnt = torch.zeros(n_groups * R, dtype=torch.int32, device=ids.device)
+    src = torch.ones(flat.shape, dtype=torch.int32, device=ids.device) if mask is None \
+        else mask.reshape(-1).to(torch.int32)  # masked samples add 0
     cnt.scatter_add_(0, flat, src)
-    return cnt.index_select(0, flat).view(key.shape)  # index_select: the fastest 1-D gather
+    return cnt.index_select(0, flat).view(key.shape)  # int32; index_select: the fastest 1-D gather
 
 
 def _dense_counts(ids: torch.Tensor, mask: torch.Tensor | None, method: str, *, plus_one: bool = False
@@ -359,7 +361,7 @@ def _dense_counts(ids: torch.Tensor, mask: torch.Tensor | None, method: str, *, 
         c1 = _scatter_counts_plus_one(ids, None, B, *plan, mask=mask)
         if mask is not None:
             c1 = c1.masked_fill(~mask, 0)  # -> count -1 for masked entries
-        return c1 if plus_one else c1 - 1
+        return c1 if plus_one else (c1 - 1).to(torch.int64)
     if method == "pairwise":
         eq = ids.unsqueeze(2) == ids.unsqueeze(1)
         if mask is not None:
