@@ -234,8 +234,10 @@ def _run_lengths(keys_sorted: list[torch.Tensor], n: int, device) -> torch.Tenso
             diff |= k[1:] != k[:-1]
         new[1:] = diff
     run = torch.cumsum(new.to(torch.int64), 0) - 1
-    lengths = torch.bincount(run, minlength=0) if n else run.new_zeros(0)
-    return lengths[run]
+    # run lengths from the run starts (no bincount: it has no deterministic CUDA implementation)
+    starts = torch.nonzero(new).reshape(-1)
+    ends = torch.cat([starts[1:], starts.new_tensor([n])])
+    return (ends - starts)[run]
 
 
 def _flat_counts_unchecked(ids: torch.Tensor, group_ids: torch.Tensor, method: str = "auto"
