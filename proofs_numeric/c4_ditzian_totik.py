@@ -34,6 +34,7 @@ import mpmath
 import numpy as np
 from scipy import optimize, special
 
+from estimators import cache as _cache
 from estimators.generators import kl, power
 from estimators.minimax import CertificateError, ConvergenceError, sweep
 
@@ -42,6 +43,8 @@ from .plotting import plt, save_figure
 from .result import FAIL, PASS, ClaimResult, ClaimSpec, ReportTable
 
 __all__ = ["CLAIM", "dt_modulus", "weighted_function"]
+
+_OMEGA_VERSION = "1"
 
 
 def weighted_function(kind: str, alpha: float | None = None):
@@ -83,8 +86,19 @@ def _delta_mp(fmp, x, s, r, h):
 
 
 def dt_modulus(kind: str, r: int, h: float, *, alpha: float | None = None, nx: int = 500, nt: int = 40,
-               n_refine: int = 4) -> dict:
-    """Numerical omega^r_phi(f, h): ``{"value", "x", "s", "grid_value"}`` (value is a lower bound of the sup)."""
+               n_refine: int = 4, use_cache: bool = True) -> dict:
+    """Numerical omega^r_phi(f, h): ``{"value", "x", "s", "grid_value"}`` (value is a lower bound of the sup).
+
+    Cached on disk (:mod:`estimators.cache`), keyed by all arguments.
+    """
+    ident = {"kind": kind, "r": r, "h": repr(float(h)), "alpha": alpha, "nx": nx, "nt": nt, "n_refine": n_refine,
+             "version": _OMEGA_VERSION}
+    val, _ = _cache.cached("dt_modulus", ident, lambda: _dt_modulus(kind, r, h, alpha, nx, nt, n_refine),
+                           use_cache=use_cache)
+    return val
+
+
+def _dt_modulus(kind, r, h, alpha, nx, nt, n_refine) -> dict:
     f, fmp = weighted_function(kind, alpha)
     g = np.geomspace(1e-14, 0.5, nx)
     xs = np.unique(np.concatenate([g, 1 - g, np.linspace(0, 1, nx)[1:-1]]))
@@ -126,7 +140,7 @@ def dt_modulus(kind: str, r: int, h: float, *, alpha: float | None = None, nx: i
             v = float(_delta_mp(fmp, x, s, r, h))
             if v > best[0]:
                 best = (v, x, s)
-    return {"value": best[0], "x": best[1], "s": best[2], "grid_value": grid_best}
+    return {"value": float(best[0]), "x": float(best[1]), "s": float(best[2]), "grid_value": grid_best}
 
 
 def _r_for(alpha: float) -> int:

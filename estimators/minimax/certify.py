@@ -26,7 +26,6 @@ max|delta g| (computed exactly, in rationals) of the reference polynomial's.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from fractions import Fraction
 from functools import lru_cache
 from math import comb
@@ -36,24 +35,12 @@ from flint import arb, arb_mat, arb_poly, ctx, fmpz_poly
 
 from .targets import Target
 
-__all__ = ["CertificateError", "Bracket", "poly_u_from_bernstein", "dvp_lower", "sup_upper",
+__all__ = ["CertificateError", "poly_u_from_bernstein", "dvp_lower", "sup_upper",
            "bernstein_from_cheb", "float_down", "float_up"]
 
 
-class CertificateError(RuntimeError):
+class CertificateError(RuntimeError, ValueError):
     """A certificate could not be established (the message gives the numbers)."""
-
-
-@dataclass
-class Bracket:
-    lower: arb           # rigorous lower bound (exact arb)
-    upper: arb           # rigorous upper bound (exact arb)
-    intervals: int = 0   # intervals used by the sup bound
-    max_depth: int = 0
-
-    @property
-    def rel_gap(self) -> float:
-        return float((self.upper / self.lower - 1).upper()) if self.lower > 0 else float("inf")
 
 
 # -- directed conversions ------------------------------------------------------------

@@ -29,7 +29,7 @@ from .targets import Target
 __all__ = ["RemezSolution", "ConvergenceError", "remez", "cheb_to_monomial_u"]
 
 
-class ConvergenceError(RuntimeError):
+class ConvergenceError(RuntimeError, ValueError):
     """The exchange algorithm did not converge (the message says where and how far)."""
 
 
