@@ -294,3 +294,24 @@ def test_c8_text_answers_end_to_end_match_a_counter_loop(rows):
     gids = torch.arange(len(rows)).repeat_interleave(K)
     ids = answers_to_ids(flat, normalize_answer, group_ids=gids)
     assert torch.equal(group_rewards_flat(ids, gids, probe), got.reshape(-1))
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_c8_kernels_run_under_torch_deterministic_mode(device):
+    before = torch.are_deterministic_algorithms_enabled()
+    torch.use_deterministic_algorithms(True)
+    try:
+        ids = torch.tensor([[2 ** 62, -2 ** 62, 2 ** 62, 0], [1, 1, 1, 2]], device=device)
+        mask = torch.tensor([[1, 1, 1, 0], [1, 1, 1, 1]], dtype=torch.bool, device=device)
+        for method in METHODS_DENSE:
+            assert leave_one_out_counts(ids, method=method).tolist() == [[1, 0, 1, 0], [2, 2, 2, 0]]
+            assert leave_one_out_counts(ids, mask, method=method).tolist() == [[1, 0, 1, -1], [2, 2, 2, 0]]
+        gid = torch.tensor([0, 0, 0, 0, 9, 9, 9, 9], device=device)
+        for method in ["auto", "scatter", "sort"]:
+            c, _ = leave_one_out_counts_flat(ids.reshape(-1), gid, method=method)
+            assert c.tolist() == [1, 0, 1, 0, 2, 2, 2, 0]
+        tabs = {3: build_table("kl", "plugin", 3), 4: build_table("kl", "plugin", 4)}
+        group_rewards(ids, tabs, mask)
+        group_rewards_flat(ids.reshape(-1), gid, tabs[4])
+    finally:
+        torch.use_deterministic_algorithms(before)
