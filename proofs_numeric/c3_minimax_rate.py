@@ -174,7 +174,7 @@ def run(params, ctx) -> ClaimResult:
     rows = []
     for K, r in zip(Ks, res):
         if K in show:
-            rows.append([K, r.lower_str[:22], r.upper_str[:22], f"{r.rel_gap:.1e}", f"{K * K * r.E:.12f}",
+            rows.append([K, r.lower_str, r.upper_str, f"{r.rel_gap:.1e}", f"{K * K * r.E:.12f}",
                          f"{r.stored_upper:.3e}", f"{r.max_abs_g:.3e}"])
     urows = [[K, f"{r.lower:.15e}", f"{r.rel_gap:.1e}", f"{K * K * r.E:.12f}", f"{r.E / rc.E:.6f}"]
              for K, r, rc in zip(Ku, resu, [dict(zip(Ks, res)).get(K) for K in Ku]) if rc is not None and K in show]
