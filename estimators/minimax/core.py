@@ -119,7 +119,18 @@ class MinimaxResult:
             "alternation_points": self.points,
             "reference_table_certified": True,
         }
-        if self.values is not None:
+        if self.exact_zero:
+            cert["method"] = ("exact: f lies in the approximation space (polynomial target of degree <= K-1), so "
+                              "E*_K = 0 and the best table is the unbiased U-statistic table (C1)")
+        if self.values is not None and self.exact_zero:
+            cert.update({
+                "stored_table_weighted_bias_lower": 0.0,
+                "stored_table_weighted_bias_upper": self.stored_upper,
+                "stored_table_rel_gap": None,
+                "stored_table_within_rel_tol": self.stored_upper == 0.0,
+                "max_abs_entry": max(abs(v) for v in self.values),
+            })
+        elif self.values is not None:
             cert.update({
                 "stored_table_weighted_bias_lower": self.stored_lower,
                 "stored_table_weighted_bias_upper": self.stored_upper,
