@@ -25,7 +25,6 @@ REFERENCE_PAIRS = [
     ("jackknife", "kl", {}, {}),
     ("jackknife", "euclidean", {}, {}),
     ("minimax", "kl", {}, {}),
-    ("aqp", "kl", {}, {}),
 ]
 
 

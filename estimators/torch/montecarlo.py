@@ -16,10 +16,9 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from scipy import stats
 
 from .._validate import check_K, check_positive_int, check_unit_interval_open
-from ..montecarlo import MonteCarloResult, check_answer_distribution
+from ..montecarlo import GroupMoments, MonteCarloResult, check_answer_distribution
 from ..table import Table
 from .kernels import group_rewards
 
@@ -77,33 +76,17 @@ def monte_carlo(table: Table, probs, n_groups: int, *, seed: int, alpha: float =
     gen.manual_seed(int(seed))
     K, m = table.K, q.size
     batch = max(1, min(batch, (1 << 23) // (K * m)))  # bounds the [b, K, m] one-hot
-    acc = torch.zeros((5, m), dtype=torch.float64, device=dev)
+    acc = GroupMoments(m)
     done = 0
     while done < n_groups:
         b = min(batch, n_groups - done)
         ids = sample_groups(q, K, b, gen, device=dev)
         r = group_rewards(ids, table, dtype=dtype)
         s1, s2 = group_sums(ids, r, m)
-        acc += torch.stack([s1.sum(0), s2.sum(0), (s1 * s1).sum(0), (s2 * s2).sum(0), (s1 * s2).sum(0)])
+        mu = torch.stack([s1.mean(0), s2.mean(0)])
+        d1, d2 = s1 - mu[0], s2 - mu[1]
+        C = torch.stack([(d1 * d1).sum(0), (d2 * d2).sum(0), (d1 * d2).sum(0)])
+        acc.merge(b, mu.cpu().numpy(), C.cpu().numpy())  # centred batch statistics, merged on the host
         done += b
-    a = acc.cpu().numpy()
-    N = n_groups
-    m1, m2 = a[0] / N, a[1] / N
-    c11 = (a[2] / N - m1 ** 2) * N / (N - 1)
-    c22 = (a[3] / N - m2 ** 2) * N / (N - 1)
-    c12 = (a[4] / N - m1 * m2) * N / (N - 1)
-    scale = np.where(q > 0, K * q, np.nan)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        B = m1 / scale
-        M2 = m2 / scale
-        V = M2 - B ** 2
-        se_B = np.sqrt(np.maximum(c11, 0) / N) / scale
-        varV = (4 * B ** 2 * c11 - 4 * B * c12 + c22) / (N * scale ** 2)
-        se_V = np.sqrt(np.maximum(varV, 0))
-    reported = (q > 0) & (N * K * q >= min_expected)
-    n_tests = max(1, 2 * int(reported.sum()))
-    z = float(stats.norm.isf(alpha / (2 * n_tests)))
-    notes = [f"torch on {dev} (rewards in {str(dtype).split('.')[-1]}, float64 accumulation): {N} groups of "
-             f"K={K}; normal intervals over groups, Bonferroni over {n_tests} quantities, family-wise "
-             f"false-alarm rate {alpha:g}"]
-    return MonteCarloResult(q, K, N, alpha, z, B, se_B, V, se_V, reported, seed, notes)
+    return acc.finish(q, K, alpha=alpha, min_expected=min_expected, seed=seed,
+                      note=f"torch on {dev} (rewards in {str(dtype).split('.')[-1]}, float64 accumulation): ")
