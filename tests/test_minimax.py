@@ -246,3 +246,24 @@ def test_failed_certificate_is_an_error_not_a_table():
 def test_non_convergence_is_an_error():
     with pytest.raises(ConvergenceError, match="N=10"):
         remez(Target("kl"), 10, constrained=True, max_polish=0)
+
+
+# -- the CLI (lead's `alft tables`) exports the minimax table with its certificate ---------------------
+
+@pytest.mark.parametrize("argv, K", [(["--generator", "kl"], 64), (["--generator", "power", "--alpha", "2.5"], 12)])
+def test_C3_cli_tables_json_has_certified_bracket(capsys, argv, K):
+    from proofs_numeric.cli import main
+    rc = main(["tables", *argv, "--method", "minimax", "--K", str(K), "--format", "json"])
+    assert rc == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["method"] == "minimax" and d["K"] == K and len(d["values"]) == K
+    c = d["certificate"]
+    assert 0 < c["E_star_lower"] <= c["E_star_upper"] and c["rel_gap"] <= 1e-9
+    assert len(d["reference"]) == K and d["reference_dps"] >= 35
+
+
+def test_C3_cli_tables_bad_K_is_a_clear_error(capsys):
+    from proofs_numeric.cli import main
+    rc = main(["tables", "--generator", "kl", "--method", "minimax", "--K", "1000"])
+    assert rc != 0
+    assert "[2, 256]" in capsys.readouterr().err
