@@ -267,3 +267,18 @@ def test_C3_cli_tables_bad_K_is_a_clear_error(capsys):
     rc = main(["tables", "--generator", "kl", "--method", "minimax", "--K", "1000"])
     assert rc != 0
     assert "[2, 256]" in capsys.readouterr().err
+
+
+def test_C3_reference_table_error_never_exceeds_certified_upper_K64():
+    """Independent mpmath evaluation (100 digits) of the reference table's weighted bias at random and
+    clustered points: never above the certified upper bound, and reaching the lower bound somewhere."""
+    t = build_table("kl", "minimax", 64)
+    lo, hi = t.certificate["E_star_lower"], t.certificate["E_star_upper"]
+    rng = np.random.default_rng(11)
+    ps = np.concatenate([rng.random(40), np.geomspace(1e-12, 1e-3, 20), 1 - np.geomspace(1e-12, 1e-3, 10)])
+    with mpmath.workdps(100):
+        errs = [abs(_mp_weighted_error(t.reference, mpmath.mpf(float(p)), _plogp)) for p in ps]
+        errs += [abs(_mp_weighted_error(t.reference, mpmath.mpf(x), _plogp))
+                 for x in t.certificate["alternation_points"][::8]]
+        assert max(errs) <= hi
+        assert max(errs) >= lo * (1 - 1e-20)
