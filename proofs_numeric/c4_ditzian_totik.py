@@ -18,12 +18,25 @@ Thms 7.2.1 and 7.3.1, for best approximation by all polynomials of degree <= n):
 The table problem (P(0) = 0) is within a factor 2 of the classical one: E_K <= E*_K <= 2 E_K
 (subtract P(0) from the unconstrained optimum; f(0) = 0), so the theorems transfer.
 
-Numerics of omega: vectorised grid over (x, s) (x clustered at 0 and 1, s a fraction of its
-largest admissible value), local refinement (Nelder-Mead) of the best grid points, final values
-evaluated in mpmath at 40 digits. The result is a value of |Delta| at a point, hence a *lower*
-bound of the sup; its accuracy is stated by re-running on a grid twice as fine and, for
-f = p log p, r = 2, by comparison with the closed-form candidate 2 log(2) h^2/(1 + h^2)
-(attained at x = h^2/(1+h^2), s = h, where x - s phi(x) = 0).
+Closed form for f = p log p, r = 2 (proved here, used to check the numerics): for 0 < h <= 1,
+
+    omega^2_phi(p log p, h) = 2 log(2) h^2 / (1 + h^2),  attained at x = h^2/(1+h^2), s = h.
+
+Proof. f'' = 1/p > 0, so Delta_d f(x) = f(x+d) - 2f(x) + f(x-d) increases with d, and f is
+scale-invariant up to a linear term: Delta_{lambda x} f(x) = x psi(lambda) with
+psi(l) = (1+l) log(1+l) + (1-l) log(1-l), increasing on [0, 1] (psi' = log((1+l)/(1-l))), and
+psi(l)/l^2 = sum_k 2 l^(2k-2)/((2k)(2k-1)) increasing too. Admissibility forces d <= min(x, 1-x).
+(i) x <= h^2/(1+h^2): d <= x, Delta <= x psi(1) = 2 log(2) x <= the claimed value. (ii) otherwise
+d <= h phi(x), i.e. lambda = d/x <= l_h := h sqrt((1-x)/x) <= 1 (for x >= 1/2 because l_h <= h), so
+Delta <= x psi(l_h) = h^2 psi(l_h)/(h^2 + l_h^2) = h^2 [psi(l)/l^2] [l^2/(h^2+l^2)] at l = l_h, a
+product of two increasing functions of l, hence <= h^2 psi(1)/(h^2 + 1); equality at l = 1. []
+
+Numerics of omega (all other cases): vectorised grid over (x, s) (x clustered at 0 and 1, s a
+fraction of its largest admissible value), local refinement (Nelder-Mead) from the best grid
+points and from the kinks of the admissible s-range, final values evaluated in mpmath at 40
+digits. The result is a value of |Delta| at a point, hence a *lower* bound of the sup; its
+accuracy is stated by the raw-grid vs refined difference, by re-running on a grid twice as fine,
+and by the closed form above (which the numerics reproduce to ~1e-15).
 """
 from __future__ import annotations
 
@@ -42,7 +55,7 @@ from .fitting import loglog_slope
 from .plotting import plt, save_figure
 from .result import FAIL, PASS, ClaimResult, ClaimSpec, ReportTable
 
-__all__ = ["CLAIM", "dt_modulus", "weighted_function"]
+__all__ = ["CLAIM", "dt_modulus", "weighted_function", "omega2_plogp"]
 
 _OMEGA_VERSION = "1"
 
@@ -143,6 +156,13 @@ def _dt_modulus(kind, r, h, alpha, nx, nt, n_refine) -> dict:
     return {"value": float(best[0]), "x": float(best[1]), "s": float(best[2]), "grid_value": grid_best}
 
 
+def omega2_plogp(h: float) -> float:
+    """Exact omega^2_phi(p log p, h) = 2 log(2) h^2/(1 + h^2) for 0 < h <= 1 (module docstring)."""
+    if not 0 < h <= 1:
+        raise ValueError(f"h must lie in (0, 1], got {h!r}")
+    return 2 * math.log(2) * h * h / (1 + h * h)
+
+
 def _r_for(alpha: float) -> int:
     """Smallest order r > 2 alpha (the modulus that carries the rate h^(2 alpha))."""
     return int(math.floor(2 * alpha)) + 1
@@ -172,24 +192,35 @@ def run(params, ctx) -> ClaimResult:
         # -- f = p log p
         Ks = list(params["K"])
         rows = _series(kl(), Ks, [2], "kl", None, ctx, "kl")
+        for r in rows:  # the exact modulus (closed form, proved in the module docstring)
+            h = 1.0 / r["K"]
+            r["omega2_exact"] = omega2_plogp(h)
+            r["ratio2_exact_lower"] = r["E_lower"] / r["omega2_exact"] * (1 - 1e-15)
+            r["ratio2_exact_upper"] = r["E_upper"] / r["omega2_exact"] * (1 + 1e-15)
         ratios = [r["ratio2"] for r in rows]
+        num_dev = max(abs(r["omega2"] / r["omega2_exact"] - 1) for r in rows)
+        grid_dev = 0.0
         # accuracy of omega: grid doubling and the closed-form candidate
         acc_rows = []
         for K in params["accuracy_K"]:
             h = 1.0 / K
             w1 = dt_modulus("kl", 2, h)
             w2 = dt_modulus("kl", 2, h, nx=1000, nt=80)
-            cand = 2 * math.log(2) * h * h / (1 + h * h)
-            acc_rows.append([K, f"{w1['value']:.15e}", f"{abs(w2['value'] / w1['value'] - 1):.1e}",
+            cand = omega2_plogp(h)
+            grid_dev = max(grid_dev, w1["value"] / w1["grid_value"] - 1)
+            acc_rows.append([K, f"{w1['value']:.15e}", f"{w1['value'] / w1['grid_value'] - 1:.1e}",
+                             f"{abs(w2['value'] / w1['value'] - 1):.1e}",
                              f"{cand:.15e}", f"{w1['value'] / cand - 1:.1e}", f"{w1['x']:.4e}"])
-        acc_dev = max(abs(float(r[2])) for r in acc_rows)
-        cand_dev = max(abs(float(r[4])) for r in acc_rows)
+        acc_dev = max(abs(float(r[3])) for r in acc_rows)
+        cand_dev = max(num_dev, max(abs(float(r[5])) for r in acc_rows))
         lo, hi = min(ratios), max(ratios)
         fitE = loglog_slope(Ks, [r["E_upper"] for r in rows], K_min=params["fit_K_min"])
         fitW = loglog_slope(Ks, [r["omega2"] for r in rows], K_min=params["fit_K_min"])
         if not (lo > 0 and hi / lo <= params["ratio_spread_max"]):
             fails.append(f"E*/omega^2 not within fixed bounds: [{lo:.4f}, {hi:.4f}]")
         figures["kl"] = {"per_K": rows, "ratio_min": lo, "ratio_max": hi, "ratio_last": ratios[-1],
+                         "ratio_exact_min": min(r["ratio2_exact_lower"] for r in rows),
+                         "ratio_exact_max": max(r["ratio2_exact_upper"] for r in rows),
                          "slope_E": fitE.to_json(), "slope_omega2": fitW.to_json(),
                          "omega_grid_doubling_rel_change_max": acc_dev,
                          "omega_vs_closed_form_candidate_max_rel_dev": cand_dev,
@@ -203,12 +234,14 @@ def run(params, ctx) -> ClaimResult:
         except (AttributeError, KeyError, TypeError):
             pass
         tables.append(ReportTable(
-            "f = p log p: certified E*_K against omega^2_phi(f, 1/K)",
-            ["K", "E*_K (upper)", "omega^2(f,1/K)", "E*/omega^2"],
-            [[r["K"], f"{r['E_upper']:.10e}", f"{r['omega2']:.10e}", f"{r['ratio2']:.6f}"] for r in rows]))
+            "f = p log p: certified E*_K against omega^2_phi(f, 1/K) = 2 log(2)/(K^2 + 1) (exact)",
+            ["K", "E*_K (upper)", "omega^2(f,1/K) numerical", "omega^2 exact", "E*/omega^2 (certified bracket)"],
+            [[r["K"], f"{r['E_upper']:.10e}", f"{r['omega2']:.10e}", f"{r['omega2_exact']:.10e}",
+              f"[{r['ratio2_exact_lower']:.9f}, {r['ratio2_exact_upper']:.9f}]"] for r in rows]))
         tables.append(ReportTable(
             "Accuracy of the numerical omega^2 (f = p log p)",
-            ["K", "omega^2(1/K)", "rel. change, grid x2", "2 log2 h^2/(1+h^2)", "rel. dev.", "argmax x"], acc_rows))
+            ["K", "omega^2(1/K) numerical", "refined/raw grid - 1", "rel. change, grid x2", "exact 2 log2 h^2/(1+h^2)",
+             "rel. dev.", "argmax x"], acc_rows))
 
         # -- power family
         prow = []
@@ -265,7 +298,10 @@ def run(params, ctx) -> ClaimResult:
     plots.append(save_figure(fig2, ctx.plot_path("c4_power_family.png")))
 
     status = FAIL if fails else PASS
-    summary = (f"E*_K / omega^2_phi(p log p, 1/K) stays in [{lo:.4f}, {hi:.4f}] for K={Ks[0]}..{Ks[-1]}; "
+    lo = figures["kl"]["ratio_exact_min"]
+    hi = figures["kl"]["ratio_exact_max"]
+    summary = (f"E*_K / omega^2_phi(p log p, 1/K) stays in [{lo:.4f}, {hi:.4f}] for K={Ks[0]}..{Ks[-1]} (certified: "
+               f"omega^2 = 2 log(2)/(K^2+1) exactly); "
                f"log-log slopes: E* {fitE.slope:.4f}, omega^2 {fitW.slope:.4f}. Power family: fitted exponents "
                + ", ".join(f"{figures[f'power_{a}']['slope_E']['slope']:.3f} (pred. {-2 * a:.1f})" for a in params["alpha"])
                + ".")
@@ -275,9 +311,12 @@ def run(params, ctx) -> ClaimResult:
         "Proved (Ditzian-Totik): E_n(f) <= M omega^r_phi(f, 1/n) (direct), and the weak converse "
         "omega^r_phi(f, 1/n) <= M n^-r sum_{k<=n} k^(r-1) E_k(f). The constants M are not explicit, so the "
         "suite cannot *verify* these inequalities; it measures the ratio.",
-        "Only supported numerically: that E*_K / omega^2(p log p, 1/K) is bounded *below* (the converse theorem "
-        "gives omega^2 = O(log K / K^2) from E_k = O(1/k^2), not omega^2 = O(E*_K)), and that the ratio "
-        "converges; both over the K range computed.",
+        "Certified here, per K: omega^2_phi(p log p, 1/K) = 2 log(2)/(K^2 + 1) exactly (closed form, proved in "
+        "c4_ditzian_totik.py) and E*_K within its certified bracket, so each ratio E*_K/omega^2 is certified for the "
+        "K computed.",
+        "Only supported numerically: that the ratio stays bounded *below* for all K (the weak converse theorem gives "
+        "omega^2 = O(log K / K^2) from E_k = O(1/k^2), not omega^2 = O(E*_K)) and that it converges (to "
+        "lim K^2 E*_K / (2 log 2)); beyond the K range computed this is extrapolation.",
         "For alpha > 1 the second-order modulus saturates (omega^2 ~ h^2) while E*_K ~ K^(-2 alpha): E*/omega^2 -> 0, "
         "as the theory predicts; omega^r with r > 2 alpha carries the rate and E*/omega^r stays bounded.",
         "E*_K (the P(0) = 0 problem) and E_K (all polynomials) satisfy E_K <= E*_K <= 2 E_K, so rates and bounded "
@@ -287,10 +326,13 @@ def run(params, ctx) -> ClaimResult:
         id="C4", title=CLAIM.title, status=status, summary=summary, figures=figures,
         accuracy={
             "E*_K": "certified brackets from the minimax solver (relative width <= 1e-9, see C3)",
-            "omega^r_phi": ("lower bound of the sup (value of |Delta| at a point, evaluated in mpmath at 40 digits) "
-                            f"after grid search and Nelder-Mead refinement; doubling the grid changes omega^2 by at most "
-                            f"{acc_dev:.1e} relatively at K={params['accuracy_K']}; for p log p it agrees with the "
-                            f"closed-form candidate 2 log(2) h^2/(1+h^2) to {cand_dev:.1e}"),
+            "omega^2_phi(p log p)": ("exact closed form 2 log(2) h^2/(1+h^2) (proved in the module docstring); the "
+                                     f"numerical modulus reproduces it to {cand_dev:.1e} at every K"),
+            "omega^r_phi (power family)": ("lower bound of the sup (value of |Delta| at a point, evaluated in mpmath at "
+                                           "40 digits) after grid search and Nelder-Mead refinement; on the p log p test "
+                                           f"case the refinement adds up to {grid_dev:.1e} over the raw grid maximum, "
+                                           f"doubling the grid changes the result by <= {acc_dev:.1e}, and the result "
+                                           f"matches the exact value to {cand_dev:.1e}"),
             "ratios": ("E* is certified and each omega a lower bound of the sup, so each computed ratio E*/omega is an "
                        "upper bound of the true ratio (the lower ends of the ranges rest on omega's stated accuracy)"),
             "exponents": "least squares on log-log axes (standard errors in results.json); empirical",

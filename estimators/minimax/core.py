@@ -41,7 +41,7 @@ K_MAX = 256
 #: Required relative width upper/lower - 1 of the certified bracket on E*_K.
 DEFAULT_REL_TOL = 1e-9
 #: Bump when the numerics change (invalidates cached results).
-SOLVER_VERSION = "minimax-1"
+SOLVER_VERSION = "minimax-2"
 
 
 def check_minimax_K(K) -> int:
