@@ -16,6 +16,7 @@ float64 (the *stored* table), with its own certified sup weighted-bias bracket.
 """
 from __future__ import annotations
 
+import decimal
 import math
 import time
 from dataclasses import asdict, dataclass, field
@@ -60,7 +61,8 @@ class MinimaxResult:
                                  lower_str <= true lower end, upper_str >= true upper end)
     rel_gap : float              upper/lower - 1 (rigorous upper bound)
     levelled : str               levelled error of the last Remez solve
-    points : list[str]           alternation points (exact binary numbers in decimal)
+    points : list[str]           alternation points: exact decimal expansions of the float64 numbers at
+                                 which the de la Vallee Poussin bound was evaluated
     errors : list[str]           e(points), alternating in sign
     reference : list[str] | None table entries (Bernstein coefficients of Q), ``reference_dps`` digits
     values : list[float] | None  the same rounded once to float64 (the stored table)
@@ -252,7 +254,7 @@ def _solve_uncached(gen, target: Target, K: int, constrained: bool, rel_tol: flo
         raise ConvergenceError(f"Remez returned a zero levelled error for K={K}: degenerate problem")
     extrema = [float(x.mid()) for x in sol.points]
     out = dict(K=K, constrained=constrained, generator=gen.to_dict(), target=target.describe(),
-               levelled=_arb_str(sol.levelled, 30), points=[_arb_str(x, 40) for x in sol.points],
+               levelled=_arb_str(sol.levelled, 30), points=[str(decimal.Decimal(x)) for x in extrema],
                remez_iterations=[sol.iterations_f64, sol.iterations_arb])
     secs = {"remez": round(t1 - t0, 4)}
 
