@@ -282,3 +282,13 @@ def test_C3_reference_table_error_never_exceeds_certified_upper_K64():
                  for x in t.certificate["alternation_points"][::8]]
         assert max(errs) <= hi
         assert max(errs) >= lo * (1 - 1e-20)
+
+
+def test_C3_every_K_from_2_to_40_is_certified_and_monotone():
+    rs = [solve(kl(), K) for K in range(2, 41)]
+    assert all(r.rel_gap <= 1e-9 for r in rs)
+    # E*_K decreases strictly (the spaces are nested and p log p is not a polynomial)
+    assert all(b.upper < a.lower for a, b in zip(rs, rs[1:]))
+    # and K^2 E*_K increases towards its limit (observed; C3 extrapolates it)
+    k2 = [K * K * r.E for K, r in zip(range(2, 41), rs)]
+    assert all(x < y for x, y in zip(k2, k2[1:]))
