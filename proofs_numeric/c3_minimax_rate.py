@@ -177,7 +177,8 @@ def run(params, ctx) -> ClaimResult:
             rows.append([K, r.lower_str, r.upper_str, f"{r.rel_gap:.1e}", f"{K * K * r.E:.12f}",
                          f"{r.stored_upper:.3e}", f"{r.max_abs_g:.3e}"])
     urows = [[K, f"{r.lower:.15e}", f"{r.rel_gap:.1e}", f"{K * K * r.E:.12f}", f"{r.E / rc.E:.6f}"]
-             for K, r, rc in zip(Ku, resu, [dict(zip(Ks, res)).get(K) for K in Ku]) if rc is not None and K in show]
+             for K, r, rc in zip(Ku, resu, [dict(zip(Ks, res)).get(K) for K in Ku])
+             if rc is not None and K in params.get("table_K_unconstrained", show)]
     rich = const["richardson"]
     rtab = [[f"level {j}"] + [f"{v:.15f}" for v in col] for j, col in enumerate(rich["tableau"])]
 
@@ -316,7 +317,8 @@ CLAIM = ClaimSpec(
                     "slope_range": (-2.02, -1.98), "constant_max_error": 1e-8,
                     "plugin_K": [8, 16, 32, 64, 128], "plugin_fit_K_min": 16, "plugin_slope_range": (-1.15, -0.85),
                     "engine_K": [8, 16, 24, 32, 64], "engine_dps": 60,
-                    "table_K": [2, 3, 4, 6, 8, 12, 16, 24, 27, 28, 32, 48, 64, 96, 128], "plot_error_K": [6, 12, 24]},
+                    "table_K": _ALL, "table_K_unconstrained": [2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128],
+                    "plot_error_K": [6, 12, 24]},
         "full": {"K": list(range(2, 257)), "K_unconstrained": list(range(2, 257)), "rel_tol": 1e-9,
                  "richardson_K0": 8, "fit_K_min": 16, "slope_range": (-2.02, -1.98), "constant_max_error": 1e-8,
                  "plugin_K": [8, 16, 32, 64, 128, 256], "plugin_fit_K_min": 16, "plugin_slope_range": (-1.15, -0.85),
