@@ -19,7 +19,6 @@ classical problem (all polynomials of degree <= K). Then:
 """
 from __future__ import annotations
 
-import math
 
 import mpmath
 import numpy as np

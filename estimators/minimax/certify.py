@@ -26,7 +26,6 @@ max|delta g| (computed exactly, in rationals) of the reference polynomial's.
 """
 from __future__ import annotations
 
-from fractions import Fraction
 from functools import lru_cache
 from math import comb
 

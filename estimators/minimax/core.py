@@ -23,12 +23,11 @@ from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 from typing import Callable, Iterable
 
-import numpy as np
 from flint import arb, ctx
 
 from .. import cache as _cache
 from .._validate import check_K
-from .certify import (CertificateError, bernstein_from_cheb, dvp_lower, error_at, float_down, float_up,
+from .certify import (CertificateError, bernstein_from_cheb, dvp_lower, float_down, float_up,
                       poly_u_from_bernstein, sup_upper)
 from .remez import ConvergenceError, remez
 from .targets import Target, UnsupportedTargetError, target_for
