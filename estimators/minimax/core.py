@@ -139,6 +139,11 @@ class MinimaxResult:
                 "stored_table_within_rel_tol": bool(self.stored_rel_gap is not None and self.stored_rel_gap <= rel_tol),
                 "max_abs_entry": self.max_abs_g,
             })
+            if not cert["stored_table_within_rel_tol"]:
+                cert["note"] = (
+                    f"float64 rounding of entries as large as {self.max_abs_g:.3g} dominates: the stored table's "
+                    f"weighted bias is only certified <= {self.stored_upper:.6g} (E*_K = {self.upper:.6g}); use the "
+                    f"extended-precision entries (reference, {self.reference_dps} digits) for the minimax polynomial")
         return cert
 
 
