@@ -141,9 +141,10 @@ class MinimaxResult:
             })
             if not cert["stored_table_within_rel_tol"]:
                 cert["note"] = (
-                    f"float64 rounding of entries as large as {self.max_abs_g:.3g} dominates: the stored table's "
-                    f"weighted bias is only certified <= {self.stored_upper:.6g} (E*_K = {self.upper:.6g}); use the "
-                    f"extended-precision entries (reference, {self.reference_dps} digits) for the minimax polynomial")
+                    f"float64 rounding of entries as large as {self.max_abs_g:.3g} costs more than rel_tol: the stored "
+                    f"table's weighted bias is certified <= {self.stored_upper:.9g}, {self.stored_rel_gap:.2g} relatively "
+                    f"above E*_K <= {self.upper:.9g}; the extended-precision entries (reference, {self.reference_dps} "
+                    f"digits) attain E*_K")
         return cert
 
 
