@@ -104,7 +104,8 @@ def _plugin_brackets(params, ctx):
         for K in wanted:
             br = weighted_bias_bracket(build_table("kl", "plugin", K), rel_tol=0.02)
             out[K] = (br.lower, br.upper)
-    return {K: out[K] for K in sorted(out) if K in params["plugin_K"] or K in out}
+    kmax = max(params["K"])
+    return {K: out[K] for K in sorted(out) if K <= kmax}
 
 
 def run(params, ctx) -> ClaimResult:
