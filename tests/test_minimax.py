@@ -292,3 +292,27 @@ def test_C3_every_K_from_2_to_40_is_certified_and_monotone():
     # and K^2 E*_K increases towards its limit (observed; C3 extrapolates it)
     k2 = [K * K * r.E for K, r in zip(range(2, 41), rs)]
     assert all(x < y for x, y in zip(k2, k2[1:]))
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_C1_best_weighted_bias_random_polynomials_against_LP(seed):
+    """Random rewards of degree >= K: the certified smallest weighted bias is > 0 and agrees with an
+    independent grid LP (HiGHS, monomial basis) -- LP value <= E* and close to it."""
+    rng = np.random.default_rng(100 + seed)
+    K = int(rng.integers(2, 5))
+    deg = K + int(rng.integers(0, 3))                      # reward degree >= K: no unbiased table (C1)
+    coeffs = [Fraction(int(c), 7) for c in rng.integers(-9, 10, size=deg + 1)]
+    coeffs[-1] = Fraction(int(rng.integers(1, 10)), 3)      # exact degree
+    gen = get_generator("polynomial", coeffs=coeffs, of="reward")
+    b = best_weighted_bias(gen, K)
+    assert b["lower"] > 0 and b["upper"] / b["lower"] - 1 <= 1e-9
+    grid = np.unique(np.concatenate([np.linspace(0, 1, 20001), 0.5 * (1 - np.cos(np.linspace(0, np.pi, 4001)))]))
+    f = grid * np.polynomial.polynomial.polyval(grid, [float(c) for c in coeffs])
+    V = np.stack([grid ** j for j in range(1, K + 1)], axis=1)
+    A = np.vstack([np.hstack([V, -np.ones((grid.size, 1))]), np.hstack([-V, -np.ones((grid.size, 1))])])
+    c = np.zeros(K + 1)
+    c[-1] = 1
+    res = linprog(c, A_ub=A, b_ub=np.concatenate([f, -f]), bounds=[(None, None)] * (K + 1), method="highs")
+    assert res.status == 0
+    assert res.x[-1] <= b["upper"] * (1 + 1e-7)
+    assert res.x[-1] >= b["lower"] * (1 - 1e-5)
