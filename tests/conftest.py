@@ -5,6 +5,11 @@ import mpmath
 import pytest
 from hypothesis import HealthCheck, settings
 
+# tests never touch the user's table cache (~/.cache/alft-verify): one fresh cache per test session
+if "ALFT_CACHE_DIR" not in os.environ:
+    import tempfile
+    os.environ["ALFT_CACHE_DIR"] = tempfile.mkdtemp(prefix="alft-test-cache-")
+
 settings.register_profile("ci", derandomize=True, deadline=None, max_examples=40,
                           suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("dev", deadline=None, max_examples=100)
