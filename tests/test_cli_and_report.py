@@ -99,3 +99,11 @@ def test_report_quick_profile_runs_every_registered_claim(tmp_path):
     assert [c["id"] for c in doc["claims"]] == claim_ids()
     failed = {c["id"]: c["summary"] for c in doc["claims"] if c["status"] == "FAIL"}
     assert not failed
+
+
+@pytest.mark.slow
+def test_default_profile_report_passes(tmp_path):
+    """The main job (``alft report`` with its default configuration, ~2 minutes) passes every claim."""
+    doc = run_report(tmp_path / "default", profile="default", log=lambda m: None)
+    failed = {c["id"]: c["summary"] for c in doc["claims"] if c["status"] != "PASS"}
+    assert not failed
