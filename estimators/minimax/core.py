@@ -26,7 +26,7 @@ from typing import Callable, Iterable
 from flint import arb, ctx
 
 from .. import cache as _cache
-from .._validate import check_K
+from .._validate import check_K, check_unit_interval_open
 from .certify import (CertificateError, bernstein_from_cheb, dvp_lower, float_down, float_up,
                       poly_u_from_bernstein, sup_upper)
 from .remez import ConvergenceError, remez
@@ -205,12 +205,7 @@ def solve(generator, K, *, constrained: bool = True, rel_tol: float = DEFAULT_RE
     K = check_minimax_K(K)
     if not isinstance(constrained, bool):
         raise TypeError(f"constrained must be True or False, got {constrained!r}")
-    try:
-        rel_tol = float(rel_tol)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"rel_tol must be a number in (0, 1), got {rel_tol!r}") from exc
-    if not 0 < rel_tol < 1:
-        raise ValueError(f"rel_tol must be a number in (0, 1), got {rel_tol!r}")
+    rel_tol = check_unit_interval_open(rel_tol, name="rel_tol")
     target = target_for(gen)
     ident = {"generator": gen.to_dict(), "K": K, "constrained": constrained, "rel_tol": rel_tol,
              "version": SOLVER_VERSION}
