@@ -62,11 +62,18 @@ def _minimax_lp(gen_name, gp, K, n_grid=20000):
     th = np.linspace(0, np.pi / 2, n_grid)
     p = np.unique(np.concatenate([np.sin(th) ** 2, np.geomspace(1e-12, 1e-3, 2000)]))
     A = p[:, None] * np.polynomial.chebyshev.chebvander(2 * p - 1, K - 1)
+    f = gen.weighted_target(p)
     a, t = cp.Variable(K), cp.Variable()
-    cp.Problem(cp.Minimize(t), [cp.abs(A @ a - gen.weighted_target(p)) <= t]).solve(solver=cp.CLARABEL)
+    # two stages: a coarse LP fixes the scale of the error, so the fine LP is well scaled for the solver
+    coarse = slice(None, None, max(1, p.size // 400))
+    cp.Problem(cp.Minimize(t), [cp.abs(A[coarse] @ a - f[coarse]) <= t]).solve(solver=cp.CLARABEL)
+    scale = 1.0 / t.value
+    prob = cp.Problem(cp.Minimize(t), [cp.abs(scale * (A @ a - f)) <= t])
+    prob.solve(solver=cp.CLARABEL)
+    assert prob.status == "optimal", f"reference LP not solved to optimality: {prob.status}"
     nodes = (1 - np.cos(np.pi * (np.arange(K) + 0.5) / K)) / 2
     M = binom.pmf(np.arange(K)[None, :], K - 1, nodes[:, None])
-    return np.linalg.solve(M, np.polynomial.chebyshev.chebval(2 * nodes - 1, a.value)), float(t.value)
+    return np.linalg.solve(M, np.polynomial.chebyshev.chebval(2 * nodes - 1, a.value)), float(t.value) / scale
 
 
 # method -> list of (generator, generator params, K, reference values, relative tolerance)
