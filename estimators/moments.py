@@ -9,8 +9,9 @@ For sample i with answer probability p, C_i ~ Binomial(n, p), n = K - 1, and
 
 Engines
 -------
-``float64``  vectorised over large p grids; log-space binomial pmf with exact log C(n,c)
-             (mpmath, cached per n), stable for K up to 65536. Each result carries an
+``float64``  vectorised over large p grids; log-space binomial pmf, log C(n,c) from 40-digit
+             mpmath (cached per n); accepts K up to 65536, checked against mpmath up to
+             K = 1024 in the tests. Each result carries an
              a-priori rounding bound ``mean_err`` (see :func:`moments`).
 ``exact``    rational p, exact ``Fraction`` arithmetic (bias only for polynomial targets).
 ``mpmath``   any p, at ``dps`` decimal digits.
@@ -64,7 +65,7 @@ class Moments:
 
 @lru_cache(maxsize=64)
 def log_binomial_coefficients(n: int) -> np.ndarray:
-    """log C(n, c) for c = 0..n, each correctly rounded to float64 (computed in mpmath)."""
+    """log C(n, c) for c = 0..n, computed in mpmath at 40 digits and rounded once to float64."""
     with mpmath.workdps(40):
         vals = [float(mpmath.log(comb(n, c))) for c in range(n + 1)]
     arr = np.array(vals, dtype=np.float64)
