@@ -6,9 +6,17 @@
   parameters).
 * Entries are written to a temporary file in the same directory and moved into place with
   ``os.replace`` (atomic on POSIX): a reader never sees a partial file.
-* Each entry stores its key and a SHA-256 checksum of its value; an entry that does not
-  parse, has the wrong key or a wrong checksum is treated as missing (and overwritten by
-  the next :func:`store`), never returned.
+* Each entry stores its key, the identifying payload and a SHA-256 checksum of its value; an
+  entry that does not parse, has the wrong key, payload or checksum is treated as missing (and
+  overwritten by the next :func:`store`), never returned.
+* A checksum only detects accidents (anyone can recompute it). :func:`cached` therefore takes a
+  ``validate`` callback that checks the *content* against the request (e.g. the minimax solver
+  checks K, generator, method, parameters and the certificate binding of
+  :mod:`estimators.certificates`): an entry that fails it is recomputed and overwritten, with a
+  warning. A forged entry for another K is never returned.
+* Files get the user's umask (``0o666 & ~umask``), directories too. A cache that cannot be
+  written (read-only directory, full disk) does not lose the result: :func:`cached` returns it
+  and warns once per directory.
 
 Set ``ALFT_CACHE_DISABLE=1`` to bypass the cache entirely.
 """
@@ -17,14 +25,23 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
+import warnings
 from pathlib import Path
 from typing import Any, Callable
 
-__all__ = ["cache_dir", "cache_key", "load", "store", "cached", "CACHE_VERSION", "enabled"]
+from ._io import atomic_write_text
 
-#: Bump when a change in the code changes cached results.
-CACHE_VERSION = "1"
+__all__ = ["cache_dir", "cache_key", "load", "store", "cached", "CACHE_VERSION", "enabled", "CacheWarning"]
+
+#: Bump when a change in the code changes cached results (2: entries store their payload).
+CACHE_VERSION = "2"
+
+
+class CacheWarning(UserWarning):
+    """The cache could not be written, or an entry failed validation and was recomputed."""
+
+
+_WARNED_UNWRITABLE: set = set()
 
 
 def enabled() -> bool:
@@ -56,8 +73,14 @@ def _checksum(value: Any) -> str:
     return hashlib.sha256(_canonical(value).encode()).hexdigest()
 
 
-def load(key: str) -> Any | None:
-    """The cached value for ``key``, or None if absent, unreadable or corrupt."""
+_MISSING = object()
+
+
+def load(key: str, ident: Any = _MISSING) -> Any | None:
+    """The cached value for ``key``, or None if absent, unreadable or corrupt.
+
+    With ``ident``, the entry's stored payload must equal it (canonical JSON) too.
+    """
     if not enabled():
         return None
     path = _path(key)
@@ -70,47 +93,56 @@ def load(key: str) -> Any | None:
         return None
     if entry.get("sha256") != _checksum(entry["value"]):
         return None
+    if ident is not _MISSING and _canonical(entry.get("ident")) != _canonical(ident):
+        return None
     return entry["value"]
 
 
-def store(key: str, value: Any) -> Path | None:
-    """Write ``value`` (JSON-serialisable) atomically; returns the path (None if disabled/failed)."""
+def store(key: str, value: Any, ident: Any = None) -> Path | None:
+    """Write ``value`` (JSON-serialisable) atomically; returns the path (None if disabled).
+
+    Raises ``OSError`` when the directory or file cannot be written (the old entry stays intact).
+    """
     if not enabled():
         return None
     d = cache_dir()
-    try:
-        d.mkdir(parents=True, exist_ok=True)
-    except OSError:
-        return None
-    entry = {"key": key, "sha256": _checksum(value), "value": value}
-    text = json.dumps(entry, sort_keys=True, default=str)
-    fd, tmp = tempfile.mkstemp(prefix=f".{key}.", suffix=".tmp", dir=d)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, _path(key))
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    return _path(key)
+    d.mkdir(parents=True, exist_ok=True)
+    entry = {"key": key, "ident": ident, "sha256": _checksum(value), "value": value}
+    return atomic_write_text(_path(key), json.dumps(entry, sort_keys=True, default=str), mkdir=False)
 
 
-def cached(kind: str, ident: Any, compute: Callable[[], Any], *, use_cache: bool = True) -> tuple[Any, bool]:
-    """``(value, hit)``: the cached value for (kind, ident), else ``compute()`` stored then returned."""
+def cached(kind: str, ident: Any, compute: Callable[[], Any], *, use_cache: bool = True,
+           validate: Callable[[Any], None] | None = None) -> tuple[Any, bool]:
+    """``(value, hit)``: the cached value for (kind, ident), else ``compute()`` stored then returned.
+
+    ``validate(value)`` (optional) raises ``ValueError``/``TypeError``/``KeyError`` when a cached value
+    does not answer this request (content for another K, a broken certificate binding): such an
+    entry is recomputed and overwritten, with a :class:`CacheWarning`. Computed values are validated
+    too (a failure there is a bug and propagates).
+    """
     if not use_cache or not enabled():
         return compute(), False
     key = cache_key(kind, ident)
-    val = load(key)
+    val = load(key, ident)
     if val is not None:
-        return val, True
+        if validate is None:
+            return val, True
+        try:
+            validate(val)
+            return val, True
+        except (ValueError, TypeError, KeyError) as exc:
+            warnings.warn(f"cache entry {_path(key)} failed validation ({exc}); recomputing it",
+                          CacheWarning, stacklevel=2)
     val = compute()
+    if validate is not None:
+        validate(val)
     try:
-        store(key, val)
-    except OSError:
-        pass  # an unwritable cache must not lose the result
+        store(key, val, ident)
+    except OSError as exc:  # an unwritable cache must not lose the result
+        d = str(cache_dir())
+        if d not in _WARNED_UNWRITABLE:
+            _WARNED_UNWRITABLE.add(d)
+            warnings.warn(f"the table cache {d} is not writable ({exc}); results are computed but not cached "
+                          f"(set ALFT_CACHE_DIR to a writable directory, or ALFT_CACHE_DISABLE=1)",
+                          CacheWarning, stacklevel=2)
     return val, False

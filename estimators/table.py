@@ -6,7 +6,9 @@ operate on tables.
 """
 from __future__ import annotations
 
+import copy
 import json
+import types
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any, Mapping
@@ -15,6 +17,7 @@ import mpmath
 import numpy as np
 
 from ._validate import check_K
+from .certificates import CertificateMismatchError, check_binding
 from .generators import Generator, get_generator
 
 __all__ = ["Table"]
@@ -46,7 +49,11 @@ class Table:
         Higher-precision entries the float64 values were rounded from: ``Fraction`` when
         exact, otherwise decimal strings with ``reference_dps`` significant digits.
     certificate : Mapping or None
-        Method-specific certified figures (e.g. a bracket on the minimax error).
+        Method-specific certified figures (e.g. a bracket on the minimax error), bound to exactly
+        these values and metadata by a digest (:mod:`estimators.certificates`). Construction checks
+        the binding and raises :class:`~estimators.certificates.CertificateMismatchError` when it is
+        missing or does not match (an edited entry, parameter, K or generator); see
+        :meth:`from_dict` for dropping such a certificate instead. Stored read-only.
     """
 
     values: np.ndarray
@@ -69,6 +76,18 @@ class Table:
         object.__setattr__(self, "values", vals)
         if self.reference is not None and len(self.reference) != vals.size:
             raise ValueError("reference must have one entry per table value")
+        if not isinstance(self.method, str) or not self.method:
+            raise TypeError(f"method must be a non-empty string, got {self.method!r}")
+        if not isinstance(self.generator, Generator):
+            raise TypeError(f"generator must be an estimators Generator, got {type(self.generator).__name__}")
+        if not isinstance(self.params, Mapping):
+            raise TypeError(f"params must be a mapping, got {type(self.params).__name__}")
+        if self.certificate is not None:
+            if not isinstance(self.certificate, Mapping):
+                raise TypeError(f"certificate must be a mapping or None, got {type(self.certificate).__name__}")
+            cert = copy.deepcopy(dict(self.certificate))
+            check_binding(self, cert)  # CertificateMismatchError unless bound to exactly this table
+            object.__setattr__(self, "certificate", types.MappingProxyType(cert))
 
     # -- shape ------------------------------------------------------------------
     @property
@@ -135,7 +154,7 @@ class Table:
             "values": [float(v) for v in self.values],
             "reference": None if self.reference is None else [str(r) for r in self.reference],
             "reference_dps": self.reference_dps,
-            "certificate": None if self.certificate is None else dict(self.certificate),
+            "certificate": None if self.certificate is None else copy.deepcopy(dict(self.certificate)),
         }
 
     def to_json(self, **kw) -> str:
@@ -143,19 +162,47 @@ class Table:
         return json.dumps(self.to_dict(), **kw)
 
     @classmethod
-    def from_dict(cls, d: Mapping) -> "Table":
-        """Rebuild a table from :meth:`to_dict` output (used by the on-disk cache)."""
-        gen = get_generator(d["generator"], **d.get("generator_params", {}))
+    def from_dict(cls, d: Mapping, *, on_bad_certificate: str = "raise") -> "Table":
+        """Rebuild a table from :meth:`to_dict` output (e.g. a JSON file written by ``alft tables``).
+
+        Parameters
+        ----------
+        d : Mapping
+            ``values``, ``generator``, ``method`` are required; ``K``, if present, must equal
+            ``len(values)``.
+        on_bad_certificate : {"raise", "drop"}
+            A certificate not bound to exactly these values and metadata raises
+            :class:`~estimators.certificates.CertificateMismatchError` (default), or is dropped
+            (``"drop"``: the table is returned uncertified, its provenance says why).
+        """
+        if on_bad_certificate not in ("raise", "drop"):
+            raise ValueError(f"on_bad_certificate must be 'raise' or 'drop', got {on_bad_certificate!r}")
+        if not isinstance(d, Mapping):
+            raise TypeError(f"d must be a mapping (Table.to_dict() output), got {type(d).__name__}")
+        missing = [k for k in ("values", "generator", "method") if k not in d]
+        if missing:
+            raise ValueError(f"a table dict needs the keys 'values', 'generator', 'method'; missing {missing}")
+        gen = get_generator(d["generator"], **(d.get("generator_params") or {}))
+        try:
+            values = np.array(d["values"], dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"values must be a list of finite numbers, got {d['values']!r:.80}") from exc
+        if "K" in d and (isinstance(d["K"], bool) or d["K"] != values.size):
+            raise ValueError(f"K = {d['K']!r} but values has {values.size} entries")
         ref = d.get("reference")
         if ref is not None and d.get("reference_dps") is None:
             ref = tuple(Fraction(r) for r in ref)
         elif ref is not None:
             ref = tuple(ref)
-        return cls(
-            values=np.array(d["values"], dtype=np.float64), generator=gen, method=d["method"],
-            params=d.get("params", {}), provenance=d.get("provenance", ""), reference=ref,
-            reference_dps=d.get("reference_dps"), certificate=d.get("certificate"),
-        )
+        fields = dict(values=values, generator=gen, method=d["method"], params=d.get("params") or {},
+                      provenance=d.get("provenance", ""), reference=ref, reference_dps=d.get("reference_dps"))
+        try:
+            return cls(**fields, certificate=d.get("certificate"))
+        except CertificateMismatchError as exc:
+            if on_bad_certificate == "raise":
+                raise
+            fields["provenance"] = (fields["provenance"] + f" [certificate dropped on load: {exc}]").strip()
+            return cls(**fields, certificate=None)
 
     def __repr__(self) -> str:
         return (f"Table(method={self.method!r}, generator={self.generator.label()!r}, K={self.K}, "

@@ -27,6 +27,7 @@ from flint import arb, ctx
 
 from .. import cache as _cache
 from .._validate import check_K, check_unit_interval_open
+from ..certificates import CertificateMismatchError, bind, check_binding
 from .certify import (CertificateError, bernstein_from_cheb, dvp_lower, float_down, float_up,
                       poly_u_from_bernstein, sup_upper)
 from .remez import ConvergenceError, remez
@@ -40,8 +41,9 @@ K_MIN = 2
 K_MAX = 256
 #: Required relative width upper/lower - 1 of the certified bracket on E*_K.
 DEFAULT_REL_TOL = 1e-9
-#: Bump when the numerics change (invalidates cached results).
-SOLVER_VERSION = "minimax-2"
+#: Bump when the numerics change (invalidates cached results); also the certifier name bound into
+#: every minimax certificate (3: certificates bound to the table, Arb cover radii).
+SOLVER_VERSION = "minimax-3"
 
 
 def check_minimax_K(K) -> int:
@@ -94,6 +96,7 @@ class MinimaxResult:
     seconds: dict = field(default_factory=dict)
     exact_zero: bool = False
     version: str = SOLVER_VERSION
+    binding: dict | None = None
 
     @property
     def E(self) -> float:
@@ -107,8 +110,21 @@ class MinimaxResult:
     def from_dict(cls, d: dict) -> "MinimaxResult":
         return cls(**d)
 
+    def table_fields(self, rel_tol: float) -> dict:
+        """The fields of the minimax table this result defines (what its certificate is bound to)."""
+        if self.values is None:
+            raise ValueError("an unconstrained result defines no table")
+        return {"values": self.values, "reference": self.reference, "reference_dps": self.reference_dps,
+                "generator": self.generator, "method": "minimax", "K": self.K, "params": {"rel_tol": rel_tol}}
+
     def certificate(self, rel_tol: float = DEFAULT_REL_TOL) -> dict:
-        """The JSON certificate stored in ``Table.certificate``."""
+        """The JSON certificate stored in ``Table.certificate`` (with its binding, when bound)."""
+        cert = self._certificate_body(rel_tol)
+        if self.binding is not None:
+            cert["binding"] = dict(self.binding)
+        return cert
+
+    def _certificate_body(self, rel_tol: float) -> dict:
         cert = {
             "quantity": ("E*_K = min_g sup_p |p B_g(p) - f(p)| (best weighted bias)" if self.constrained
                          else "best uniform error of f by all polynomials of degree <= K"),
@@ -211,12 +227,48 @@ def solve(generator, K, *, constrained: bool = True, rel_tol: float = DEFAULT_RE
              "version": SOLVER_VERSION}
 
     def compute():
-        return _solve_uncached(gen, target, K, constrained, rel_tol).to_dict()
+        return _bound(_solve_uncached(gen, target, K, constrained, rel_tol), rel_tol).to_dict()
 
-    val, hit = _cache.cached("minimax", ident, compute, use_cache=use_cache)
+    def validate(val):
+        _check_cached_result(val, gen, K, constrained, rel_tol)
+
+    val, hit = _cache.cached("minimax", ident, compute, use_cache=use_cache, validate=validate)
     if log is not None:
         log(f"minimax {gen.label()} K={K} constrained={constrained}: {'cache hit' if hit else 'computed'}")
     return MinimaxResult.from_dict(val)
+
+
+def _check_cached_result(val, gen, K: int, constrained: bool, rel_tol: float) -> None:
+    """Raise ValueError unless ``val`` (a MinimaxResult dict) answers exactly this request.
+
+    Checks K, the generator, the constraint, the solver version, the table length and, for tables,
+    the certificate binding over values, reference, generator, method, K, parameters and the
+    certificate itself (:mod:`estimators.certificates`).
+    """
+    if not isinstance(val, dict):
+        raise ValueError("a cached minimax result must be a dict")
+    r = MinimaxResult.from_dict(val)
+    if r.K != K or r.constrained != constrained or r.version != SOLVER_VERSION:
+        raise ValueError(f"cached result is for K={r.K}, constrained={r.constrained}, version {r.version!r}, "
+                         f"requested K={K}, constrained={constrained}, version {SOLVER_VERSION!r}")
+    if r.generator != gen.to_dict():
+        raise ValueError(f"cached result is for generator {r.generator.get('name')!r} {r.generator.get('params')}, "
+                         f"requested {gen.label()!r}")
+    if not (0.0 <= r.lower <= r.upper):
+        raise ValueError("cached bracket is not ordered")
+    if constrained:
+        if r.values is None or len(r.values) != K or r.reference is None or len(r.reference) != K:
+            raise ValueError(f"cached table does not have K = {K} entries")
+        if r.binding is None:
+            raise CertificateMismatchError("cached minimax certificate has no binding")
+        check_binding(r.table_fields(rel_tol), r.certificate(rel_tol))
+
+
+def _bound(res: MinimaxResult, rel_tol: float) -> MinimaxResult:
+    """``res`` with its certificate bound to its table (constrained results)."""
+    if res.constrained and res.values is not None:
+        res.binding = bind(res.table_fields(rel_tol), res.certificate(rel_tol), certifier=SOLVER_VERSION)["binding"]
+    return res
 
 
 def _exact_zero_result(gen, target: Target, K: int, constrained: bool) -> MinimaxResult:

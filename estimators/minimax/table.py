@@ -6,12 +6,15 @@ kept as ``Table.reference`` (decimal strings, ``reference_dps`` digits: the poly
 certificate is about) and rounded once to float64. ``Table.certificate`` holds the certified
 bracket on E*_K and, separately, the certified sup weighted bias of the *stored* float64
 table, which is far larger than E*_K once K is beyond ~28 for KL (entries up to 1e15 at
-K = 64: float64 rounding dominates, THEORY section 5).
+K = 64: float64 rounding dominates, THEORY section 5). The certificate is bound to the values,
+reference entries, generator, K and parameters when it is computed (before it is cached;
+:mod:`estimators.certificates`), so an edited table or cache entry never carries it.
 """
 from __future__ import annotations
 
 from fractions import Fraction
 
+from .._validate import check_unit_interval_open
 from ..methods import register_method
 from ..table import Table
 from .core import DEFAULT_REL_TOL, K_MAX, check_minimax_K, solve
@@ -24,6 +27,9 @@ __all__ = ["minimax_table"]
 def minimax_table(generator, K, *, rel_tol: float = DEFAULT_REL_TOL, use_cache: bool = True) -> Table:
     """The minimax table for ``generator`` (kl, power(alpha), polynomial targets) and K in [2, 256]."""
     K = check_minimax_K(K)
+    rel_tol = check_unit_interval_open(rel_tol, name="rel_tol")
+    if not isinstance(use_cache, bool):
+        raise TypeError(f"use_cache must be True or False, got {use_cache!r}")
     r = solve(generator, K, constrained=True, rel_tol=rel_tol, use_cache=use_cache)
     if r.exact_zero:
         ref = tuple(Fraction(x) for x in r.reference)
