@@ -7,18 +7,23 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-__all__ = ["ClaimResult", "ClaimSpec", "ReportTable", "RunContext", "PASS", "FAIL", "SKIP"]
+__all__ = ["ClaimResult", "ClaimSpec", "KeyFigure", "ReportTable", "RunContext", "PASS", "FAIL", "SKIP"]
 
 PASS, FAIL, SKIP = "PASS", "FAIL", "SKIP"
 
 
 @dataclass
 class ReportTable:
-    """A table for the report: a title, column names and rows of plain values."""
+    """A table for the report: a title, column names and rows of plain values.
+
+    ``detail``: the full table when ``rows`` is a condensed view (e.g. ranges of K where rows
+    agree); the report shows ``rows`` and writes ``detail`` as a CSV file beside the report.
+    """
 
     title: str
     columns: list[str]
     rows: list[list[Any]]
+    detail: "ReportTable | None" = None
 
 
 @dataclass
@@ -74,13 +79,35 @@ class RunContext:
 
 
 @dataclass(frozen=True)
+class KeyFigure:
+    """The result a claim shows in the report's summary table: ``label`` and ``text(figures) -> str``."""
+
+    label: str
+    text: Callable[[dict], str]
+
+    def render(self, figures: Mapping) -> str | None:
+        """The text, or None when the figures do not hold it (a check that failed before computing it)."""
+        try:
+            return str(self.text(figures))
+        except (KeyError, IndexError, TypeError, ValueError, AttributeError):
+            return None
+
+
+@dataclass(frozen=True)
 class ClaimSpec:
-    """A claim check: ``run(params, ctx)`` with ``params = profiles[profile]``."""
+    """A claim check: ``run(params, ctx)`` with ``params = profiles[profile]``.
+
+    ``regression``: the figures the committed baseline pins, as
+    :class:`proofs_numeric.regression.spec.FigureCheck` declarations (path, kind, tolerance, why);
+    ``key_figure``: what the report's summary table shows for this claim (docs/report.md).
+    """
 
     id: str
     title: str
     run: Callable[[Mapping, RunContext], ClaimResult]
     profiles: Mapping[str, Mapping]
+    regression: tuple = ()
+    key_figure: KeyFigure | None = None
 
     def execute(self, profile: str, ctx: RunContext, overrides: Mapping | None = None) -> ClaimResult:
         if profile not in self.profiles:
