@@ -17,6 +17,7 @@ SUBCOMMANDS = [
     ("tables", "proofs_numeric.cli:add_tables_parser"),
     ("report", "proofs_numeric.report.builder:add_parser"),
     ("crosscheck", "proofs_numeric.crosscheck_cli:add_parser"),
+    ("baseline", "proofs_numeric.regression.cli:add_parser"),
 ]
 
 
