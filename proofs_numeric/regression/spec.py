@@ -32,7 +32,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-__all__ = ["FigureCheck", "KINDS", "exact", "decimal", "relative", "interval", "table", "parse_path"]
+__all__ = ["FigureCheck", "KINDS", "exact", "decimal", "relative", "interval", "table", "parse_path",
+           "describe_tolerance"]
 
 KINDS = ("exact", "decimal", "relative", "interval", "table")
 
@@ -88,8 +89,15 @@ class FigureCheck:
     @property
     def tolerance_text(self) -> str:
         """How two values are compared, in words (for diffs and docs)."""
-        return {"exact": "identical", "decimal": "identical digits", "interval": "intervals overlap",
-                "table": "identical cells"}.get(self.kind, f"relative {self.tol:g}")
+        return describe_tolerance(self.kind, self.tol)
+
+
+def describe_tolerance(kind: str, tol: float | None = None) -> str:
+    """A comparison in words: ``identical``, ``relative 1e-09``, ``intervals overlap``, ..."""
+    if kind == "relative":
+        return f"relative {tol:g}" if isinstance(tol, (int, float)) else "relative (no tolerance recorded)"
+    return {"exact": "identical", "decimal": "identical digits", "interval": "intervals overlap",
+            "table": "identical cells"}.get(kind, f"unknown kind {kind!r}")
 
 
 def exact(path: str, why: str) -> FigureCheck:

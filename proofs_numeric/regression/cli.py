@@ -1,0 +1,84 @@
+"""``alft baseline``: compare a run with the committed baseline, or (``--write``) rewrite the baseline.
+
+* ``alft baseline`` runs the report with the baseline's profile and seed into ``--out``
+  (default ``reports/regression``), compares the declared figures and prints a readable diff;
+  exit 0 when nothing moved, 1 when a figure moved or a claim changed status.
+* ``alft baseline --results FILE`` compares an existing results.json instead of running.
+* ``alft baseline --write`` runs the default report, and only if every claim passes replaces the
+  committed reference report (``reports/reference/``) and ``reports/baseline.json``. Without
+  ``--write`` nothing is overwritten.
+"""
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+from .baseline import build_baseline, compare, load_baseline, load_results, write_baseline
+
+__all__ = ["add_parser"]
+
+DEFAULT_SEED = 20261128
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("baseline", help="regression check against the committed baseline (or --write it)",
+                       description="Compare the report's declared key figures with reports/baseline.json "
+                                   "(exit 1 and a diff when any moved), or rewrite the baseline and the "
+                                   "reference report with --write.")
+    p.add_argument("--baseline", default="reports/baseline.json", help="baseline file (default: reports/baseline.json)")
+    p.add_argument("--results", help="compare (or, with --write, record) this results.json instead of running the report")
+    p.add_argument("--out", default="reports/regression",
+                   help="where the check writes its report (default: reports/regression)")
+    p.add_argument("--reference", default="reports/reference",
+                   help="with --write: the committed reference report directory (default: reports/reference)")
+    p.add_argument("--write", action="store_true",
+                   help="rewrite the baseline (and the reference report, unless --results is given)")
+    p.add_argument("--profile", choices=("quick", "default", "full"), default="default",
+                   help="with --write: the profile to record (default: default)")
+    p.add_argument("--seed", type=int, default=DEFAULT_SEED, help="with --write: the seed to record")
+    p.set_defaults(func=_cmd_baseline)
+
+
+def _cmd_baseline(args) -> int:
+    return _write(args) if args.write else _check(args)
+
+
+def _check(args) -> int:
+    from ..report.builder import run_report
+
+    base = load_baseline(args.baseline)  # fail fast, before a run of several minutes
+    if args.results:
+        results = load_results(args.results)
+    else:
+        out = Path(args.out).resolve()
+        if out == Path(args.reference).resolve():
+            raise ValueError(f"--out {args.out} is the committed reference report; the check writes elsewhere "
+                             "(only --write replaces the reference)")
+        results = run_report(out, profile=base["profile"], seed=base["seed"])
+    rep = compare(base, results, baseline_path=str(args.baseline))
+    print(rep.render())
+    return 0 if rep.passed else 1
+
+
+def _write(args) -> int:
+    from ..report.builder import _swap_in, run_report
+
+    if args.results:
+        doc = build_baseline(load_results(args.results))
+    else:
+        ref = Path(args.reference).resolve()
+        staging = ref.with_name("." + ref.name + ".candidate")
+        try:
+            results = run_report(staging, profile=args.profile, seed=args.seed)
+            doc = build_baseline(results)  # refuses a failing run before anything is replaced
+            _swap_in(staging, ref)
+        finally:
+            if staging.exists():
+                shutil.rmtree(staging, ignore_errors=True)
+        print(f"alft baseline: reference report written to {args.reference}", file=sys.stderr)
+    path = write_baseline(args.baseline, doc)
+    n = sum(len(c["figures"]) for c in doc["claims"].values())
+    print(f"alft baseline: wrote {path} ({n} figures of claims {', '.join(doc['claims'])}; profile "
+          f"{doc['profile']}, seed {doc['seed']})")
+    return 0
