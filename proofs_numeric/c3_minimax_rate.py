@@ -28,7 +28,7 @@ from estimators.generators import kl
 from estimators.minimax import CertificateError, ConvergenceError, sweep
 
 from .fitting import loglog_slope
-from .plotting import plt, save_figure
+from .plotting import log_K_axis, plt, save_figure
 from .result import FAIL, PASS, ClaimResult, ClaimSpec, ReportTable
 
 __all__ = ["CLAIM", "richardson_constant"]
@@ -183,56 +183,7 @@ def run(params, ctx) -> ClaimResult:
     rtab = [[f"level {j}"] + [f"{v:.15f}" for v in col] for j, col in enumerate(rich["tableau"])]
 
     # -- plots
-    plots = []
-    Kf = np.array(Ks, dtype=float)
-    E = np.array([r.E for r in res])
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
-    ax.loglog(Kf, E, "o-", ms=2.5, label="minimax E*_K (certified)")
-    if resu:
-        ax.loglog(np.array(Ku, float), [r.E for r in resu], "s-", ms=2, label="all polynomials of degree <= K")
-    if pK:
-        ax.loglog(pK, [plug[K][1] for K in pK], "^-", label="plug-in log((c+1)/K) (sup p|bias|)")
-    ax.loglog(Kf, np.exp(fit.intercept) * Kf ** fit.slope, "k:", label=f"fit slope {fit.slope:.4f}")
-    ax.set_xlabel("K")
-    ax.set_ylabel("sup_p p |bias|")
-    ax.set_title("C3: minimax weighted bias vs K")
-    ax.legend(fontsize=8)
-    plots.append(save_figure(fig, ctx.plot_path("c3_minimax_vs_plugin.png")))
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
-    ax.plot(Kf, cK, "o-", ms=2.5, label="K^2 E*_K (P(0)=0, tables)")
-    ax.axhline(const["estimate"], color="k", ls=":", label=f"limit {const['estimate']:.12f}")
-    if constu is not None:
-        ax.plot(np.array(Ku, float), [K * K * r.E for K, r in zip(Ku, resu)], "s-", ms=2, label="K^2 E_K (all polynomials)")
-        ax.axhline(constu["estimate"], color="grey", ls=":", label=f"limit {constu['estimate']:.12f}")
-    ax.set_xscale("log")
-    ax.set_xlabel("K")
-    ax.set_ylabel("K^2 x error")
-    ax.set_title("C3: K^2 E*_K converges")
-    ax.legend(fontsize=8)
-    plots.append(save_figure(fig, ctx.plot_path("c3_K2E_convergence.png")))
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
-    for K in params["plot_error_K"]:
-        t = build_table("kl", "minimax", K)
-        p = np.unique(np.concatenate([np.geomspace(1e-6, 1, 3000), 0.5 * (1 - np.cos(np.linspace(0, np.pi, 2000)))]))
-        p = p[p >= 1e-6]
-        wb = moments(t, p).weighted_bias
-        ax.plot(p, wb / t.certificate["E_star_upper"], label=f"K={K}")
-    ax.set_xscale("log")
-    ax.set_xlabel("p")
-    ax.set_ylabel("p b_g(p) / E*_K")
-    ax.set_title("C3: equioscillation of the minimax weighted bias")
-    ax.legend(fontsize=8)
-    plots.append(save_figure(fig, ctx.plot_path("c3_equioscillation.png")))
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
-    ax.semilogy(Kf, [r.stored_upper for r in res], "v-", ms=2.5, label="stored float64 table: certified sup")
-    ax.semilogy(Kf, E, "o-", ms=2, label="E*_K (reference table)")
-    if stored_break:
-        ax.axvline(stored_break, color="r", ls=":", label=f"float64 breaks the 1e-9 certificate at K={stored_break}")
-    ax.set_xlabel("K")
-    ax.set_ylabel("sup_p p |bias|")
-    ax.set_title("C3/C5: the float64-rounded minimax table")
-    ax.legend(fontsize=8)
-    plots.append(save_figure(fig, ctx.plot_path("c3_stored_table.png")))
+    plots = _plots(ctx, params, Ks, res, Ku, resu, pK, plug, fit, const, constu, stored_break, rel_tol)
 
     per_K = [{"K": K, "lower": r.lower, "upper": r.upper, "lower_str": r.lower_str, "upper_str": r.upper_str,
               "rel_gap": r.rel_gap, "K2E": K * K * r.E, "stored_table_sup_upper": r.stored_upper,
@@ -302,6 +253,84 @@ def run(params, ctx) -> ClaimResult:
         plots=[p for p in plots if p],
         notes=[n for n in notes if n],
     )
+
+
+_EK = r"$E^*_K$"
+_WB = r"$\sup_p\, p\,|b_g(p)|$"
+
+
+def _plots(ctx, params, Ks, res, Ku, resu, pK, plug, fit, const, constu, stored_break, rel_tol) -> list:
+    """The four C3 figures (file names; none when the report wants no plots)."""
+    plots = []
+    Kf = np.array(Ks, dtype=float)
+    E = np.array([r.E for r in res])
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    ax.plot(Kf, E, "o-", ms=2.5, label=f"minimax {_EK} (certified)")
+    if resu:
+        ax.plot(np.array(Ku, float), [r.E for r in resu], "s-", ms=2, label=r"all polynomials of degree $\leq K$")
+    if pK:
+        ax.plot(pK, [plug[K][1] for K in pK], "^-", label="plug-in log((c+1)/K), certified upper bound")
+    ax.plot(Kf, np.exp(fit.intercept) * Kf ** fit.slope, "k:", label=f"least-squares fit, slope {fit.slope:.4f}")
+    ax.set_yscale("log")
+    log_K_axis(ax, Ks)
+    ax.set_xlabel("group size K")
+    ax.set_ylabel(_WB)
+    ax.set_title("C3: minimax weighted bias against K (plug-in for comparison)")
+    ax.legend(fontsize=8)
+    plots.append(save_figure(fig, ctx.plot_path("c3_minimax_vs_plugin.png")))
+
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    ax.plot(Kf, Kf ** 2 * E, "o-", ms=2.5, label=r"$K^2 E^*_K$ (tables: $P(0)=0$)")
+    ax.axhline(const["estimate"], color="C0", ls=":", label=f"extrapolated limit {const['estimate']:.12f}")
+    if constu is not None:
+        ax.plot(np.array(Ku, float), [K * K * r.E for K, r in zip(Ku, resu)], "s-", ms=2, color="C1",
+                label=r"$K^2 E_K$ (all polynomials)")
+        ax.axhline(constu["estimate"], color="C1", ls=":", label=f"extrapolated limit {constu['estimate']:.12f}")
+    log_K_axis(ax, Ks)
+    ax.set_xlabel("group size K")
+    ax.set_ylabel(r"$K^2 \times$ best weighted bias")
+    ax.set_title(r"C3: $K^2 E^*_K$ converges to a positive constant")
+    ax.legend(fontsize=8)
+    plots.append(save_figure(fig, ctx.plot_path("c3_K2E_convergence.png")))
+
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    p = np.unique(np.concatenate([np.geomspace(1e-6, 0.5, 3000), 1 - np.geomspace(1e-6, 0.5, 3000)]))
+    for K in params["plot_error_K"]:
+        t = build_table("kl", "minimax", K)
+        ax.plot(p, moments(t, p).weighted_bias / t.certificate["E_star_upper"], lw=1.2, label=f"K={K}")
+    ax.set_xscale("logit")
+    ax.axhline(1, color="grey", lw=0.6, ls=":")
+    ax.axhline(-1, color="grey", lw=0.6, ls=":")
+    ax.set_xlabel("p (logit scale: both ends stretched)")
+    ax.set_ylabel(r"$p\, b_g(p) \,/\, E^*_K$")
+    ax.set_title(r"C3: the minimax weighted bias equioscillates (K+1 extrema $\pm E^*_K$)")
+    ax.legend(fontsize=8, loc="lower left")
+    plots.append(save_figure(fig, ctx.plot_path("c3_equioscillation.png")))
+
+    fig, (ax, bx) = plt.subplots(2, 1, figsize=(6.4, 6.0), sharex=True, gridspec_kw={"height_ratios": [3, 2]})
+    stored = np.array([np.nan if r.stored_upper is None else r.stored_upper for r in res], dtype=float)
+    ax.plot(Kf, E, "-", lw=4, color="C1", alpha=0.45, label=f"{_EK}, certified (reference entries)")
+    ax.plot(Kf, stored, "o", ms=2.5, color="C0", label="stored float64 table: certified sup")
+    ax.set_yscale("log")
+    ax.set_ylabel(_WB)
+    ax.set_title("C3/C5: the minimax table as stored in float64")
+    ax.legend(fontsize=8)
+    excess = np.array([np.nan if r.stored_rel_gap is None else r.stored_rel_gap for r in res], dtype=float)
+    shown = np.isfinite(excess) & (excess > 0)
+    bx.plot(Kf[shown], excess[shown], "o-", ms=2.5, color="C0", label="stored table: certified sup / $E^*_K$ - 1")
+    bx.axhline(rel_tol, color="k", ls="--", lw=1, label=f"certificate tolerance {rel_tol:g}")
+    if stored_break:
+        for a in (ax, bx):
+            a.axvline(stored_break, color="C3", ls=":", lw=1.2)
+        bx.annotate(f"first K above the tolerance: K={stored_break}", xy=(stored_break, rel_tol),
+                    xytext=(0.42, 0.12), textcoords="axes fraction", fontsize=8, color="C3",
+                    arrowprops={"arrowstyle": "->", "color": "C3"})
+    bx.set_yscale("log")
+    bx.set_xlabel("group size K")
+    bx.set_ylabel("relative excess")
+    bx.legend(fontsize=8, loc="upper left")
+    plots.append(save_figure(fig, ctx.plot_path("c3_stored_table.png")))
+    return plots
 
 
 _ALL = list(range(2, 129))

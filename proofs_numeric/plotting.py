@@ -1,7 +1,13 @@
-"""Matplotlib helpers for the report (Agg backend, atomic saves)."""
+"""Matplotlib helpers for the report: Agg backend, atomic saves with alt text, readable K axes.
+
+:func:`save_figure` stores a description of the plot (title, axes, curves) in the PNG's
+``Description`` field; the report builder reads it back as the image's alt text and caption.
+Labels may use matplotlib mathtext (``$E^*_K$``); :func:`plain_text` turns it into readable text.
+"""
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from pathlib import Path
 
@@ -9,12 +15,65 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter, NullLocator  # noqa: E402
 
-__all__ = ["plt", "save_figure"]
+__all__ = ["plt", "save_figure", "describe_figure", "plain_text", "log_K_axis"]
+
+_TEX = {r"\omega": "ω", r"\varphi": "φ", r"\phi": "φ", r"\alpha": "α", r"\Theta": "Θ", r"\leq": "≤",
+        r"\geq": "≥", r"\cdot": "·", r"\times": "×", r"\log": "log", r"\sup": "sup", r"\,": " ", r"\ ": " ",
+        r"\infty": "∞", r"\mathrm": "", r"\mathit": "", r"\;": " ", r"\!": ""}
 
 
-def save_figure(fig, path: Path | str | None) -> str | None:
-    """Save ``fig`` as PNG to ``path`` via a temporary file and rename; return the file name."""
+def plain_text(label: str) -> str:
+    """Mathtext label -> plain text with the report's ASCII script notation (``$E^*_K$`` -> ``E^*_K``)."""
+    s = str(label)
+    for tex, txt in sorted(_TEX.items(), key=lambda kv: -len(kv[0])):
+        s = s.replace(tex, txt)
+    s = s.replace("$", "")
+    s = re.sub(r"\^\{([^{}]*)\}", lambda m: "^" + (m.group(1) if len(m.group(1)) == 1 else f"({m.group(1)})"), s)
+    s = re.sub(r"_\{([^{}]*)\}", lambda m: "_" + (m.group(1) if len(m.group(1)) == 1 else "{" + m.group(1) + "}"), s)
+    return s.replace("{", "").replace("}", "").replace("\\", "")
+
+
+def _scale(ax, which: str) -> str:
+    name = ax.get_xscale() if which == "x" else ax.get_yscale()
+    return {"log": "log scale", "logit": "logit scale", "symlog": "symmetric log scale"}.get(name, "linear")
+
+
+def describe_figure(fig) -> str:
+    """Alt text: per panel, the title, what is plotted against what (and the axis scales), the curves."""
+    parts = []
+    for ax in fig.axes:
+        if not ax.get_visible() or not (ax.lines or ax.collections):
+            continue
+        title = plain_text(ax.get_title())
+        text = (f"{title}: " if title else "") + (f"{plain_text(ax.get_ylabel()) or 'value'} ({_scale(ax, 'y')}) "
+                                                  f"against {plain_text(ax.get_xlabel()) or 'x'} ({_scale(ax, 'x')})")
+        leg = ax.get_legend()
+        if leg is not None:
+            text += "; " + "; ".join(plain_text(t.get_text()) for t in leg.get_texts())
+        parts.append(text + ".")
+    return " ".join(parts)
+
+
+def log_K_axis(ax, K_values, axis: str = "x") -> None:
+    """A logarithmic axis for group sizes K: major ticks at the powers of 2 in range, plain integer
+    labels, no minor labels (they overlap)."""
+    lo, hi = min(K_values), max(K_values)
+    ticks = [2 ** j for j in range(0, 16) if lo <= 2 ** j <= hi] or [lo, hi]
+    a = ax.xaxis if axis == "x" else ax.yaxis
+    (ax.set_xscale if axis == "x" else ax.set_yscale)("log")
+    a.set_major_locator(FixedLocator(ticks))
+    a.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))
+    a.set_minor_locator(NullLocator())
+    a.set_minor_formatter(NullFormatter())
+
+
+def save_figure(fig, path: Path | str | None, alt: str | None = None) -> str | None:
+    """Save ``fig`` as PNG to ``path`` via a temporary file and rename; return the file name.
+
+    ``alt``: the image's description (default: :func:`describe_figure`), stored in the PNG.
+    """
     if path is None:
         plt.close(fig)
         return None
@@ -23,7 +82,8 @@ def save_figure(fig, path: Path | str | None) -> str | None:
     fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp.png", dir=path.parent)
     os.close(fd)
     try:
-        fig.savefig(tmp, dpi=110, bbox_inches="tight")
+        fig.savefig(tmp, dpi=110, bbox_inches="tight",
+                    metadata={"Description": alt or describe_figure(fig), "Software": "alft-verify (matplotlib)"})
         os.replace(tmp, path)
     finally:
         plt.close(fig)

@@ -2,6 +2,10 @@
 
 The directory is built in a temporary sibling and swapped in at the end, so an interrupted
 run never leaves a partial report behind.
+
+Reproducibility: two runs with the same profile, seed, code and environment write the same
+results.json except for the fields listed in :data:`TIME_FIELDS` (recorded in the document
+itself as ``time_fields``); tests/test_report_reproducible.py checks it.
 """
 from __future__ import annotations
 
@@ -22,12 +26,16 @@ from estimators._io import atomic_write_text
 
 from ..claims import CLAIMS, claim_ids
 from ..result import FAIL, PASS, SKIP, ClaimResult, RunContext
-from .render import render_html, render_markdown
+from .render import DOCS_CLAIMS, render_html, render_markdown
+from .tables import attach_csv_names, csv_text
 
-__all__ = ["run_report", "add_parser", "RESULTS_SCHEMA_VERSION"]
+__all__ = ["run_report", "add_parser", "RESULTS_SCHEMA_VERSION", "TIME_FIELDS", "claim_document"]
 
-RESULTS_SCHEMA_VERSION = 1
+RESULTS_SCHEMA_VERSION = 2
+#: the only fields of results.json that differ between two runs of the same configuration
+TIME_FIELDS = ("generated_utc", "wall_seconds", "claims[*].seconds")
 PROFILES = ("quick", "default", "full")
+_REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def _versions() -> dict:
@@ -96,6 +104,7 @@ def run_report(out, *, profile: str = "default", claims=None, seed: int = 202611
         counts = {s: sum(r.status == s for r in results) for s in (PASS, FAIL, SKIP)}
         meta = {
             "schema": "alft-verify/results", "schema_version": RESULTS_SCHEMA_VERSION,
+            "time_fields": list(TIME_FIELDS),
             "generated_utc": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "profile": profile, "seed": seed, "package_version": _package_version(),
             "git_commit": _git_commit(), "environment": _versions(),
@@ -103,16 +112,51 @@ def run_report(out, *, profile: str = "default", claims=None, seed: int = 202611
             "summary": {"status": FAIL if counts[FAIL] else PASS, "passed": counts[PASS],
                         "failed": counts[FAIL], "skipped": counts[SKIP]},
         }
-        doc = dict(meta, claims=[_jsonable(r.to_json()) for r in results])
+        specs = {s.id: s for s in CLAIMS}
+        doc = dict(meta, claims=[claim_document(r, specs.get(r.id), tmp) for r in results])
+        for c in doc["claims"]:
+            for name, table in attach_csv_names(c):
+                atomic_write_text(tmp / name, csv_text(table))
         atomic_write_text(tmp / "results.json", json.dumps(doc, indent=2, allow_nan=False) + "\n")
-        atomic_write_text(tmp / "index.md", render_markdown(meta, results))
-        atomic_write_text(tmp / "index.html", render_html(meta, results))
+        href = _docs_href(out)
+        atomic_write_text(tmp / "index.md", render_markdown(doc, href))
+        atomic_write_text(tmp / "index.html", render_html(doc, href))
         _swap_in(tmp, out)
         log(f"[report] wrote {out} ({meta['summary']['status']}, {meta['wall_seconds']}s)")
         return doc
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def claim_document(res: ClaimResult, spec, outdir: Path | None = None) -> dict:
+    """One claim's entry of results.json: the result, its key figure, and its plots' alt texts."""
+    d = _jsonable(res.to_json())
+    kf = spec.key_figure if spec is not None else None
+    text = kf.render(d["figures"]) if kf is not None else None
+    d["key_figure"] = {"label": kf.label, "text": text} if text is not None else None
+    d["plot_alt"] = {p: _png_description(Path(outdir) / p) for p in d["plots"]} if outdir is not None else {}
+    return d
+
+
+def _png_description(path: Path) -> str | None:
+    """The alt text :func:`proofs_numeric.plotting.save_figure` stores in the PNG (``Description``)."""
+    try:
+        from PIL import Image
+        with Image.open(path) as im:
+            return im.text.get("Description") if hasattr(im, "text") else None
+    except (OSError, ImportError):
+        return None
+
+
+def _docs_href(out: Path) -> str | None:
+    """Relative link from the report directory to docs/claims.md when the report lies in this repository."""
+    target = _REPO_ROOT / DOCS_CLAIMS
+    try:
+        Path(out).resolve().relative_to(_REPO_ROOT)
+    except ValueError:
+        return None
+    return os.path.relpath(target, Path(out).resolve()).replace(os.sep, "/") if target.exists() else None
 
 
 def _swap_in(tmp: Path, out: Path) -> None:
