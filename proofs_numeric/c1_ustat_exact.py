@@ -12,6 +12,7 @@ smallest achievable weighted bias is certified by the minimax solver, :mod:`esti
 """
 from __future__ import annotations
 
+import hashlib
 import random
 from fractions import Fraction
 
@@ -23,9 +24,10 @@ from estimators.bernstein import mean_polynomial
 from estimators.minimax import best_weighted_bias
 from estimators.montecarlo import monte_carlo
 
-from .result import FAIL, PASS, ClaimResult, ClaimSpec, ReportTable
+from .regression.spec import exact, interval, relative, table
+from .result import FAIL, PASS, ClaimResult, ClaimSpec, KeyFigure, ReportTable
 
-__all__ = ["CLAIM", "c1_polynomials", "check_identity", "engines_agreement"]
+__all__ = ["CLAIM", "c1_polynomials", "check_identity", "engines_agreement", "condense_identity_rows"]
 
 
 def c1_polynomials(K: int, rng: random.Random, n_random: int) -> list:
@@ -69,15 +71,32 @@ def engines_agreement(table, p_rational, dps: int = 60) -> dict:
             "exact_vs_mpmath_rel": float(d_exact), "exact_within": bool(d_exact < mpmath.mpf(10) ** (10 - dps))}
 
 
+def condense_identity_rows(rows: list) -> list:
+    """Merge consecutive K whose rows agree (same number of rewards tried, same verdict, max degree
+    at the same offset from K) into one row ``["a–b", tried, verdict, "K-1"]``; the full rows stay in
+    results.json (``per_K``) and in the CSV beside the report."""
+    out: list = []
+    for K, tried, ok, deg in rows:
+        key = (tried, ok, deg - K)
+        if out and out[-1][0] == key and out[-1][2] == K - 1:
+            out[-1][2] = K
+            continue
+        out.append([key, K, K])
+    return [[f"{a}" if a == b else f"{a}–{b}", tried, "all" if ok == tried else f"{ok} of {tried}",
+             "K-1" if off == -1 else f"K{off:+d}"] for (tried, ok, off), a, b in out]
+
+
 def run(params, ctx) -> ClaimResult:
     rng = random.Random(ctx.seed)
     Ks = list(params["K"])
     rows, n_tried, n_ok, worst_round = [], 0, 0, 0.0
+    digest = hashlib.sha256()  # every stored ustat table, in order: pins the tables bit for bit
     for K in Ks:
         gens = c1_polynomials(K, rng, params["n_random"])
         ok_K = 0
         for gen in gens:
             t = build_table(gen, "ustat", K)
+            digest.update(t.values.astype("<f8").tobytes())
             good = check_identity(t)
             n_tried += 1
             ok_K += good
@@ -115,7 +134,7 @@ def run(params, ctx) -> ClaimResult:
                          f"{ag['exact_vs_mpmath_rel']:.1e}", "yes" if ag["float64_within_bound"] and ag["exact_within"] else "NO"])
 
     # Monte Carlo
-    mc_rows, mc_ok = [], True
+    mc_rows, mc_ok, mc_fig = [], True, []
     for i, K in enumerate(params["mc_K"]):
         t = build_table("power", "ustat", K, generator_params={"alpha": 3})
         probs = np.array(params["mc_probs"])
@@ -123,12 +142,20 @@ def run(params, ctx) -> ClaimResult:
         ex = moments(t, probs)
         c = res.compare(ex.mean, ex.var)
         mc_ok &= c.all_within
+        lo_m, hi_m = res.interval("mean")
+        lo_v, hi_v = res.interval("var")
+        mc_fig.append({"K": K, "groups": res.n_groups, "answers": [
+            {"p": float(q), "mean_interval": [float(a), float(b)], "var_interval": [float(c_), float(d)]}
+            for q, a, b, c_, d, rep in zip(probs, lo_m, hi_m, lo_v, hi_v, res.reported) if rep]})
         mc_rows.append([K, res.n_groups, f"{np.max(np.abs(c.z_mean)):.2f}", f"{np.max(np.abs(c.z_var)):.2f}",
                         f"{res.z_crit:.2f}", "yes" if c.all_within else "NO"])
 
     status = PASS if (n_ok == n_tried and refuse_ok and best_ok and eng_ok and mc_ok) else FAIL
+    full = ReportTable("Exact polynomial identity B_g = target (coefficient by coefficient), every K",
+                       ["K", "rewards tried", "exactly unbiased", "max degree"], rows)
     tables = [ReportTable("Exact polynomial identity B_g = target (coefficient by coefficient)",
-                          ["K", "rewards tried", "exactly unbiased", "max degree"], rows),
+                          ["K", "rewards tried per K", "exactly unbiased", "max degree"],
+                          condense_identity_rows(rows), detail=full),
               ReportTable("Engines: float64 vs mpmath (60 digits) and exact vs mpmath, power(alpha=min(3,K)) ustat",
                           ["K", "float64 max abs err", "float64 a-priori bound", "exact vs mpmath (rel)", "within"],
                           eng_rows),
@@ -142,7 +169,8 @@ def run(params, ctx) -> ClaimResult:
                  f"as identities of polynomials in exact rationals; degree >= K is refused."),
         figures={"K_range": [Ks[0], Ks[-1]], "polynomials_tried": n_tried, "exactly_unbiased": n_ok,
                  "per_K": [{"K": r[0], "tried": r[1], "exact": r[2], "max_degree": r[3]} for r in rows],
-                 "stored_float64_max_rounding": worst_round,
+                 "stored_float64_max_rounding": worst_round, "ustat_tables_sha256": digest.hexdigest(),
+                 "monte_carlo": mc_fig,
                  "degree_ge_K_refused": refuse_ok, "engines_agree": bool(eng_ok), "monte_carlo_all_within": bool(mc_ok),
                  "degree_ge_K_min_weighted_bias": best},
         accuracy={"identity": "exact rational arithmetic (no rounding)",
@@ -157,8 +185,30 @@ def run(params, ctx) -> ClaimResult:
     )
 
 
+REGRESSION = (
+    exact("polynomials_tried", "how many polynomial rewards were checked: a count"),
+    exact("exactly_unbiased", "how many are exactly unbiased: a count from exact rational arithmetic"),
+    exact("per_K[*]", "rewards tried, exactly unbiased and max degree per K: counts"),
+    exact("ustat_tables_sha256", "SHA-256 of every stored float64 ustat table (exact rationals rounded once)"),
+    exact("stored_float64_max_rounding", "max |fl(g) - g| computed in exact rationals: deterministic"),
+    exact("degree_ge_K_refused", "ustat refuses degree >= K: a verdict"),
+    exact("engines_agree", "float64/exact/mpmath engines within tolerance: a verdict"),
+    exact("monte_carlo_all_within", "Monte Carlo intervals contain the exact moments: a verdict"),
+    relative("degree_ge_K_min_weighted_bias[*]/lower", 1e-9,
+             "certified lower end (rounded outward from Arb); the solver's float64 stage may move late digits"),
+    relative("degree_ge_K_min_weighted_bias[*]/upper", 1e-9, "certified upper end, as the lower end"),
+    interval("monte_carlo[*]/answers[*]/mean_interval",
+             "Monte Carlo interval for B_g(p): a new stream must overlap the baseline's interval"),
+    interval("monte_carlo[*]/answers[*]/var_interval", "Monte Carlo interval for V_g(p), as the mean"),
+    table("Exact polynomial identity", "the condensed per-K table, cell by cell"),
+)
+
 CLAIM = ClaimSpec(
     id="C1", title="Exactness of U-statistic tables for polynomial rewards", run=run,
+    regression=REGRESSION,
+    key_figure=KeyFigure("exactly unbiased", lambda f: (
+        f"{f['exactly_unbiased']}/{f['polynomials_tried']} polynomial rewards, K = {f['K_range'][0]}..{f['K_range'][1]} "
+        f"(exact rationals)")),
     profiles={
         "quick": {"K": list(range(2, 13)), "n_random": 2, "log_K": [12], "degree_K": [2, 5],
                   "engine_K": [2, 16, 64], "mc_K": [5], "mc_probs": [0.5, 0.3, 0.2], "mc_groups": 20000,

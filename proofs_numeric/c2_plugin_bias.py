@@ -22,7 +22,8 @@ from estimators.montecarlo import monte_carlo
 
 from .fitting import loglog_slope
 from .plotting import plt, save_figure
-from .result import FAIL, PASS, ClaimResult, ClaimSpec, ReportTable
+from .regression.spec import exact, relative, table
+from .result import FAIL, PASS, ClaimResult, ClaimSpec, KeyFigure, ReportTable
 from .supnorm import weighted_bias_bracket
 
 __all__ = ["CLAIM", "divided_difference_lower_bound"]
@@ -166,8 +167,22 @@ def run(params, ctx) -> ClaimResult:
     )
 
 
+REGRESSION = (
+    relative("per_K[*]/sup_weighted_bias_lower", 1e-9, "lower end of the bracket: float64 grid + bounded search"),
+    relative("per_K[*]/sup_weighted_bias_upper", 1e-9, "certified upper end: float64 derivative bounds"),
+    relative("per_K[*]/any_table_lower_bound", 1e-12, "Arb bound for every table, rounded down"),
+    relative("slope_fit_lower/slope", 1e-9, "fitted log-log slope (least squares in float64)"),
+    relative("slope_fit_upper/slope", 1e-9, "fitted log-log slope of the certified upper ends"),
+    exact("monte_carlo_all_within", "Monte Carlo intervals contain the exact moments: a verdict"),
+    table("Plug-in weighted bias per K", "the per-K bracket table, cell by cell"),
+)
+
 CLAIM = ClaimSpec(
     id="C2", title="Impossibility for KL; the plug-in's Theta(1/K) weighted bias", run=run,
+    regression=REGRESSION,
+    key_figure=KeyFigure("plug-in", lambda f: (
+        f"sup_p p|b| ~ K^({f['slope_fit_lower']['slope']:.4f} +- {f['slope_fit_lower']['slope_se']:.4f}), "
+        f"K = {f['slope_fit_lower']['K_range'][0]:g}..{f['slope_fit_lower']['K_range'][1]:g}")),
     profiles={
         "quick": {"K": [2, 4, 8, 16, 32, 64], "fit_K_min": 8, "rel_tol": 0.05, "slope_range": (-1.2, -0.8),
                   "mc_K": [4], "mc_probs": [0.5, 0.3, 0.15, 0.05], "mc_groups": 20000, "mc_alpha": 1e-3,
