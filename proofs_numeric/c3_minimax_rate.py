@@ -29,7 +29,8 @@ from estimators.minimax import CertificateError, ConvergenceError, sweep
 
 from .fitting import loglog_slope
 from .plotting import log_K_axis, plt, save_figure
-from .result import FAIL, PASS, ClaimResult, ClaimSpec, ReportTable
+from .regression.spec import decimal, exact, relative, table
+from .result import FAIL, PASS, ClaimResult, ClaimSpec, KeyFigure, ReportTable
 
 __all__ = ["CLAIM", "richardson_constant"]
 
@@ -333,9 +334,31 @@ def _plots(ctx, params, Ks, res, Ku, resu, pK, plug, fit, const, constu, stored_
     return plots
 
 
+REGRESSION = (
+    decimal("per_K[*]/lower_str", "certified lower end of E*_K (de la Vallee Poussin in Arb), digit for digit"),
+    decimal("per_K[*]/upper_str", "certified upper end of E*_K (Taylor models in Arb), digit for digit"),
+    relative("per_K[*]/stored_table_sup_upper", 1e-9, "certified sup of the float64 table as stored"),
+    relative("per_K[*]/max_abs_g", 1e-12, "largest entry, from the extended-precision reference entries"),
+    relative("per_K_unconstrained[*]/lower", 1e-12, "certified lower end, classical problem (Arb, rounded)"),
+    relative("per_K_unconstrained[*]/upper", 1e-12, "certified upper end, classical problem (Arb, rounded)"),
+    relative("constant/estimate", 1e-10, "extrapolated lim K^2 E*_K (stated error ~1e-10 and below)"),
+    relative("constant/error", 1e-6, "its error estimate: differences of extrapolations"),
+    relative("constant_unconstrained/estimate", 1e-10, "extrapolated constant of the classical problem"),
+    relative("slope_fit_minimax/slope", 1e-9, "fitted log-log slope (least squares in float64)"),
+    relative("slope_fit_plugin/slope", 1e-9, "fitted log-log slope of the plug-in"),
+    relative("worst_rel_gap", 1e-6, "widest certified bracket (relative)"),
+    exact("stored_table_breaks_at_K", "first K where the float64 table misses the certificate: an integer"),
+    exact("engine_check_all_ok", "mpmath engine reproduces +-E*_K at the alternation points: a verdict"),
+    table("Certified E*_K", "the per-K table of certified brackets, cell by cell"),
+)
+
 _ALL = list(range(2, 129))
 CLAIM = ClaimSpec(
     id="C3", title="Minimax rate: E*_K = Theta(1/K^2), certified, and lim K^2 E*_K", run=run,
+    regression=REGRESSION,
+    key_figure=KeyFigure("minimax", lambda f: (
+        f"lim K^2 E*_K = {f['constant']['estimate']:.12f} +- {f['constant']['error']:.0e}; E*_K certified for "
+        f"K = {f['per_K'][0]['K']}..{f['per_K'][-1]['K']}")),
     profiles={
         "quick": {"K": list(range(2, 17)) + [20, 24, 32], "K_unconstrained": list(range(2, 17)) + [32],
                   "rel_tol": 1e-9, "richardson_K0": 4, "fit_K_min": 8, "slope_range": (-2.1, -1.9),

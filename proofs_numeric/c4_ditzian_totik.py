@@ -53,7 +53,8 @@ from estimators.minimax import CertificateError, ConvergenceError, sweep
 
 from .fitting import loglog_slope
 from .plotting import log_K_axis, plt, save_figure
-from .result import FAIL, PASS, ClaimResult, ClaimSpec, ReportTable
+from .regression.spec import relative, table
+from .result import FAIL, PASS, ClaimResult, ClaimSpec, KeyFigure, ReportTable
 
 __all__ = ["CLAIM", "dt_modulus", "weighted_function", "omega2_plogp"]
 
@@ -358,8 +359,24 @@ def _plots(ctx, Ks, ratios, figures, alphas) -> list:
     return out
 
 
+REGRESSION = (
+    relative("kl/ratio_exact_min", 1e-9, "certified lower end of E*_K / omega^2 (certified E*, exact omega^2)"),
+    relative("kl/ratio_exact_max", 1e-9, "certified upper end of E*_K / omega^2"),
+    relative("*/per_K[*]/E_upper", 1e-9, "certified upper ends of E*_K for every target"),
+    relative("*/slope_E/slope", 1e-9, "fitted exponent of E*_K for every target (least squares)"),
+    relative("kl/per_K[*]/omega2", 1e-6, "numerical modulus (grid + Nelder-Mead, mpmath at the point)"),
+    relative("power_*/ratio_bounds/*", 1e-6, "observed range of E*/omega^r for the power family (numerical modulus)"),
+    table("Power family", "fitted against predicted exponents, cell by cell"),
+)
+
 CLAIM = ClaimSpec(
     id="C4", title="Ditzian-Totik: E*_K against omega^r_phi(f, 1/K); power family rates", run=run,
+    regression=REGRESSION,
+    key_figure=KeyFigure("Ditzian-Totik", lambda f: (
+        f"E*_K / omega^2_phi(p log p, 1/K) in [{f['kl']['ratio_exact_min']:.4f}, {f['kl']['ratio_exact_max']:.4f}] "
+        f"(certified, K = {f['kl']['per_K'][0]['K']}..{f['kl']['per_K'][-1]['K']}); power family exponents "
+        + ", ".join(f"{v['slope_E']['slope']:.3f} (pred. {v['predicted_slope']:g})"
+                    for k, v in f.items() if k.startswith("power_")))),
     profiles={
         "quick": {"K": [2, 4, 8, 16, 32], "accuracy_K": [8], "fit_K_min": 4, "ratio_spread_max": 2.0,
                   "alpha": [0.5, 1.5, 2.5], "K_power": [4, 8, 16, 32], "fit_K_min_power": 8,

@@ -24,7 +24,8 @@ from estimators import build_table, moments
 from estimators.minimax import CertificateError, ConvergenceError
 
 from .plotting import plt, save_figure
-from .result import FAIL, PASS, ClaimResult, ClaimSpec, ReportTable
+from .regression.spec import relative, table
+from .result import FAIL, PASS, ClaimResult, ClaimSpec, KeyFigure, ReportTable
 
 __all__ = ["CLAIM", "sup_weighted_variance"]
 
@@ -173,8 +174,21 @@ def run(params, ctx) -> ClaimResult:
     )
 
 
+REGRESSION = (
+    relative("per_K[*]/max_abs_g", 1e-12, "largest entry, from the extended-precision reference entries"),
+    relative("per_K[*]/sup_pV", 1e-6, "sup of p V_g: grid + bounded search in float64 (a lower bound)"),
+    relative("per_K[*]/plugin_sup_pV", 1e-6, "the plug-in's sup of p V_g, same method"),
+    relative("growth_max_abs_g/factor_per_K", 1e-9, "fitted growth factor of max|g| per extra sample"),
+    relative("growth_sup_pV/factor_per_K", 1e-9, "fitted growth factor of sup p V_g per extra sample"),
+    table("Minimax table entries", "entries and variance against the plug-in, cell by cell"),
+)
+
 CLAIM = ClaimSpec(
     id="C5", title="The variance problem: growth of the minimax table's entries and variance", run=run,
+    regression=REGRESSION,
+    key_figure=KeyFigure("growth", lambda f: (
+        f"max|g| ~ {f['growth_max_abs_g']['factor_per_K']:.3f}^K, sup_p p V_g(p) ~ "
+        f"{f['growth_sup_pV']['factor_per_K']:.3f}^K (plug-in: {f['growth_plugin_sup_pV']['factor_per_K']:.3f}^K)")),
     profiles={
         "quick": {"K": [2, 4, 6, 8, 12, 16, 24, 32], "fit_K_min": 8, "n_grid": 1500, "accuracy_K": [8],
                   "mp_dps": 40, "table_K": [2, 4, 8, 16, 32], "plot_entries_K": [8, 16]},

@@ -21,7 +21,8 @@ from estimators import moments as ref_moments
 from estimators.montecarlo import leave_one_out_counts as ref_counts
 from estimators.montecarlo import monte_carlo as ref_monte_carlo
 
-from .result import FAIL, PASS, SKIP, ClaimResult, ClaimSpec, ReportTable
+from .regression.spec import exact, interval, relative
+from .result import FAIL, PASS, SKIP, ClaimResult, ClaimSpec, KeyFigure, ReportTable
 
 __all__ = ["CLAIM"]
 
@@ -172,8 +173,10 @@ def run(params, ctx) -> ClaimResult:
                 mc_rows.append([dev, dname, K, res.n_groups, f"{np.max(np.abs(cmp_.z_mean)):.2f}",
                                 f"{np.max(np.abs(cmp_.z_var)):.2f}", f"{np.max(np.abs(rcmp.z_mean)):.2f}",
                                 f"{res.z_crit:.2f}", "yes" if cmp_.all_within else "NO"])
+                lo_m, hi_m = res.interval("mean")
                 per[dev].setdefault("monte_carlo", []).append(
                     {"dtype": dname, "K": K, "groups": res.n_groups, "all_within": bool(cmp_.all_within),
+                     "mean_intervals": [[float(a), float(b)] for a, b, r in zip(lo_m, hi_m, res.reported) if r],
                      "max_abs_z_mean": float(np.max(np.abs(cmp_.z_mean))),
                      "max_abs_z_var": float(np.max(np.abs(cmp_.z_var)))})
 
@@ -336,8 +339,31 @@ def _moment_error_plot(errors: dict, path) -> str:
     return save_figure(fig, path)
 
 
+REGRESSION = (
+    exact("methods_checked", "every registered method whose tables were checked"),
+    exact("per_device/cpu/counts", "counts checked and mismatches (0): integers"),
+    exact("per_device/cpu/float*/rewards_equal_rounded_reference", "rewards equal the rounded reference: a verdict"),
+    relative("per_device/cpu/float*/moment_max_scaled_err", 1e-6,
+             "rounding error of the torch moments: fixed for a given torch build and CPU"),
+    relative("per_device/cpu/float*/reward_max_rel_err", 1e-6, "float32 rounding of the rewards (0 in float64)"),
+    exact("per_device/cpu/monte_carlo[*]/all_within", "torch Monte Carlo intervals contain the exact moments"),
+    interval("per_device/cpu/monte_carlo[*]/mean_intervals[*]",
+             "torch Monte Carlo interval for B_g(p): must overlap the baseline's"),
+    exact("per_device/cpu/crosscheck[*]", "alft crosscheck verdicts and case counts (hypothesis, derandomized)"),
+)
+
+
+def _c8_key(f) -> str:
+    cpu = f["per_device"]["cpu"]
+    return (f"counts exact ({cpu['counts']['checked']} checked), float64 rewards bit for bit, moments within "
+            f"{cpu['float64']['moment_max_scaled_err']:.1e} (float64) / {cpu['float32']['moment_max_scaled_err']:.1e} "
+            f"(float32) on {', '.join(f['devices'])}")
+
+
 CLAIM = ClaimSpec(
     id="C8", title="One implementation, two engines: torch (CPU/CUDA) matches the reference", run=run,
+    regression=REGRESSION,
+    key_figure=KeyFigure("torch engines", _c8_key),
     profiles={
         "quick": {"K": [2, 5, 16], "solver_K_max": 8, "p_points": 41, "mc_K": [4], "mc_probs": [0.5, 0.3, 0.2],
                   "mc_groups": 20000, "mc_alpha": 1e-3, "crosscheck_examples": 25},

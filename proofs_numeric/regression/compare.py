@@ -1,11 +1,13 @@
 """Extract a claim's declared regression figures from a results document and compare two extractions.
 
-An *extraction* maps a concrete figure label (``per_K[K=64]/upper_str``, ``table:Certified E*_K``)
+An *extraction* maps a concrete figure label (``per_K[K=64]/upper_str``, ``table:Certified E*_K``; list items are labelled by their ``K`` when
+every item has a distinct one, otherwise by position)
 to an entry ``{"kind", "value"}`` (plus ``"tol"`` for relative checks; a table's value is its
 SHA-256 with the columns and rows kept beside it, so a diff can name the cells that moved).
 """
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import json
 import math
@@ -42,11 +44,11 @@ def _expand(node, segments, label: str, out: dict) -> None:
         return
     (name, over_list), rest = segments[0], segments[1:]
     sep = "/" if label else ""
-    if name == "*":
-        if not isinstance(node, Mapping):
-            out[label + sep + "*"] = MISSING
-            return
-        for key in node:
+    if "*" in name:
+        keys = [k for k in node if fnmatch.fnmatchcase(str(k), name)] if isinstance(node, Mapping) else []
+        if not keys:
+            out[label + sep + name] = MISSING
+        for key in keys:
             _expand(node[key], rest, f"{label}{sep}{key}", out)
         return
     if not isinstance(node, Mapping) or name not in node:
@@ -59,8 +61,10 @@ def _expand(node, segments, label: str, out: dict) -> None:
     if not isinstance(child, list):
         out[f"{label}{sep}{name}[*]"] = MISSING
         return
+    keyed = [item["K"] for item in child if isinstance(item, Mapping) and "K" in item]
+    by_K = len(keyed) == len(child) and len(set(map(str, keyed))) == len(keyed)  # K labels only when unique
     for i, item in enumerate(child):
-        tag = f"K={item['K']}" if isinstance(item, Mapping) and "K" in item else str(i)
+        tag = f"K={item['K']}" if by_K else str(i)
         _expand(item, rest, f"{label}{sep}{name}[{tag}]", out)
 
 

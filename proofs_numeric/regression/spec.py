@@ -15,8 +15,8 @@ A claim module lists :class:`FigureCheck` declarations in ``ClaimSpec(regression
 
 Paths point into the claim's ``figures`` (``ClaimResult.figures``); segments are separated by
 ``/`` (figure names may contain dots, e.g. ``power_0.5``). A segment ``name[*]`` expands over a
-list (elements that are dicts with a ``K`` are labelled ``name[K=64]``, others ``name[3]``), a
-segment ``*`` over the keys of a dict. ``table("<title prefix>", ...)`` checks a report table
+list (elements that are dicts with distinct ``K`` are labelled ``name[K=64]``, others ``name[3]``), a
+segment with one ``*`` over the matching keys of a dict (``*`` all keys, ``power_*`` some). ``table("<title prefix>", ...)`` checks a report table
 (``ClaimResult.tables``) cell by cell through a checksum of its columns and rows.
 
 Kinds and their meaning:
@@ -37,17 +37,19 @@ __all__ = ["FigureCheck", "KINDS", "exact", "decimal", "relative", "interval", "
 
 KINDS = ("exact", "decimal", "relative", "interval", "table")
 
-_SEGMENT = re.compile(r"^(?:\*|[^/\[\]*]+(?:\[\*\])?)$")
+_SEGMENT = re.compile(r"^(?:[^/\[\]*]*\*[^/\[\]*]*|[^/\[\]*]+(?:\[\*\])?)$")
 
 
 def parse_path(path: str) -> list[tuple[str, bool]]:
-    """Split a figure path into ``(name, expand_list)`` segments; ``("*", False)`` expands a dict."""
+    """Split a figure path into ``(name, expand_list)`` segments; a name with one ``*`` is a pattern
+    over the keys of a dict (``*``: every key, ``power_*``: keys starting with ``power_``)."""
     if not isinstance(path, str) or not path or path.startswith("/") or path.endswith("/"):
         raise ValueError(f"path must be a non-empty 'a/b[*]/c' figure path, got {path!r}")
     out = []
     for seg in path.split("/"):
         if not _SEGMENT.match(seg):
-            raise ValueError(f"path segment {seg!r} in {path!r} must be a name, 'name[*]' or '*'")
+            raise ValueError(f"path segment {seg!r} in {path!r} must be a name, 'name[*]' or a key pattern "
+                             "with one '*' ('*', 'power_*')")
         out.append((seg[:-3], True) if seg.endswith("[*]") else (seg, False))
     return out
 
