@@ -19,7 +19,7 @@ from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter, NullLo
 
 __all__ = ["plt", "save_figure", "describe_figure", "plain_text", "log_K_axis"]
 
-_TEX = {r"\omega": "ω", r"\varphi": "φ", r"\phi": "φ", r"\alpha": "α", r"\Theta": "Θ", r"\leq": "≤",
+_TEX = {r"\pm": "±", r"\omega": "ω", r"\varphi": "φ", r"\phi": "φ", r"\alpha": "α", r"\Theta": "Θ", r"\leq": "≤",
         r"\geq": "≥", r"\cdot": "·", r"\times": "×", r"\log": "log", r"\sup": "sup", r"\,": " ", r"\ ": " ",
         r"\infty": "∞", r"\mathrm": "", r"\mathit": "", r"\;": " ", r"\!": ""}
 
@@ -43,12 +43,14 @@ def _scale(ax, which: str) -> str:
 def describe_figure(fig) -> str:
     """Alt text: per panel, the title, what is plotted against what (and the axis scales), the curves."""
     parts = []
+    shared_x = next((a.get_xlabel() for a in fig.axes if a.get_xlabel()), "")  # panels sharing one x label
     for ax in fig.axes:
         if not ax.get_visible() or not (ax.lines or ax.collections):
             continue
         title = plain_text(ax.get_title())
+        xlabel = plain_text(ax.get_xlabel() or shared_x) or "x"
         text = (f"{title}: " if title else "") + (f"{plain_text(ax.get_ylabel()) or 'value'} ({_scale(ax, 'y')}) "
-                                                  f"against {plain_text(ax.get_xlabel()) or 'x'} ({_scale(ax, 'x')})")
+                                                  f"against {xlabel} ({_scale(ax, 'x')})")
         leg = ax.get_legend()
         if leg is not None:
             text += "; " + "; ".join(plain_text(t.get_text()) for t in leg.get_texts())

@@ -17,7 +17,7 @@ from __future__ import annotations
 import html
 import re
 
-__all__ = ["to_html", "to_markdown", "GREEK"]
+__all__ = ["to_html", "to_markdown", "to_unicode", "GREEK"]
 
 GREEK = {"alpha": "α", "beta": "β", "gamma": "γ", "epsilon": "ε", "lambda": "λ", "omega": "ω", "phi": "φ",
          "psi": "ψ", "sigma": "σ", "theta": "θ", "Theta": "Θ", "Delta": "Δ", "Omega": "Ω"}
@@ -48,12 +48,15 @@ def _scripts(text: str) -> str:
         if ch == "^" and prev and (prev[-1].isalnum() or prev[-1] in ")*" or prev.endswith(("</sup>", "</sub>"))):
             m = _EXP.match(text, i + 1)
             if m:
-                out.append(f"<sup>{_strip_group(m.group(0)).replace('-', '−')}</sup>")
+                # minus signs typeset as such; a starred exponent as U+2217 so emphasis never sees it
+                out.append(f"<sup>{_strip_group(m.group(0)).replace('-', '−').replace('*', '∗')}</sup>")
                 i = m.end()
                 continue
         if ch == "_" and prev and _BASE.search("".join(out[-12:]) if out else ""):
             m = _SUB.match(text, i + 1)
             if m:
+                if out[-1] == "*":  # E*_K: the star is a superscript, as in E^*_K
+                    out[-1] = "<sup>∗</sup>"
                 out.append(f"<sub>{_strip_group(m.group(0))}</sub>")
                 i = m.end()
                 continue
@@ -84,12 +87,37 @@ def to_html(text) -> str:
                           lambda p: f"<code>{html.escape(p, quote=False)}</code>")
 
 
+def _letters_and_operators(text: str) -> str:
+    """Greek names and ASCII operators of unescaped text."""
+    text = _GREEK_RE.sub(lambda m: GREEK[m.group(1)], text)
+    for a, b in _OPS[2:]:
+        text = text.replace(a, b)
+    return text
+
+
 def to_markdown(text) -> str:
     """Markdown for a line of report text: the same conversions (inline HTML tags, which Markdown
     viewers render), emphasis and `code` left to Markdown; ``|`` escaped for table cells."""
-    def conv(p: str) -> str:
-        p = _GREEK_RE.sub(lambda m: GREEK[m.group(1)], p)
-        for a, b in _OPS[2:]:
-            p = p.replace(a, b)
-        return _scripts(p).replace("|", "\\|")
-    return _by_code_spans(text, conv, lambda p: f"`{p}`")
+    return _by_code_spans(text, lambda p: _scripts(_letters_and_operators(p)).replace("|", "\\|"),
+                          lambda p: f"`{p}`")
+
+
+_SUP_CHARS = str.maketrans("0123456789+-−=()nirKkαβ∗", "⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻⁻⁼⁽⁾ⁿⁱʳᴷᵏᵅᵝ*")
+_SUB_CHARS = str.maketrans("0123456789+-=()aehijklmnoprstuvxφ", "₀₁₂₃₄₅₆₇₈₉₊₋₌₍₎ₐₑₕᵢⱼₖₗₘₙₒₚᵣₛₜᵤᵥₓᵩ")
+
+
+def _unicode_script(mark: str, table: dict):
+    def repl(m) -> str:
+        body = m.group(1)
+        if all(ord(c) in table for c in body):
+            return body.translate(table)
+        return mark + (body if len(body) == 1 else f"({body})")
+    return repl
+
+
+def to_unicode(text) -> str:
+    """Plain text for places without markup (image alt text): Greek letters, operators, and scripts as
+    Unicode super-/subscripts where every character has one (``K^2`` -> ``K²``), else ``^x`` / ``_x``."""
+    out = _by_code_spans(text, lambda p: _scripts(_letters_and_operators(p)), lambda p: p)
+    out = re.sub(r"<sup>(.*?)</sup>", _unicode_script("^", _SUP_CHARS), out)
+    return re.sub(r"<sub>(.*?)</sub>", _unicode_script("_", _SUB_CHARS), out)

@@ -11,7 +11,7 @@ import html
 import re
 from typing import Mapping
 
-from .mathtext import to_html, to_markdown
+from .mathtext import to_html, to_markdown, to_unicode
 from .tables import is_long
 
 __all__ = ["render_markdown", "render_html", "DOCS_CLAIMS"]
@@ -76,7 +76,7 @@ def render_markdown(doc: Mapping, docs_href: str | None = None) -> str:
                 lines += [f"Full table ({n} rows): [{t['csv']}]({t['csv']}).", ""]
         alts = c.get("plot_alt") or {}
         for p in c.get("plots") or []:
-            lines += [f"![{_alt(c, p, alts)}]({p})", ""]
+            lines += [f"![{to_unicode(_alt(c, p, alts))}]({p})", ""]
         if c.get("accuracy"):
             lines += ["Accuracy:", ""] + [f"- *{to_markdown(k)}*: {to_markdown(v)}" for k, v in c["accuracy"].items()] + [""]
         if c.get("notes"):
@@ -86,6 +86,7 @@ def render_markdown(doc: Mapping, docs_href: str | None = None) -> str:
 
 
 def _alt(claim: Mapping, plot: str, alts: Mapping) -> str:
+    """The plot's description (stored in the PNG by save_figure), in plain Unicode for an alt attribute."""
     text = alts.get(plot) or f"{claim['id']} plot ({claim['title']})"
     return text.replace("[", "(").replace("]", ")").replace("\n", " ")
 
@@ -101,7 +102,7 @@ h3{font-size:1.05em;margin:1.4em 0 .3em}
 p,li{max-width:78ch}
 .meta{color:#59636e;font-size:.92em}
 .key{background:#f6f8fa;border-left:4px solid #0969da;padding:.4em .8em;max-width:78ch}
-.scroll{overflow-x:auto;max-width:100%;margin:.4em 0 .2em;border:1px solid #d0d7de}
+.scroll{overflow-x:auto;width:fit-content;max-width:100%;margin:.4em 0 .2em;border:1px solid #d0d7de}
 .scroll.long{max-height:30em;overflow-y:auto}
 table{border-collapse:collapse;font-size:.86em}
 td,th{border:1px solid #d0d7de;padding:3px 8px;text-align:left;vertical-align:top}
@@ -183,7 +184,7 @@ def _html_claim(c: Mapping) -> str:
     alts = c.get("plot_alt") or {}
     for p in c.get("plots") or []:
         alt = _alt(c, p, alts)
-        out.append(f"<figure><img src='{e(p)}' alt='{e(alt)}' loading='lazy'>"
+        out.append(f"<figure><img src='{e(p)}' alt='{e(to_unicode(alt))}' loading='lazy'>"
                    f"<figcaption>{to_html(alt)}</figcaption></figure>")
     if c.get("accuracy"):
         out.append("<h3>Accuracy</h3><ul>" + "".join(
