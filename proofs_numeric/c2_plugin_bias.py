@@ -6,9 +6,10 @@ is zero, while that of f(p) = p log p is f^(K+1)(xi)/(K+1)! = (-1)^(K-1)/(K(K+1)
 Hence for *every* table, max_j |p B_g - f|(x_j) >= |f[x_0..x_{K+1}]| / sum_j |w_j|
 (w_j the divided-difference weights): a positive, certified lower bound on E*_K.
 
-Rate: the plug-in's weighted bias sup is bracketed per K (grid + local refinement for the
-lower bound, an explicit derivative bound for the upper, :mod:`proofs_numeric.supnorm`) and
-both ends are fitted on log-log axes (slope ~ -1).
+Rate: the plug-in's weighted bias sup is bracketed per K with every rounding enclosed
+(:mod:`proofs_numeric.supnorm`: the weighted bias evaluated in Arb balls at exact points gives the
+lower end, a second-derivative bound per interval in Arb the upper end) and both ends are fitted
+on log-log axes (slope ~ -1).
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ import numpy as np
 from flint import arb, ctx as flint_ctx, fmpq
 
 from estimators import build_table, moments
+from estimators.minimax.certify import float_down
 from estimators.montecarlo import monte_carlo
 
 from .fitting import loglog_slope
@@ -60,9 +62,8 @@ def divided_difference_lower_bound(K: int, prec_bits: int = 256) -> tuple[float,
             dd += fj / w
             wsum += 1 / abs(w)
         bound = abs(dd) / wsum
-        lo = float(bound.lower())
-        # round the float down so it stays a lower bound
-        return math.nextafter(lo, 0.0) if lo > 0 else lo, float(dd.mid())
+        # the largest float64 below the ball's lower end: a rigorous lower bound
+        return float_down(bound), float(dd.mid())
     finally:
         flint_ctx.prec = old
 
@@ -145,10 +146,13 @@ def run(params, ctx) -> ClaimResult:
             "monte_carlo_all_within": bool(mc_ok),
         },
         accuracy={
-            "sup_weighted_bias_lower": "grid maximum refined by bounded scalar search: a lower bound",
-            "sup_weighted_bias_upper": (f"certified by an explicit derivative bound on every grid interval, "
-                                        f"subdivided until upper/lower - 1 <= {params['rel_tol']}, plus the a-priori "
-                                        f"float64 rounding bound of the moments engine"),
+            "sup_weighted_bias_lower": ("certified: |p b_g(p)| evaluated in Arb ball arithmetic at exact float64 "
+                                        "points (a grid refined by a bounded scalar search), the largest lower end of "
+                                        "the balls, rounded down to float64"),
+            "sup_weighted_bias_upper": (f"certified: on every interval of an adaptive partition of [0, 1], the "
+                                        f"linear interpolant of the Arb end values plus h^2/8 sup|W''| (Bernstein "
+                                        f"derivative bounds, all in Arb), refined until upper/lower - 1 <= "
+                                        f"{params['rel_tol']}, rounded up to float64"),
             "any_table_lower_bound": "Arb ball arithmetic at 256 bits, rounded down: rigorous",
             "monte_carlo": f"normal intervals, Bonferroni, family-wise false-alarm rate {params['mc_alpha']} per run",
         },
@@ -162,6 +166,8 @@ def run(params, ctx) -> ClaimResult:
         notes=[
             "Impossibility is a theorem (B_g is a polynomial, log is not); the Arb bound makes it quantitative: "
             "no table of size K has weighted bias below the 'bound for ANY table' column.",
+            "Both ends of the plug-in bracket are rigorous: every value and every bound is an Arb ball (no float64 "
+            "rounding is left unenclosed), rounded outward to float64.",
             "Theta(1/K) is supported numerically by both ends of a certified bracket; the slope fit is empirical.",
         ] + notes,
     )
@@ -184,14 +190,14 @@ CLAIM = ClaimSpec(
         f"sup_p p|b| ~ K^({f['slope_fit_lower']['slope']:.4f} +- {f['slope_fit_lower']['slope_se']:.4f}), "
         f"K = {f['slope_fit_lower']['K_range'][0]:g}..{f['slope_fit_lower']['K_range'][1]:g}")),
     profiles={
-        "quick": {"K": [2, 4, 8, 16, 32, 64], "fit_K_min": 8, "rel_tol": 0.05, "slope_range": (-1.2, -0.8),
+        "quick": {"K": [2, 4, 8, 16, 32, 64], "fit_K_min": 8, "rel_tol": 0.01, "slope_range": (-1.2, -0.8),
                   "mc_K": [4], "mc_probs": [0.5, 0.3, 0.15, 0.05], "mc_groups": 20000, "mc_alpha": 1e-3,
                   "plot_K": [4, 16]},
         "default": {"K": [2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024],
-                    "fit_K_min": 32, "rel_tol": 0.02, "slope_range": (-1.1, -0.9),
+                    "fit_K_min": 32, "rel_tol": 1e-3, "slope_range": (-1.1, -0.9),
                     "mc_K": [2, 8, 32], "mc_probs": [0.4, 0.3, 0.2, 0.07, 0.03], "mc_groups": 200000,
                     "mc_alpha": 1e-3, "plot_K": [4, 16, 64, 256]},
-        "full": {"K": [2 ** j for j in range(1, 12)], "fit_K_min": 32, "rel_tol": 0.01, "slope_range": (-1.1, -0.9),
+        "full": {"K": [2 ** j for j in range(1, 12)], "fit_K_min": 32, "rel_tol": 1e-3, "slope_range": (-1.1, -0.9),
                  "mc_K": [2, 8, 32, 128], "mc_probs": [0.4, 0.3, 0.2, 0.07, 0.03], "mc_groups": 1000000,
                  "mc_alpha": 1e-3, "plot_K": [4, 16, 64, 256, 1024]},
     },

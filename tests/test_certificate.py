@@ -68,12 +68,12 @@ def test_C3_dvp_lower_requires_alternation():
     sol = remez(target, 5, constrained=True)
     with ctx.workprec(200):
         P0 = poly_u_from_bernstein(bernstein_from_cheb(sol.coeffs, 200))
-        lo, vals = dvp_lower(P0, target, sol.points)
+        lo, vals = dvp_lower(P0, target, sol.points, degree=6, constrained=True)
         assert lo is not None and lo > 0
         assert abs(float(lo) / float(sol.levelled) - 1) < 1e-20
-        # shifting by more than E destroys alternation: no bound is claimed
-        shifted = P0 + arb_poly([arb(2 * float(sol.levelled))])
-        lo2, _ = dvp_lower(shifted, target, sol.points)
+        # adding 4E p (still in the space) destroys alternation where p > 1/2: no bound is claimed
+        shifted = P0 + arb_poly([arb(1), arb(1)]) * arb(2 * float(sol.levelled))
+        lo2, _ = dvp_lower(shifted, target, sol.points, degree=6, constrained=True)
         assert lo2 is None
 
 
@@ -84,7 +84,7 @@ def test_C3_lower_bound_is_below_any_polynomial_error():
     sol = remez(target, 6, constrained=True)
     with ctx.workprec(200):
         P0 = poly_u_from_bernstein(bernstein_from_cheb(sol.coeffs, 200))
-        lo, _ = dvp_lower(P0, target, sol.points)
+        lo, _ = dvp_lower(P0, target, sol.points, degree=7, constrained=True)
         rng = random.Random(3)
         for _ in range(5):
             d = arb_poly([arb(rng.uniform(-1, 1) * 1e-4) for _ in range(7)]) * arb_poly([arb(0.5), arb(0.5)])

@@ -20,6 +20,10 @@ For a polynomial P in the approximation space and the error e(p) = P(p) - f(p):
   Every interval's bound is a rigorous upper bound of |e| on it whether or not it met the
   acceptance threshold, so the maximum over the final partition is a rigorous sup bound.
 
+The cover radii m - a and b - m are computed in Arb and rounded up, and the partition's end
+points are shared floats, so the intervals cover [0, 1] with no gap. The lower bound's points
+are checked (increasing, distinct, in the Haar domain, enough of them) before it is claimed.
+
 The table stored in float64 differs from the high-precision reference table by delta g;
 since p * sum_c |delta g_c| b_{n,c}(p) <= max_c |delta g_c|, its sup error is within
 max|delta g| (computed exactly, in rationals) of the reference polynomial's.
@@ -120,9 +124,39 @@ def error_at(Pu: arb_poly, target: Target, x: arb) -> arb:
     return Pu(2 * x - 1) - target.f(x)
 
 
-def dvp_lower(Pu: arb_poly, target: Target, points) -> tuple[arb | None, list]:
-    """de la Vallee Poussin: min |e(x_i)| if the signs certainly alternate, else None."""
-    vals = [error_at(Pu, target, arb(x) if not isinstance(x, arb) else x) for x in points]
+def dvp_lower(Pu: arb_poly, target: Target, points, *, degree: int, constrained: bool) -> tuple[arb | None, list]:
+    """de la Vallee Poussin: min |e(x_i)| if the signs certainly alternate, else None.
+
+    The theorem needs the points to lie in the domain where the space is a Haar space, in
+    increasing order, distinct, and at least dim + 1 of them: ``constrained=True`` is
+    span{p, ..., p^degree} on (0, 1] (dim = degree), ``constrained=False`` all polynomials of
+    degree <= ``degree`` on [0, 1] (dim = degree + 1); ``Pu`` (in u = 2p - 1) must belong to
+    that space. Each condition is checked in Arb (certainly true, not just at midpoints);
+    otherwise ``ValueError`` names what is wrong.
+    """
+    if isinstance(degree, bool) or not isinstance(degree, int) or degree < (1 if constrained else 0):
+        raise ValueError(f"degree must be an integer >= {1 if constrained else 0}, got {degree!r}")
+    if not isinstance(constrained, bool):
+        raise TypeError(f"constrained must be True or False, got {constrained!r}")
+    xs = [x if isinstance(x, arb) else arb(x) for x in points]
+    need = degree + 1 if constrained else degree + 2
+    if len(xs) < need:
+        raise ValueError(f"points: the de la Vallee Poussin bound for this space needs at least {need} points, "
+                         f"got {len(xs)}")
+    lo_ok = (lambda x: x > 0) if constrained else (lambda x: x >= 0)
+    for i, x in enumerate(xs):
+        if not (lo_ok(x) and x <= 1):
+            dom = "(0, 1]" if constrained else "[0, 1]"
+            raise ValueError(f"points[{i}] = {x} is not certainly inside {dom}, the domain where the space is Haar")
+    for i in range(len(xs) - 1):
+        if not xs[i + 1] > xs[i]:
+            raise ValueError(f"points must be strictly increasing (sorted, distinct); points[{i}] = {xs[i]} and "
+                             f"points[{i + 1}] = {xs[i + 1]} are not")
+    if Pu.degree() > degree:
+        raise ValueError(f"Pu has degree {Pu.degree()} > degree = {degree}: it is not in the approximation space")
+    if constrained and not Pu(arb(-1)).contains(0):
+        raise ValueError("Pu does not vanish at p = 0 (u = -1): it is not in the constrained space span{p, ..., p^K}")
+    vals = [error_at(Pu, target, x) for x in xs]
     signs = []
     for v in vals:
         if v > 0:
@@ -133,9 +167,8 @@ def dvp_lower(Pu: arb_poly, target: Target, points) -> tuple[arb | None, list]:
             return None, vals
     if any(signs[i] == signs[i + 1] for i in range(len(signs) - 1)):
         return None, vals
-    lo = min((abs(v).lower() for v in vals), key=lambda a: float(a.mid()))
-    # min over arbs: compare exactly
-    for v in vals:
+    lo = abs(vals[0]).lower()
+    for v in vals[1:]:
         if abs(v).lower() < lo:
             lo = abs(v).lower()
     return lo, vals
@@ -198,13 +231,18 @@ class _SupBounder:
         return (e0 + s + self.target.zero_variation(bb)).upper()
 
     def taylor_interval(self, a: float, b: float, m: float) -> arb | None:
-        r1, r2 = m - a, b - m
-        r = max(r1, r2)
-        if r <= 0:
+        """Bound of |e| on [a, b] by the Taylor model at m (a <= m <= b, all floats).
+
+        The radii m - a and b - m are taken in Arb and rounded *up* (float64 subtraction could
+        round them down and leave a sliver of [a, b] uncovered)."""
+        if a == b:
             return abs(error_at(self.Pu, self.target, arb(m))).upper()
-        if not self.target.radius_ok(m, r):
-            return None
         ma = arb(m)
+        r1a = (ma - arb(a)).upper()
+        r2a = (arb(b) - ma).upper()
+        ra = r1a if r1a > r2a else r2a
+        if not self.target.radius_ok(m, float_up(ra)):
+            return None
         P = list(self.Pu(arb_poly([2 * ma - 1, arb(2)])).coeffs())
         D = self.deg
         P += [arb(0)] * (D + 1 - len(P))
@@ -212,14 +250,12 @@ class _SupBounder:
         P += [arb(0)] * (D + 1 - len(P))
         f = self.target.taylor(ma, D)
         c = [P[k] - f[k] for k in range(D + 1)]
-        ra = arb(r)
         S = self.target.tail(ma, ra, D)
         rk = ra * ra
         for k in range(3, D + 1):
             rk = rk * ra
             S = S + abs(c[k]) * rk
         sigma = S / (ra * ra)
-        r1a, r2a = arb(r1), arb(r2)
         up = _quad_max(c[0], c[1], c[2] + sigma, r1a, r2a)
         lo = _quad_max(-c[0], -c[1], -(c[2] - sigma), r1a, r2a)
         return up if up > lo else lo

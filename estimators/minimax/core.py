@@ -332,7 +332,8 @@ def _solve_uncached(gen, target: Target, K: int, constrained: bool, rel_tol: flo
             else:
                 from .remez import cheb_to_monomial_u
                 Pu = cheb_to_monomial_u(sol.coeffs, prec)
-            lower, vals = dvp_lower(Pu, target, [arb(x) for x in extrema])
+            lower, vals = dvp_lower(Pu, target, [arb(x) for x in extrema], degree=N + 1 if constrained else N,
+                                    constrained=constrained)
             radius_ok = all(float(v.rad()) <= 1e-20 * E_est for v in vals)
             if lower is None or not radius_ok:
                 if not radius_ok and attempt < 3:
@@ -350,7 +351,7 @@ def _solve_uncached(gen, target: Target, K: int, constrained: bool, rel_tol: flo
             # -- the stored float64 table
             if constrained:
                 P64 = poly_u_from_bernstein([arb(v) for v in values], constrained=True)
-                lo64, vals64 = dvp_lower(P64, target, [arb(x) for x in extrema])
+                lo64, vals64 = dvp_lower(P64, target, [arb(x) for x in extrema], degree=K, constrained=True)
                 if lo64 is not None and lo64 > res_lower:
                     res_lower = lo64     # any element of the space gives a dVP bound on E*
                 stored_lo = vals64[0]
