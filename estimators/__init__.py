@@ -1,7 +1,7 @@
 """alft-verify reference estimators: tables, generators, exact moments, Monte Carlo.
 
 Every estimator is a :class:`Table` of K numbers indexed by the leave-one-out count
-(THEORY section 2); build one with :func:`build_table` and evaluate its exact moments
+(docs/theory.md, section 2); build one with :func:`build_table` and evaluate its exact moments
 with :func:`moments`. The torch kernels live in ``estimators.torch`` (torch is optional).
 """
 from .generators import GENERATORS, Generator, get_generator

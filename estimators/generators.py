@@ -1,4 +1,4 @@
-"""Generators of the Bregman family (THEORY section 3) and what their tables estimate.
+"""Generators of the Bregman family (docs/theory.md, section 3) and what their tables estimate.
 
 A generator phi defines the reward phi'(t). A table estimates the *target*
 ``target(p) = phi'(p) - dropped_constant``: additive constants do not change the game,

@@ -1,4 +1,4 @@
-"""The one abstraction: an estimator *table* g = (g(0), ..., g(K-1)) (THEORY section 2).
+"""The one abstraction: an estimator *table* g = (g(0), ..., g(K-1)) (docs/theory.md, section 2).
 
 The reward of sample i is ``g(C_i) + generator.dropped_constant`` where C_i is its
 leave-one-out count. Exact moments, Monte Carlo, caching and the torch kernels all

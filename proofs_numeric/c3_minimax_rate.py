@@ -209,7 +209,7 @@ def run(params, ctx) -> ClaimResult:
         f"unconstrained optimum at most doubles its error)." if constu else "",
         f"The table as stored in float64 meets the 1e-9 certificate for every K < {stored_break} in the sweep; "
         f"the first K where it does not is K={stored_break}: from there the rounding of entries as large as {max(r.max_abs_g for r in res):.2e} dominates "
-        f"(THEORY section 5): use the reference entries (Table.reference) or the AQP tables (C6)."
+        f"(docs/theory.md, section 5): use the reference entries (Table.reference) or the AQP tables (C6)."
         if stored_break else "The stored float64 tables meet the certificate for every K in the sweep.",
     ]
     return ClaimResult(

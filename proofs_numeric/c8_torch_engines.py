@@ -252,7 +252,7 @@ def run(params, ctx) -> ClaimResult:
                                                                  for m, v in sorted(big.items())) +
             "): every reward is still individually correctly rounded, but averages of such rewards cancel "
             "catastrophically, so the moment tolerance (scaled by max|g|) says little there in float32; use "
-            "float64 for those tables (THEORY section 5).")
+            "float64 for those tables (docs/theory.md, section 5).")
     missing = sorted(set(METHODS) - methods_seen)
     if missing:
         notes.append(f"registered methods without a checked table: {missing}")

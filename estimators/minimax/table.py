@@ -6,7 +6,7 @@ kept as ``Table.reference`` (decimal strings, ``reference_dps`` digits: the poly
 certificate is about) and rounded once to float64. ``Table.certificate`` holds the certified
 bracket on E*_K and, separately, the certified sup weighted bias of the *stored* float64
 table, which is far larger than E*_K once K is beyond ~28 for KL (entries up to 1e15 at
-K = 64: float64 rounding dominates, THEORY section 5). The certificate is bound to the values,
+K = 64: float64 rounding dominates, docs/theory.md, section 5). The certificate is bound to the values,
 reference entries, generator, K and parameters when it is computed (before it is cached;
 :mod:`estimators.certificates`), so an edited table or cache entry never carries it.
 """

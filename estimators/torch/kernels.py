@@ -1,7 +1,7 @@
 """Group-reward kernels in vectorised torch, identical code on CPU and CUDA (claim C8).
 
 Every estimator is a table g of K numbers indexed by the leave-one-out count
-C_i = #{j != i in the same group : z_j = z_i} (THEORY section 2). The kernels compute the
+C_i = #{j != i in the same group : z_j = z_i} (docs/theory.md, section 2). The kernels compute the
 counts of a whole batch of groups with no Python loop over groups and apply the table with one
 gather.
 

@@ -1,6 +1,6 @@
 """Exact moments of a table in torch, on any device (claim C8).
 
-The same finite sums as :mod:`estimators.moments` (THEORY section 2), vectorised over a grid
+The same finite sums as :mod:`estimators.moments` (docs/theory.md, section 2), vectorised over a grid
 of probabilities p on the device:
 
     log b_{n,c}(p) = lgamma(n+1) - lgamma(c+1) - lgamma(n-c+1) + c log p + (n-c) log1p(-p)
