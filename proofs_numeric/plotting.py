@@ -17,6 +17,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter, NullLocator  # noqa: E402
 
+from estimators._io import file_mode  # noqa: E402
+
 __all__ = ["plt", "save_figure", "describe_figure", "plain_text", "log_K_axis"]
 
 _TEX = {r"\pm": "±", r"\omega": "ω", r"\varphi": "φ", r"\phi": "φ", r"\alpha": "α", r"\Theta": "Θ", r"\leq": "≤",
@@ -86,6 +88,7 @@ def save_figure(fig, path: Path | str | None, alt: str | None = None) -> str | N
     try:
         fig.savefig(tmp, dpi=110, bbox_inches="tight",
                     metadata={"Description": alt or describe_figure(fig), "Software": "alft-verify (matplotlib)"})
+        os.chmod(tmp, file_mode())  # mkstemp creates 0600; a plot is readable like any file the user writes
         os.replace(tmp, path)
     finally:
         plt.close(fig)
