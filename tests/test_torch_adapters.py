@@ -130,3 +130,196 @@ def test_c8_verl_unparseable_answers_and_local_ids():
                               dtype=torch.float64).tolist() == [1, 1, 1, 1, 0]
     with pytest.raises(ValueError, match="uids"):
         verl_group_rewards(uids, answers[:3], tables)
+
+
+# ----------------------------------------------------------------------------- groups across processes and modes
+
+from estimators.torch.distributed import answer_hash  # noqa: E402
+from estimators.torch.trl import prompt_runs, resolve_group_size, trainer_group_size  # noqa: E402
+from estimators.torch.verl import add_group_rewards, last_token_index, verl_answer_scorer  # noqa: E402
+
+
+def fake_trainer_kwargs(training: bool, G: int, G_eval: int):
+    """What TRL passes as ``log_metric``: a bound method of the trainer."""
+    class Trainer:
+        def __init__(self):
+            self.model = SimpleNamespace(training=training)
+            self.num_generations, self.num_generations_eval = G, G_eval
+
+        def _log_metric(self, name, value):
+            pass
+    return {"log_metric": Trainer()._log_metric}
+
+
+@pytest.mark.parametrize("n, runs, sizes, hint, expect", [
+    (8, [4, 4], (4,), None, 4),
+    (8, [4, 4], (3, 4), None, 4),            # 3 does not tile
+    (6, [3, 3], (3, 4), None, 3),            # eval size found from the prompts
+    (8, [8], (4, 8), 8, 8),                  # ambiguous runs, the trainer says 8
+    (8, [8], (4, 8), 4, 4),                  # two adjacent groups with one prompt, the trainer says 4
+    (8, None, (4,), None, 4),
+])
+def test_c8_resolve_group_size(n, runs, sizes, hint, expect):
+    assert resolve_group_size(n, runs, sizes, hint) == expect
+
+
+@pytest.mark.parametrize("n, runs, sizes, hint, match", [
+    (8, [8], (4, 8), None, "fit group sizes"),          # ambiguous without the trainer
+    (6, [3, 3], (4,), None, "not a multiple"),
+    (8, [3, 5], (4,), None, "prompts: completions 0..2"),
+    (8, [4, 4], (4,), 2, "configured for"),              # the trainer uses a size the adapter does not know
+    (8, [2, 6], (2, 4), 4, "cannot tile"),
+])
+def test_c8_resolve_group_size_rejects(n, runs, sizes, hint, match):
+    with pytest.raises(ValueError, match=match):
+        resolve_group_size(n, runs, sizes, hint)
+
+
+def test_c8_trl_eval_group_size_from_prompts_and_from_the_trainer():
+    G, G_eval = 4, 3
+    table = build_table("kl", "jackknife", G)
+    fn = trl_reward_function(table, num_generations=G, num_generations_eval=G_eval)
+    rows = [{"prompt": "p"}, {"prompt": "q"}]
+    texts = ["1", "1", "2", "x", "x", "y"]
+    ref = reference_group_rewards(texts, build_table("kl", "jackknife", G_eval), G_eval)
+    assert grpo_call(fn, rows, texts, G_eval) == ref  # groups inferred from the prompts
+    inputs = dict(prompts=["p"] * 3 + ["q"] * 3, completions=texts)
+    assert fn(**inputs, **fake_trainer_kwargs(False, G, G_eval)) == ref
+    with pytest.raises(ValueError, match="cannot tile|not a multiple"):  # a training call with 6 completions
+        fn(**inputs, **fake_trainer_kwargs(True, G, G_eval))
+    assert trainer_group_size({}) is None and trainer_group_size(fake_trainer_kwargs(True, 4, 2)) == 4
+    with pytest.raises(ValueError, match="num_generations_eval must be an integer >= 2"):
+        trl_reward_function(table, num_generations=G, num_generations_eval=1)
+    with pytest.raises(ValueError, match="table has K = 4 entries but num_generations=3"):
+        trl_reward_function(table, num_generations=3)
+    with pytest.raises(ValueError, match="K = 4 entries but groups have 3"):  # a raw table serves one size
+        trl_reward_function(torch.tensor(table.values), num_generations=G, num_generations_eval=G_eval)
+
+
+def _two_rank_worker(rank, world, port, out_dir):
+    """One process of the gloo test: split groups, eval size, None answers, and two bad layouts."""
+    import json
+    import os
+    import torch.distributed as dist
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    dist.init_process_group("gloo", rank=rank, world_size=world)
+    res = {}
+    try:
+        G, G_eval = 4, 2
+        fn = trl_reward_function(build_table("kl", "jackknife", G), num_generations=G, num_generations_eval=G_eval)
+        # eval (G = 2), global batch a a b b | b b c c: the middle group b b straddles the processes
+        prompts = ["a", "a", "b", "b"] if rank == 0 else ["b", "b", "c", "c"]
+        answers = [["1", "2", "1", None], [None, "1", "1", "1"]][rank]
+        texts = ["" if a is None else a for a in answers]
+        fn_none = trl_reward_function(build_table("kl", "jackknife", G), num_generations=G,
+                                      num_generations_eval=G_eval, extract_answer=lambda t: t or None)
+        res["eval_split"] = fn_none(prompts=prompts, completions=texts, **fake_trainer_kwargs(False, G, G_eval))
+        res["train_split"] = fn(prompts=["a", "a"], completions=[["x", "y"], ["x", "x"]][rank],
+                                **fake_trainer_kwargs(True, G, G_eval))
+        try:  # ranks in different modes: the same clear error on both
+            fn(prompts=["a", "a"], completions=["x", "y"], **fake_trainer_kwargs(rank == 0, G, G_eval))
+        except ValueError as exc:
+            res["modes_error"] = str(exc)
+        try:  # global prompts b a | a a: a run that groups of 4 cannot tile
+            fn(prompts=["b", "a"] if rank == 0 else ["a", "a"], completions=["x", "z"],
+               **fake_trainer_kwargs(True, G, G_eval))
+        except ValueError as exc:
+            res["layout_error"] = str(exc)
+    finally:
+        dist.destroy_process_group()
+    with open(os.path.join(out_dir, f"rank{rank}.json"), "w") as f:
+        json.dump(res, f)
+
+
+def test_c8_trl_groups_split_across_two_gloo_processes(tmp_path):
+    """Two processes (torch.multiprocessing, gloo): each holds part of a group; the reward function
+    gathers the answer ids once and returns its own slice of the whole-group rewards."""
+    import json
+    import socket
+    import torch.multiprocessing as mp
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    mp.spawn(_two_rank_worker, args=(2, port, str(tmp_path)), nprocs=2, join=True)
+    r = [json.loads((tmp_path / f"rank{k}.json").read_text()) for k in (0, 1)]
+    t2, t4 = build_table("kl", "jackknife", 2), build_table("kl", "jackknife", 4)
+    # eval, G = 2: global answers 1 2 | 1 None | None 1 | 1 1 in blocks of two (a, b, b, c)
+    global_answers = ["1", "2", "1", None, None, "1", "1", "1"]
+    assert r[0]["eval_split"] + r[1]["eval_split"] == reference_group_rewards(global_answers, t2, 2)
+    # train, G = 4: one group a = x y | x x, split over the two processes
+    assert r[0]["train_split"] + r[1]["train_split"] == reference_group_rewards(["x", "y", "x", "x"], t4, 4)
+    assert "disagree on the group size" in r[0]["modes_error"] and r[0]["modes_error"] == r[1]["modes_error"]
+    assert "prompts" in r[0]["layout_error"] and r[0]["layout_error"] == r[1]["layout_error"]
+
+
+def test_c8_answer_hash_is_stable():
+    assert answer_hash("42") == answer_hash("42") != answer_hash("43")
+    assert 0 <= answer_hash("x") < 2 ** 63
+    import hashlib
+    digest = hashlib.blake2b("é".encode("utf-8"), digest_size=8).digest()  # the documented definition
+    assert answer_hash("é") == int.from_bytes(digest, "little") & ((1 << 63) - 1)
+
+
+def test_c8_placement_uses_the_last_valid_token_of_multi_turn_masks():
+    mask = torch.tensor([[1, 1, 1, 0, 0, 1, 1], [1, 1, 0, 0, 0, 0, 0], [0, 1, 0, 1, 0, 0, 0]])
+    assert last_token_index(mask).tolist() == [6, 1, 3]  # sum(mask) - 1 would give 4, 1, 1
+    out = place_at_last_token(torch.tensor([2.0, 3.0, 4.0]), mask)
+    assert out[0, 6] == 2.0 and out[1, 1] == 3.0 and out[2, 3] == 4.0 and float(out.sum()) == 9.0
+    with pytest.raises(ValueError, match="scores must be"):
+        place_at_last_token(torch.tensor([1.0]), mask)
+
+
+def fake_dataproto(uids, answers, resp_lens, L=5, prompt_len=2, task=None):
+    """A DataProto look-alike: right-padded responses, rm_scores with the task score where verl puts it."""
+    N = len(uids)
+    attn = torch.zeros(N, prompt_len + L, dtype=torch.int64)
+    attn[:, :prompt_len] = 1
+    for i, n in enumerate(resp_lens):
+        attn[i, prompt_len:prompt_len + n] = 1
+    rm = torch.zeros(N, L)
+    task = [0.0] * N if task is None else task
+    for i, n in enumerate(resp_lens):
+        rm[i, n - 1] = task[i]
+    batch = {"responses": torch.ones(N, L, dtype=torch.int64), "attention_mask": attn, "rm_scores": rm}
+    batch["token_level_scores"] = rm  # one tensor under two keys, as verl's trainer holds it
+    nt = {"uid": np.array(uids, dtype=object), "pred": np.array(answers, dtype=object)}
+    return SimpleNamespace(batch=batch, non_tensor_batch=nt)
+
+
+def test_c8_add_group_rewards_on_a_verl_like_batch():
+    uids = ["u", "v", "u", "v", "u", "v"]
+    answers = ["1", "x", "1", None, "2", None]
+    b = fake_dataproto(uids, answers, [5, 3, 1, 2, 4, 5], task=[1, 0, 0, 1, 0, 0])
+    table = build_table("kl", "jackknife", 3)
+    got = add_group_rewards(b, table, scale=-0.5)
+    ref_u = reference_group_rewards(["1", "1", "2"], table, 3)
+    ref_v = reference_group_rewards(["x", None, None], table, 3)
+    want = [ref_u[0], ref_v[0], ref_u[1], ref_v[1], ref_u[2], ref_v[2]]
+    assert got.tolist() == [-0.5 * w for w in want]
+    totals = b.batch["rm_scores"].sum(dim=1).tolist()
+    assert totals == pytest.approx([t - 0.5 * w for t, w in zip([1, 0, 0, 1, 0, 0], want)], abs=1e-6)
+    pos = b.batch["rm_scores"].nonzero()[:, 1].tolist()
+    assert sorted(set(pos)) <= [0, 1, 2, 3, 4] and b.batch["rm_scores"][2, 0] != 0  # length-1 response: index 0
+    # rows: the REMAX greedy baseline row takes no part and gets nothing
+    b2 = fake_dataproto(uids + ["u"], answers + ["1"], [5, 3, 1, 2, 4, 5, 2])
+    got2 = add_group_rewards(b2, table, rows=[True] * 6 + [False])
+    assert got2[-1] == 0 and got2[:6].tolist() == want
+    with pytest.raises(KeyError, match="pred"):
+        add_group_rewards(fake_dataproto(uids, answers, [1] * 6), table, answer_key="answer")
+    with pytest.raises(ValueError, match="group"):  # a group of one
+        add_group_rewards(fake_dataproto(["u", "u", "w"], ["1", "1", "1"], [1, 1, 1]), table)
+    with pytest.raises(ValueError, match="uids has shape"):
+        add_group_rewards(b, table, uids=["u"] * 5)
+    with pytest.raises(ValueError, match="rows"):
+        add_group_rewards(b, table, rows=[True])
+    with pytest.raises(TypeError, match="DataProto"):
+        add_group_rewards({"uid": uids}, table)
+
+
+def test_c8_verl_answer_scorer():
+    score = verl_answer_scorer(boxed, correctness=lambda solution_str, ground_truth, **kw: float(boxed(solution_str)
+                                                                                              == ground_truth))
+    assert score("math", "so \\boxed{4}", "4", {}) == {"score": 1.0, "pred": "4"}
+    assert score(data_source="math", solution_str="no", ground_truth="4") == {"score": 0.0, "pred": None}
+    with pytest.raises(ValueError, match="answer_key"):
+        verl_answer_scorer(boxed, answer_key="score")

@@ -13,19 +13,22 @@ Kernels::
     rewards = group_rewards_flat(ids, group_ids, table) # ids, group_ids: [N] -> [N]
 
 Submodules: ``kernels`` (the above), ``moments`` (exact moments in torch), ``montecarlo``
-(Monte Carlo in torch), ``crosscheck`` (``alft crosscheck``), ``adapters`` (TRL, verl).
+(Monte Carlo in torch), ``crosscheck`` (``alft crosscheck``), ``trl`` and ``verl`` (trainer adapters,
+re-exported by ``adapters``), ``verl_manager`` (verl's rollout manager; imports verl), ``distributed``
+(cross-process answer ids), ``table_sizes`` (one table per group size).
 """
 try:
     import torch as _torch  # noqa: F401  (the real torch: absolute import)
 except ImportError as exc:  # pragma: no cover
     raise ImportError("estimators.torch needs PyTorch; install it with `pip install alft-verify[torch]`") from exc
 
-from .adapters import place_at_last_token, trl_reward_function, verl_group_ids, verl_group_rewards
+from .adapters import (add_group_rewards, place_at_last_token, trl_reward_function, verl_answer_scorer,
+                       verl_group_ids, verl_group_rewards)
 from .kernels import (PAIRWISE_MAX_K, answers_to_ids, group_rewards, group_rewards_flat, leave_one_out_counts,
                       leave_one_out_counts_flat, normalize_answer, table_values)
 
 __all__ = [
     "group_rewards", "group_rewards_flat", "answers_to_ids", "normalize_answer", "leave_one_out_counts",
     "leave_one_out_counts_flat", "table_values", "PAIRWISE_MAX_K", "trl_reward_function", "verl_group_ids",
-    "verl_group_rewards", "place_at_last_token",
+    "verl_group_rewards", "place_at_last_token", "verl_answer_scorer", "add_group_rewards",
 ]

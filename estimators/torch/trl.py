@@ -1,0 +1,266 @@
+"""TRL ``GRPOTrainer`` adapter for the group-reward kernels (claim C8).
+
+:func:`trl_reward_function` returns a callable with the signature TRL uses for custom reward
+functions: ``reward_func(prompts=..., completions=..., completion_ids=..., **reward_kwargs)``
+(dataset columns, ``trainer_state``, ``log_metric`` and ``log_extra`` arrive as keywords); it
+returns one float per completion, in TRL's order. ::
+
+    from trl import GRPOConfig, GRPOTrainer
+    from estimators import build_table
+    from estimators.torch import trl_reward_function
+
+    diversity = trl_reward_function(build_table("kl", "jackknife", 8), num_generations=8,
+                                    num_generations_eval=4, extract_answer=my_parser, scale=-beta)
+    trainer = GRPOTrainer(model=..., reward_funcs=[correctness, diversity],
+                          args=GRPOConfig(num_generations=8, num_generations_eval=4, ...), ...)
+
+How groups are found
+--------------------
+TRL's sampler repeats each prompt ``G`` times consecutively (``G = num_generations`` in training,
+``num_generations_eval`` in evaluation), the global batch is the processes' slices in rank order,
+and TRL only asks that the *global* batch be a multiple of ``G``. So a process may hold part of a
+group. The reward function
+
+1. finds ``G``: the trainer's own value for its current mode when TRL passes it (through the
+   ``log_metric`` keyword, a method of the trainer), else the configured size that the prompts
+   allow (consecutive runs of one prompt must be multiples of ``G``); the configured sizes are
+   the check: a size the adapter was not configured for, or a layout no configured size fits,
+   raises;
+2. when torch.distributed is initialised with several processes and the local slice need not
+   hold whole groups (its length is not a multiple of every configured size), gathers the answers
+   of all processes with **one** ``all_gather`` of ``4 + 2n`` int64 per process (hashed answer
+   and prompt ids, see :mod:`estimators.torch.distributed`), scores the whole groups and returns
+   this process's slice;
+3. otherwise scores its own slice (exact string comparison, no communication).
+
+Answers that cannot be parsed (``extract_answer`` returned None) count as distinct answers
+(count 0) by default; ``none_answers="same"`` counts them as one answer.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any, Callable, Mapping
+
+import torch
+
+from ..table import Table
+from .distributed import answer_hash, gather_keys, hash_keys, world_of
+from .kernels import answers_to_ids, group_rewards
+from .table_sizes import table_for_size
+
+__all__ = ["trl_reward_function", "completion_text", "trainer_group_size", "resolve_group_size",
+           "prompt_runs"]
+
+
+def completion_text(completion) -> str:
+    """Text of a TRL completion: a string, or a conversational list of ``{"role", "content"}``
+    messages (the last message's content), or one such message."""
+    if isinstance(completion, str):
+        return completion
+    if isinstance(completion, Mapping):
+        content = completion.get("content")
+        if isinstance(content, list):  # multimodal content parts
+            return "".join(p.get("text", "") for p in content if isinstance(p, Mapping))
+        return "" if content is None else str(content)
+    if isinstance(completion, (list, tuple)):
+        if not completion:
+            return ""
+        return completion_text(completion[-1])
+    raise TypeError(f"completions must be strings or lists of {{'role', 'content'}} messages, got "
+                    f"{type(completion).__name__}")
+
+
+def _prompt_key(prompt) -> str:
+    if isinstance(prompt, str):
+        return prompt
+    try:
+        return json.dumps(prompt, sort_keys=True, default=str)
+    except (TypeError, ValueError):
+        return repr(prompt)
+
+
+def prompt_runs(keys) -> list[int]:
+    """Lengths of the runs of equal consecutive entries of ``keys`` (a list or 1-D tensor)."""
+    keys = keys.tolist() if isinstance(keys, torch.Tensor) else list(keys)
+    runs: list[int] = []
+    for i, k in enumerate(keys):
+        if i and k == keys[i - 1]:
+            runs[-1] += 1
+        else:
+            runs.append(1)
+    return runs
+
+
+def trainer_group_size(reward_kwargs: Mapping) -> int | None:
+    """The group size TRL's ``GRPOTrainer`` uses right now, read from the keywords it passes.
+
+    TRL 1.x passes ``log_metric``, a bound method of the trainer; the trainer scores with
+    ``num_generations`` when its model is in training mode and ``num_generations_eval`` otherwise
+    (``GRPOTrainer._generate_and_score_completions``). None when the keywords do not carry it.
+    """
+    trainer = getattr(reward_kwargs.get("log_metric"), "__self__", None)
+    model = getattr(trainer, "model", None)
+    train_g = getattr(trainer, "num_generations", None)
+    if model is None or not isinstance(train_g, int):
+        return None
+    if bool(getattr(model, "training", True)):
+        return train_g
+    eval_g = getattr(trainer, "num_generations_eval", None)
+    return eval_g if isinstance(eval_g, int) else train_g
+
+
+def resolve_group_size(n_total: int, runs: list[int] | None, sizes: tuple[int, ...], hint: int | None) -> int:
+    """The group size of a batch of ``n_total`` completions.
+
+    ``runs``: lengths of the runs of one prompt (None when prompts are unknown or unchecked);
+    ``sizes``: the configured group sizes; ``hint``: the trainer's group size, if known.
+    Raises ValueError when the layout does not fit, or (without a hint) fits several sizes.
+    """
+    fits = [G for G in sizes if n_total % G == 0 and (runs is None or all(r % G == 0 for r in runs))]
+    if hint is not None:
+        if hint not in sizes:
+            raise ValueError(f"the trainer scores groups of {hint} completions but the reward function was "
+                             f"configured for {sorted(set(sizes))} (set num_generations / num_generations_eval "
+                             f"like the GRPOConfig)")
+        if hint not in fits:
+            raise ValueError(_layout_error(n_total, runs, hint))
+        return hint
+    if not fits:
+        raise ValueError(_layout_error(n_total, runs, sizes[0] if len(set(sizes)) == 1 else sorted(set(sizes))))
+    if len(fits) > 1:
+        raise ValueError(f"completions: {n_total} completions with prompt runs {sorted(set(runs or []))} fit group "
+                         f"sizes {fits}; pass prompts (distinct per group) or call from TRL's GRPOTrainer, which "
+                         f"tells its current group size")
+    return fits[0]
+
+
+def _layout_error(n_total, runs, G) -> str:
+    first = G if isinstance(G, int) else G[0]
+    if runs is not None and n_total % first == 0 and any(r % first for r in runs):
+        bad = next(i for i, r in enumerate(runs) if r % first)
+        start = sum(runs[:bad])
+        return (f"prompts: completions {start}..{start + runs[bad] - 1} share one prompt, a run of {runs[bad]} "
+                f"that groups of num_generations={G} cannot tile; the adapter expects the completions of a prompt "
+                f"to be contiguous, num_generations per group (TRL's layout)")
+    return (f"completions: {n_total} completions is not a multiple of num_generations={G}; a group must be "
+            f"complete in one call, or split across processes with torch.distributed initialised (TRL's "
+            f"multi-process layout)")
+
+
+def _check_size(value, name: str, *, allow_none: bool = False):
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 2:
+        extra = " (a frequency reward needs at least 2 completions per prompt)" if value == 1 else ""
+        raise ValueError(f"{name} must be an integer >= 2, got {value!r}{extra}")
+    return value
+
+
+def _tables_per_size(table, sizes) -> dict[int, Any]:
+    """One checked table per configured group size (see :func:`~estimators.torch.table_sizes.table_for_size`)."""
+    return {G: table_for_size(table, G) for G in sorted(set(sizes))}
+
+
+def trl_reward_function(table, *, num_generations: int, num_generations_eval: int | None = None,
+                        extract_answer: Callable[[str], Any] | None = None,
+                        normalize: Callable[[str], str] | None = None, add_constant: bool = False,
+                        scale: float = 1.0, none_answers: str = "distinct", check_prompts: bool = True,
+                        gather: str = "auto", process_group=None, device=None,
+                        name: str | None = None) -> Callable[..., list]:
+    """A TRL ``GRPOTrainer`` reward function applying ``table`` to each group of completions.
+
+    Parameters
+    ----------
+    table : Table, raw 1-D table, mapping ``{group size: table}`` or callable ``size -> table``
+        A :class:`~estimators.Table` is rebuilt for the evaluation group size (same generator,
+        method, parameters); a raw table serves one size only.
+    num_generations, num_generations_eval : int
+        As in ``GRPOConfig`` (``num_generations_eval=None``: same as ``num_generations``); both >= 2.
+    extract_answer : callable text -> answer string, or None when no answer can be parsed
+        Default: the completion text itself (stripped).
+    normalize : callable, optional
+        Applied to each answer before comparison (e.g. :func:`~estimators.torch.normalize_answer`).
+    add_constant : bool
+        Add the generator's dropped constant (see :func:`~estimators.torch.group_rewards`).
+    scale : float
+        Multiplies the rewards (e.g. ``-beta`` for the diversity term ``-beta * phi'(p)``).
+    none_answers : "distinct" | "same"
+        Unparseable answers count as distinct answers (each has count 0), or as one answer.
+    check_prompts : bool
+        Use the prompts to find and check the groups (runs of one prompt must tile into groups).
+    gather : "auto" | "always" | "never"
+        Cross-process gathering when torch.distributed is initialised: when the local slice may
+        hold partial groups (auto), on every call (always), or never (partial groups raise).
+    process_group : torch.distributed group, optional
+        The processes that share the batch (default: the default group, TRL's).
+    device : torch device for the kernel (default CPU).
+
+    Returns
+    -------
+    ``reward_func(prompts=None, completions=None, completion_ids=None, **kwargs) -> list[float]``
+    """
+    G_train = _check_size(num_generations, "num_generations")
+    G_eval = _check_size(num_generations_eval, "num_generations_eval", allow_none=True) or G_train
+    if none_answers not in ("distinct", "same"):
+        raise ValueError(f"none_answers must be 'distinct' or 'same', got {none_answers!r}")
+    if gather not in ("auto", "always", "never"):
+        raise ValueError(f"gather must be 'auto', 'always' or 'never', got {gather!r}")
+    if isinstance(table, Table) and len(table) != G_train:
+        raise ValueError(f"table has K = {len(table)} entries but num_generations={G_train}; build the table for "
+                         f"the training group size (it is rebuilt for num_generations_eval)")
+    sizes = tuple(sorted({G_train, G_eval}))
+    tables = _tables_per_size(table, sizes)
+    extract = extract_answer if extract_answer is not None else (lambda text: text.strip())
+    scale = float(scale)
+
+    def answer_keys(completions) -> list:
+        keys = []
+        for c in completions:
+            a = extract(completion_text(c))
+            if a is not None:
+                a = str(a)
+                if normalize is not None:
+                    a = normalize(a)
+            keys.append(a)
+        return keys
+
+    def score(ids: torch.Tensor, G: int) -> list:
+        r = group_rewards(ids.view(-1, G), tables[G], dtype=torch.float64, add_constant=add_constant)
+        return [v * scale for v in r.reshape(-1).tolist()]
+
+    def reward_func(prompts=None, completions=None, completion_ids=None, **kwargs) -> list:
+        if completions is None:
+            raise TypeError("reward_func needs completions=... (TRL passes prompts=, completions=, "
+                            "completion_ids= and dataset columns as keywords)")
+        n = len(completions)
+        if prompts is not None and len(prompts) != n:
+            raise ValueError(f"prompts has {len(prompts)} entries but completions has {n}")
+        hint = trainer_group_size(kwargs)
+        where = world_of(process_group)
+        if n == 0 and gather != "always":
+            return []
+        keys = answer_keys(completions)
+        pkeys = [_prompt_key(p) for p in prompts] if (prompts is not None and check_prompts) else None
+        # the decision depends on n and the configured sizes only, identical on every process (TRL gives
+        # each process a slice of the same size), so all processes take part in the collective or none
+        if where is not None and gather != "never" and (gather == "always" or any(n % G for G in sizes)):
+            got = gather_keys(hash_keys(keys), None if pkeys is None else [answer_hash(k) for k in pkeys],
+                              hint=hint or 0, none=none_answers, group=process_group)
+            if len(set(got.hints)) != 1:
+                raise ValueError(f"processes disagree on the group size (trainer modes differ across ranks: "
+                                 f"{got.hints})")
+            N = got.answer_ids.numel()
+            if N == 0:
+                return []
+            G = resolve_group_size(N, None if got.prompt_ids is None else prompt_runs(got.prompt_ids), sizes, hint)
+            ids = got.answer_ids.to(device) if device is not None else got.answer_ids
+            return score(ids, G)[got.offset:got.offset + n]
+        if n == 0:
+            return []
+        G = resolve_group_size(n, None if pkeys is None else prompt_runs(pkeys), sizes, hint)
+        ids = answers_to_ids([keys[b:b + G] for b in range(0, n, G)], device=device, none=none_answers)
+        return score(ids, G)
+
+    reward_func.__name__ = name or "alft_group_reward"
+    reward_func.__qualname__ = reward_func.__name__
+    return reward_func
