@@ -18,6 +18,7 @@ SUBCOMMANDS = [
     ("report", "proofs_numeric.report.builder:add_parser"),
     ("crosscheck", "proofs_numeric.crosscheck_cli:add_parser"),
     ("baseline", "proofs_numeric.regression.cli:add_parser"),
+    ("game", "proofs_numeric.game.cli:add_parser"),
 ]
 
 
