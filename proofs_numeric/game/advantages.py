@@ -8,7 +8,7 @@ it cancels in every advantage below and is left out). Three advantages:
     R_i - b_i with b_i the mean over the others j != i of r(z_j) - beta * g(C_j^(-i)), where
     C_j^(-i) counts z_j among the group *without sample i*. b_i depends on the other K - 1
     samples only, so it adds no bias: E[A_i | z_i = z] = r(z) - beta * B_g(p(z)) + const and the
-    expected dynamics stop where r - beta * B_g(p) = lambda (THEORY C7(a)).
+    expected dynamics stop where r - beta * B_g(p) = lambda (docs/claims.md, C7(a)).
 ``rloo``
     R_i - mean_{j != i} R_j, the usual leave-one-out baseline. The others' rewards depend on
     z_i through their counts (C_j counts sample i when z_j = z_i), so the baseline is correlated

@@ -1,4 +1,4 @@
-"""The convergence comparison (THEORY C7(b, c)) and the agreement of stochastic runs with exact fixed points.
+"""The convergence comparison (docs/claims.md, C7(b, c)) and the agreement of stochastic runs with exact fixed points.
 
 ``run_comparison``: for every method of a data list and every K, ``seeds`` stochastic runs at the
 *same* step size; the error TV(p_t, p*) against steps with a pointwise 95% band over seeds, the

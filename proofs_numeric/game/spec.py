@@ -1,4 +1,4 @@
-"""The tabular alignment game (THEORY C7): answers, traces, rewards, strength and generator.
+"""The tabular alignment game (docs/claims.md, C7): answers, traces, rewards, strength and generator.
 
 A policy is a softmax over reasoning *traces*; each trace ends in one *answer* (a many-to-one
 map), and only the answer distribution p(z) = sum_{y: a(y) = z} pi(y) enters the objective
