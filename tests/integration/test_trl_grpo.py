@@ -16,7 +16,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-pytest.importorskip("trl", reason="integration test: needs trl (pip install -e '.[integration]')")
+if os.environ.get("ALFT_REQUIRE_INTEGRATION") == "1":  # tox -e integration and CI: missing is an error
+    import trl  # noqa: F401
+else:
+    pytest.importorskip("trl", reason="integration test: needs trl (pip install -e '.[integration]')")
 pytestmark = pytest.mark.integration
 
 HERE = Path(__file__).resolve().parent

@@ -8,6 +8,7 @@ turns it into advantages, which are checked against a plain-Python count. ``Alft
 runs verl's real ``AgentLoopManager.generate_sequences`` (chunking over several workers, which
 splits groups) with the hook. Needs the ``integration`` extra (verl 0.9.1); skipped otherwise.
 """
+import os
 import sys
 from collections import Counter
 from pathlib import Path
@@ -15,7 +16,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-pytest.importorskip("verl", reason="integration test: needs verl (pip install -e '.[integration]')")
+if os.environ.get("ALFT_REQUIRE_INTEGRATION") == "1":  # tox -e integration and CI: missing is an error
+    import verl  # noqa: F401
+else:
+    pytest.importorskip("verl", reason="integration test: needs verl (pip install -e '.[integration]')")
 pytestmark = pytest.mark.integration
 
 torch = pytest.importorskip("torch")
