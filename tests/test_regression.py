@@ -250,3 +250,49 @@ def test_committed_baseline_matches_the_committed_reference_report_under_current
     rep = compare(base, results, declared_checks(), baseline_path=str(BASELINE))
     assert rep.passed, rep.render()
     assert results["summary"]["status"] == "PASS"
+
+
+def _fake_report(doc):
+    """Stand-in for run_report: writes a report directory holding ``doc`` and returns it."""
+    def run(out, *, profile, seed, **_):
+        out = Path(out)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "results.json").write_text(json.dumps(doc))
+        (out / "index.html").write_text("<p>report</p>")
+        return doc
+    return run
+
+
+def test_write_runs_the_report_then_replaces_reference_and_baseline_only_when_it_passes(tmp_path, monkeypatch):
+    monkeypatch.setattr("proofs_numeric.regression.baseline.declared_checks", lambda: CHECKS)
+    ref, base = tmp_path / "reference", tmp_path / "baseline.json"
+    ref.mkdir()
+    (ref / "results.json").write_text("{}")
+    (ref / "index.html").write_text("old")
+    failing = synthetic_results(status="FAIL")
+    failing["summary"]["status"] = "FAIL"
+    monkeypatch.setattr("proofs_numeric.report.builder.run_report", _fake_report(failing))
+    assert main(["baseline", "--write", "--reference", str(ref), "--baseline", str(base)]) == 2
+    assert (ref / "index.html").read_text() == "old" and not base.exists()  # nothing replaced
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["reference"]     # no staging directory left
+    monkeypatch.setattr("proofs_numeric.report.builder.run_report", _fake_report(synthetic_results()))
+    assert main(["baseline", "--write", "--reference", str(ref), "--baseline", str(base)]) == 0
+    assert (ref / "index.html").read_text() == "<p>report</p>"
+    assert load_baseline(base)["claims"]["C9"]["figures"]["count"] == {"kind": "exact", "value": 42}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["baseline.json", "reference"]
+
+
+def test_check_runs_the_baselines_profile_and_seed_and_reports_a_moved_figure(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr("proofs_numeric.regression.baseline.declared_checks", lambda: CHECKS)
+    base = tmp_path / "baseline.json"
+    write_baseline(base, build_baseline(synthetic_results(), CHECKS))
+    seen = {}
+
+    def run(out, *, profile, seed, **_):
+        seen.update(profile=profile, seed=seed)
+        return _fake_report(synthetic_results(**{"figures/count": 41}))(out, profile=profile, seed=seed)
+    monkeypatch.setattr("proofs_numeric.report.builder.run_report", run)
+    assert main(["baseline", "--baseline", str(base), "--out", str(tmp_path / "regression")]) == 1
+    assert seen == {"profile": "default", "seed": 7}
+    out = capsys.readouterr().out
+    assert "C9" in out and "count" in out and "42" in out and "41" in out
