@@ -1,0 +1,143 @@
+"""Benchmark of the TRL reward function's cross-process gathering (claim C8 adapters), side by side.
+
+Run:  python -m pytest benchmarks/bench_adapters.py --benchmark-only
+
+Two processes (this one is rank 0, a spawned helper is rank 1; gloo over loopback) score a global
+batch of B·K = 512 completions (64 groups of K = 8), 256 per process:
+
+* ``gathered``: the reward function with cross-process gathering (``gather="always"``: the one
+  ``all_gather`` of 4 + 2n int64 per process, then whole-group scoring and the local slice);
+* ``local``: the same function scoring its own 256 completions without communication;
+* ``all_gather only``: the collective alone, with the same payload.
+
+The bytes each process sends and receives per call are computed from the payload and printed with
+the median times and the ratio gathered / local; they are also written to
+``.benchmarks/adapter_gather.json``. Torch runs single-threaded (a shared 2-core machine).
+"""
+import json
+import os
+import socket
+from pathlib import Path
+
+import pytest
+
+torch = pytest.importorskip("torch")
+import torch.distributed as dist  # noqa: E402
+import torch.multiprocessing as mp  # noqa: E402
+
+from estimators import build_table  # noqa: E402
+from estimators.torch import trl_reward_function  # noqa: E402
+from estimators.torch.distributed import gather_keys, hash_keys  # noqa: E402
+
+torch.set_num_threads(1)
+
+K, GROUPS, WORLD = 8, 64, 2
+N_LOCAL = GROUPS * K // WORLD
+ROUNDS, WARMUP = 200, 20
+_MEDIANS: dict = {}
+
+
+def batch_for(rank: int):
+    """This process's slice of the global batch: prompts repeated K times, answers from 5 classes."""
+    idx = range(rank * N_LOCAL, (rank + 1) * N_LOCAL)
+    prompts = [f"prompt {i // K}" for i in idx]
+    completions = [f"the answer is {(i * 7919) % 5}" for i in idx]
+    return prompts, completions
+
+
+def reward_fn(gather: str):
+    return trl_reward_function(build_table("kl", "jackknife", K), num_generations=K, gather=gather,
+                               extract_answer=lambda t: t.rsplit(" ", 1)[-1])
+
+
+def _init(rank: int, port: int):
+    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=WORLD)
+
+
+def _helper(port: int, n_gathered: int, n_collective: int):
+    """Rank 1: the same calls as rank 0, in lockstep."""
+    torch.set_num_threads(1)
+    _init(1, port)
+    prompts, completions = batch_for(1)
+    fn = reward_fn("always")
+    for _ in range(n_gathered):
+        fn(prompts=prompts, completions=completions)
+    ids = hash_keys([c.rsplit(" ", 1)[-1] for c in completions])
+    pids = hash_keys(prompts)
+    for _ in range(n_collective):
+        gather_keys(ids, pids)
+    dist.destroy_process_group()
+
+
+@pytest.fixture(scope="module")
+def two_processes():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    ctx = mp.get_context("spawn")
+    helper = ctx.Process(target=_helper, args=(port, ROUNDS + WARMUP, ROUNDS + WARMUP), daemon=True)
+    helper.start()
+    _init(0, port)
+    yield
+    dist.destroy_process_group()
+    helper.join(timeout=60)
+    assert helper.exitcode == 0, f"rank 1 exited with {helper.exitcode}"
+
+
+def _record(benchmark, name):
+    stats = getattr(benchmark, "stats", None)
+    if stats is not None:
+        _MEDIANS[name] = stats.stats.median
+
+
+@pytest.mark.benchmark(group="TRL reward: cross-process gather, 2 processes, B*K=512")
+def test_bench_reward_gathered_two_processes(benchmark, two_processes):
+    prompts, completions = batch_for(0)
+    fn = reward_fn("always")
+    out = benchmark.pedantic(fn, kwargs=dict(prompts=prompts, completions=completions), rounds=ROUNDS,
+                             warmup_rounds=WARMUP, iterations=1)
+    assert out == reward_fn("never")(prompts=prompts, completions=completions)  # groups are whole per process
+    benchmark.extra_info["bytes_sent_per_process"] = (4 + 2 * N_LOCAL) * 8
+    benchmark.extra_info["bytes_received_per_process"] = WORLD * (4 + 2 * N_LOCAL) * 8
+    _record(benchmark, "gathered")
+
+
+@pytest.mark.benchmark(group="TRL reward: cross-process gather, 2 processes, B*K=512")
+def test_bench_all_gather_only(benchmark, two_processes):
+    prompts, completions = batch_for(0)
+    ids, pids = hash_keys([c.rsplit(" ", 1)[-1] for c in completions]), hash_keys(prompts)
+    got = benchmark.pedantic(gather_keys, args=(ids, pids), rounds=ROUNDS, warmup_rounds=WARMUP, iterations=1)
+    assert got.answer_ids.numel() == WORLD * N_LOCAL
+    _record(benchmark, "all_gather_only")
+
+
+@pytest.mark.benchmark(group="TRL reward: cross-process gather, 2 processes, B*K=512")
+def test_bench_reward_local(benchmark):
+    prompts, completions = batch_for(0)
+    benchmark(reward_fn("never"), prompts=prompts, completions=completions)
+    _record(benchmark, "local")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _report(request):
+    yield
+    if not _MEDIANS:
+        return
+    m = dict(_MEDIANS)
+    out = {"K": K, "global_batch": GROUPS * K, "processes": WORLD, "medians_s": m,
+           "bytes_sent_per_process": (4 + 2 * N_LOCAL) * 8,
+           "bytes_received_per_process": WORLD * (4 + 2 * N_LOCAL) * 8, "collectives_per_call": 1}
+    if "gathered" in m and "local" in m:
+        out["gathered_over_local"] = m["gathered"] / m["local"]
+    Path(".benchmarks").mkdir(exist_ok=True)
+    Path(".benchmarks/adapter_gather.json").write_text(json.dumps(out, indent=2) + "\n")
+    lines = ["", f"TRL reward, {WORLD} processes, B*K = {GROUPS * K}: one all_gather per call, "
+                 f"{out['bytes_sent_per_process']} bytes sent and {out['bytes_received_per_process']} received "
+                 f"per process; medians " + ", ".join(f"{k} {v * 1e3:.3f} ms" for k, v in m.items())
+             + (f"; gathered / local = {out['gathered_over_local']:.2f}" if "gathered_over_local" in out else "")]
+    capman = request.config.pluginmanager.getplugin("capturemanager")
+    if capman is not None:
+        with capman.global_and_fixture_disabled():
+            print("\n".join(lines), flush=True)
+    else:  # pragma: no cover
+        print("\n".join(lines))
