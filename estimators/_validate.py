@@ -12,6 +12,28 @@ import numpy as np
 
 #: Largest group size the reference engines accept.
 K_MAX = 1 << 16
+#: Largest K * (degree + 1) for exact rational constructions with a polynomial target (ustat,
+#: plug-in, jackknife): beyond it the rational arithmetic takes more than about ten seconds.
+EXACT_WORK_MAX = 1 << 18
+
+
+def short_repr(x, limit: int = 40) -> str:
+    """``repr(x)`` cut to ``limit`` characters (error messages never print a 400-digit number)."""
+    r = repr(x)
+    return r if len(r) <= limit else r[: limit - 3] + "..."
+
+
+def check_exact_work(generator, K: int, *, method: str) -> None:
+    """Refuse exact constructions whose rational arithmetic would take minutes (see EXACT_WORK_MAX)."""
+    deg = getattr(generator, "degree", None)
+    if deg is None:
+        return
+    work = int(K) * (int(deg) + 1)
+    if work > EXACT_WORK_MAX:
+        raise ValueError(
+            f"K = {K} with a polynomial target of degree {deg}: method {method!r} builds the table in exact "
+            f"rational arithmetic and supports K * (degree + 1) <= {EXACT_WORK_MAX} (here {work}); use "
+            f"K <= {EXACT_WORK_MAX // (int(deg) + 1)} or a lower degree")
 
 
 def check_K(K, *, name: str = "K", minimum: int = 2, maximum: int = K_MAX) -> int:

@@ -18,7 +18,10 @@ import mpmath
 import numpy as np
 from scipy import special
 
-__all__ = ["Generator", "GENERATORS", "get_generator", "kl", "euclidean", "power", "polynomial"]
+from ._validate import short_repr
+
+__all__ = ["Generator", "GENERATORS", "get_generator", "kl", "euclidean", "power", "polynomial", "ALPHA_MAX",
+           "DEGREE_MAX"]
 
 
 def _poly_eval(coeffs: Sequence[Fraction], t):
@@ -55,6 +58,7 @@ class Generator:
     _target_mp: Callable = field(repr=False, compare=False)
     target_coeffs: tuple | None = None
     _dweighted_np: Callable | None = field(default=None, repr=False, compare=False)
+    _target_exact: Callable | None = field(default=None, repr=False, compare=False)
 
     # -- evaluation -------------------------------------------------------------
     def target(self, p):
@@ -105,7 +109,17 @@ class Generator:
         """Exact target at a rational p; only for polynomial targets."""
         if self.target_coeffs is None:
             raise ValueError(f"generator {self.name!r} has no polynomial target; exact values need a polynomial")
+        if self._target_exact is not None:
+            return self._target_exact(Fraction(p))
         return _poly_eval(self.target_coeffs, Fraction(p))
+
+    @property
+    def exact_terms(self) -> int:
+        """Nonzero monomials of the polynomial target (0 if not polynomial): the work per entry of
+        exact constructions."""
+        if self.target_coeffs is None:
+            return 0
+        return sum(1 for c in self.target_coeffs if c != 0)
 
     # -- metadata ---------------------------------------------------------------
     @property
@@ -161,12 +175,20 @@ def euclidean() -> Generator:
     )
 
 
+#: largest power exponent accepted: beyond it p^(alpha-1) underflows float64 for every p <= 1 - 1e-4 and
+#: integer alpha would make the target a polynomial of degree alpha - 1 (exact work grows with it)
+ALPHA_MAX = 10_000
+
+
 def _check_alpha(alpha) -> float | int:
     if isinstance(alpha, bool) or not isinstance(alpha, (numbers.Real, np.floating, np.integer)):
-        raise TypeError(f"alpha must be a real number > 0 and != 1, got {alpha!r}")
-    a = float(alpha)
-    if not math.isfinite(a) or a <= 0 or a == 1:
-        raise ValueError(f"alpha must be a real number > 0 and != 1, got {alpha!r}")
+        raise TypeError(f"alpha must be a real number in (0, {ALPHA_MAX}], alpha != 1, got {short_repr(alpha)}")
+    try:
+        a = float(alpha)
+    except OverflowError:
+        a = math.inf
+    if not math.isfinite(a) or a <= 0 or a == 1 or a > ALPHA_MAX:
+        raise ValueError(f"alpha must be a real number in (0, {ALPHA_MAX}], alpha != 1, got {short_repr(alpha)}")
     return int(a) if a.is_integer() else a
 
 
@@ -193,11 +215,16 @@ def power(alpha) -> Generator:
     def target_mp(p):
         return mpmath.power(p, mpmath.mpf(am1)) / mpmath.mpf(am1)
 
+    exact = None
+    if coeffs is not None:  # one monomial: evaluate it directly, not by Horner over alpha zeros
+        def exact(p: Fraction) -> Fraction:
+            return p ** am1 / am1
+
     return Generator(
         name="power", params={"alpha": a}, phi_text=f"(t^{a} - t)/({a}({a}-1))",
         target_text=f"p^{am1}/{am1}", dropped_constant=dropped,
         _target_np=target_np, _weighted_np=weighted_np, _target_mp=target_mp,
-        target_coeffs=coeffs, _dweighted_np=lambda p: a * np.power(p, am1) / am1,
+        target_coeffs=coeffs, _dweighted_np=lambda p: a * np.power(p, am1) / am1, _target_exact=exact,
     )
 
 
@@ -211,7 +238,12 @@ def _parse_coeff(c) -> Fraction:
             return Fraction(str(c)) if len(repr(float(c))) < 18 else Fraction(float(c))
         return Fraction(c)
     except (TypeError, ValueError, ZeroDivisionError) as exc:
-        raise ValueError(f"coeffs entries must be finite rational numbers, got {c!r}") from exc
+        raise ValueError(f"coeffs entries must be finite rational numbers, got {short_repr(c)}") from exc
+
+
+#: highest polynomial degree accepted (as for the power family's integer alpha)
+DEGREE_MAX = ALPHA_MAX
+_FLOAT_MAX = Fraction(np.finfo(np.float64).max)
 
 
 def polynomial(coeffs: Sequence, *, of: str = "phi") -> Generator:
@@ -230,6 +262,8 @@ def polynomial(coeffs: Sequence, *, of: str = "phi") -> Generator:
         raise TypeError(f"coeffs must be a non-empty sequence of rationals, got {coeffs!r}")
     if len(coeffs) == 0:
         raise ValueError("coeffs must be a non-empty sequence of rationals")
+    if len(coeffs) > DEGREE_MAX + 1:
+        raise ValueError(f"coeffs: at most {DEGREE_MAX + 1} coefficients (degree <= {DEGREE_MAX}), got {len(coeffs)}")
     cs = [_parse_coeff(c) for c in coeffs]
     if of == "phi":
         reward = [j * cs[j] for j in range(1, len(cs))] or [Fraction(0)]
@@ -238,6 +272,10 @@ def polynomial(coeffs: Sequence, *, of: str = "phi") -> Generator:
     while len(reward) > 1 and reward[-1] == 0:
         reward.pop()
     reward_t = tuple(reward)
+    big = [str(c) for c in reward_t if abs(c) > _FLOAT_MAX]
+    if big:
+        raise ValueError(f"coeffs: the reward's coefficients must be finite in float64 (|c| <= "
+                         f"{float(_FLOAT_MAX):.4g}), got {big[0][:40]}")
     fl = [float(c) for c in reward_t]
 
     def target_np(p):

@@ -32,6 +32,6 @@ def _entry(c: int, n: int):
 @register_method("jackknife", "delete-one jackknife correction of the plug-in (baseline)")
 def jackknife_table(generator, K: int) -> Table:
     n = K - 1
-    vals, ref, dps, prov = evaluate_entries(generator, [_entry(c, n) for c in range(K)])
+    vals, ref, dps, prov = evaluate_entries(generator, [_entry(c, n) for c in range(K)], method="jackknife")
     return Table(values=vals, generator=generator, method="jackknife", provenance=prov,
                  reference=ref, reference_dps=dps)

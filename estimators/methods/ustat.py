@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 
+from .._validate import check_exact_work
 from ..bernstein import monomial_to_bernstein
 from ..table import Table
 from . import register_method
@@ -23,6 +24,7 @@ def ustat_table(generator, K: int) -> Table:
             f"'jackknife' or 'minimax'.")
     n = K - 1
     d = generator.degree
+    check_exact_work(generator, K, method="ustat")
     if d > n:
         raise ValueError(
             f"method 'ustat' needs the reward degree <= K-1 = {n}; the target {generator.target_text!r} has "

@@ -31,7 +31,7 @@ from ..certificates import CertificateMismatchError, bind, check_binding
 from .certify import (CertificateError, bernstein_from_cheb, dvp_lower, float_down, float_up,
                       poly_u_from_bernstein, sup_upper)
 from .remez import ConvergenceError, remez
-from .targets import Target, UnsupportedTargetError, target_for
+from .targets import Target, UnsupportedTargetError, check_supported, target_for
 
 __all__ = ["MinimaxResult", "solve", "sweep", "best_weighted_bias", "K_MIN", "K_MAX", "DEFAULT_REL_TOL",
            "ConvergenceError", "CertificateError", "UnsupportedTargetError", "check_minimax_K"]
@@ -222,7 +222,10 @@ def solve(generator, K, *, constrained: bool = True, rel_tol: float = DEFAULT_RE
     if not isinstance(constrained, bool):
         raise TypeError(f"constrained must be True or False, got {constrained!r}")
     rel_tol = check_unit_interval_open(rel_tol, name="rel_tol")
+    if not isinstance(use_cache, bool):
+        raise TypeError(f"use_cache must be True or False, got {use_cache!r}")
     target = target_for(gen)
+    check_supported(target, K)
     ident = {"generator": gen.to_dict(), "K": K, "constrained": constrained, "rel_tol": rel_tol,
              "version": SOLVER_VERSION}
 
@@ -299,7 +302,13 @@ def _solve_uncached(gen, target: Target, K: int, constrained: bool, rel_tol: flo
         return res
     N = K - 1 if constrained else K
     t0 = time.perf_counter()
-    sol = remez(target, N, constrained=constrained, prec=_prec_for(N))
+    try:
+        sol = remez(target, N, constrained=constrained, prec=_prec_for(N))
+    except ConvergenceError as exc:
+        raise ConvergenceError(
+            f"minimax {gen.label()} K={K} (constrained={constrained}): {exc}. The solver is exercised in the tests "
+            f"for kl with K in [2, {K_MAX}] and power(alpha) with alpha in [0.001, 2.5] up to K = 256; large alpha "
+            f"(p^alpha nearly zero on most of [0, 1]) converges only for smaller K") from exc
     t1 = time.perf_counter()
     E_est = float(sol.levelled)
     if not E_est > 0:

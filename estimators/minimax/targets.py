@@ -14,6 +14,7 @@ Supported: ``kl`` (f = p log p), ``power(alpha)`` for any alpha > 0, alpha != 1
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -21,9 +22,18 @@ import numpy as np
 from flint import arb, arb_poly, fmpq
 from scipy import special
 
-__all__ = ["Target", "target_for", "UnsupportedTargetError", "SUPPORTED"]
+__all__ = ["Target", "target_for", "UnsupportedTargetError", "SUPPORTED", "check_supported", "ALPHA_MIN_MINIMAX",
+           "ALPHA_MAX_MINIMAX", "POLY_WORK_MAX"]
 
 SUPPORTED = "kl, power(alpha) (alpha > 0, alpha != 1), euclidean, polynomial"
+#: power exponents the minimax solver accepts (non-polynomial targets; see check_supported): below
+#: 1e-3 p^alpha is nearly a step at 0 and the certificate cannot reach rel_tol; 1e4 is the generators'
+#: own limit
+ALPHA_MIN_MINIMAX = 1e-3
+ALPHA_MAX_MINIMAX = 1e4
+#: polynomial targets of degree d > K: the exchange and its Taylor-model certificate cost grows like
+#: d * K; supported d * K <= POLY_WORK_MAX (about ten seconds)
+POLY_WORK_MAX = 1 << 16
 
 
 class UnsupportedTargetError(ValueError):
@@ -149,14 +159,24 @@ class Target:
         if self.kind == "kl":
             return m * x ** (D + 1) / ((D + 1) * D * (1 - x))
         a = self._alpha_arb()
-        if not 2 * D + 3 >= a:
-            raise ValueError("tail bound needs alpha <= 2D + 3")
+        # |binom(a, k)| is non-increasing for k >= (a - 1)/2: sum the terms below k1 = max(D + 1, that)
+        # explicitly, then the rest is at most a geometric series
+        k1 = max(D + 1, int(math.ceil((float(a.mid()) - 1) / 2)) + 1)
+        if k1 - D > 100_000:
+            raise UnsupportedTargetError(f"power target with alpha = {self.alpha:g}: the Taylor tail needs "
+                                         f"{k1 - D} explicit terms; supported alpha <= {ALPHA_MAX_MINIMAX:g}")
         binom = arb(1)
         for k in range(D + 1):
             binom = binom * (a - k) / (k + 1)
-        # |binom(a, k)| is non-increasing for k >= D + 1 >= (a - 1)/2, so the tail is geometric
+        total = arb(0)
+        xk = x ** (D + 1)
+        for k in range(D + 1, k1):
+            total += abs(binom) * xk
+            binom = binom * (a - k) / (k + 1)
+            xk = xk * x
+        total += abs(binom) * xk / (1 - x)
         ma = (m.log() * a).exp()
-        return abs(binom) * ma * x ** (D + 1) / ((1 - x) * abs(a - 1))
+        return total * ma / abs(a - 1)
 
     def radius_ok(self, m: float, r: float) -> bool:
         """Whether the Taylor expansion at m may be used on |t| <= r."""
@@ -172,6 +192,19 @@ class Target:
             a = self._alpha_arb()
             return (b.log() * a).exp() / abs(a - 1) if b > 0 else arb(0)
         raise ValueError("entire targets use their Taylor series at 0")
+
+
+def check_supported(target: Target, K: int) -> None:
+    """Raise :class:`UnsupportedTargetError` (at once) for a target and K the solver cannot handle in
+    reasonable time or to its precision; the message names the parameter and the supported range."""
+    if target.kind == "power" and not ALPHA_MIN_MINIMAX <= target.alpha <= ALPHA_MAX_MINIMAX:
+        raise UnsupportedTargetError(
+            f"method 'minimax' supports power(alpha) for alpha in [{ALPHA_MIN_MINIMAX:g}, {ALPHA_MAX_MINIMAX:g}] "
+            f"(non-integer alpha), got alpha = {target.alpha!r}")
+    if target.kind == "poly" and target.degree > K and target.degree * K > POLY_WORK_MAX:
+        raise UnsupportedTargetError(
+            f"method 'minimax' supports polynomial targets of degree d > K only for d * K <= {POLY_WORK_MAX}; "
+            f"got degree {target.degree} (f = p * target) with K = {K}: use K <= {POLY_WORK_MAX // target.degree}")
 
 
 def target_for(generator) -> Target:
