@@ -24,11 +24,11 @@ def ustat_table(generator, K: int) -> Table:
             f"'jackknife' or 'minimax'.")
     n = K - 1
     d = generator.degree
-    check_exact_work(generator, K, method="ustat")
     if d > n:
         raise ValueError(
             f"method 'ustat' needs the reward degree <= K-1 = {n}; the target {generator.target_text!r} has "
             f"degree {d}, so K must be >= {d + 1}. With degree >= K no unbiased table exists (C1).")
+    check_exact_work(generator, K, method="ustat")
     exact = monomial_to_bernstein(list(generator.target_coeffs[: d + 1]), n)
     return Table(
         values=[float(v) for v in exact], generator=generator, method="ustat",
