@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import sys
 from pathlib import Path
 
@@ -121,6 +122,18 @@ def _game_from_args(args):
     return make_game(generator_params=gp, name=name, **base)
 
 
+def _check_out_dir(out: Path) -> Path:
+    """--out must be a directory or not exist yet, below an existing writable directory."""
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {str(out)!r} exists and is not a directory")
+    parent = out
+    while not parent.exists():
+        parent = parent.parent
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise ValueError(f"--out {str(out)!r}: the directory {str(parent)!r} is not writable")
+    return out
+
+
 def _cmd_game(args) -> int:
     game = _game_from_args(args)
     if args.exact:
@@ -169,10 +182,11 @@ def _exact(game, args) -> int:
 
 
 def _run(game, args) -> int:
-    from estimators._io import atomic_write_text, check_writable_target
+    from estimators._io import atomic_write_text
 
     from .compare import COMPARED_METHODS, POLYNOMIAL_METHODS, ComparisonConfig, acceleration_verdict, \
         run_comparison, verdict_text
+    from .dynamics import RunConfig
     from .plots import plot_convergence
 
     Ks = tuple(_ints(args.K, "--K")) if args.K is not None else (4, 8, 16, 32)
@@ -187,12 +201,15 @@ def _run(game, args) -> int:
         raise ValueError(f"--targets must be TV values in (0, 1), got {args.targets!r}")
     cfg = ComparisonConfig(Ks=Ks, step_size=args.step_size, steps=args.steps, groups=args.groups, seeds=args.seeds,
                            advantage=args.advantage, update=args.update, targets=targets, seed=args.seed)
-    out = Path(args.out)
-    check_writable_target(out / "game.json", name="--out")
+    for K in Ks:  # every run's settings are checked before any work
+        RunConfig(K=K, step_size=args.step_size, steps=args.steps, groups=args.groups, seeds=args.seeds,
+                  advantage=args.advantage, update=args.update, seed=args.seed)
+    out = _check_out_dir(Path(args.out))
     res = run_comparison(game, methods, cfg, log=lambda m: print(m, file=sys.stderr, flush=True))
     verdicts = acceleration_verdict(res, targets[len(targets) // 2])
     doc = {k: v for k, v in res.items() if not k.startswith("_")}
     doc["verdict"] = {"pairs": verdicts, "text": verdict_text(verdicts, res["skipped"])}
+    out.mkdir(parents=True, exist_ok=True)
     plot = plot_convergence(res, out / "game_convergence.png", f"{game.describe()}")
     doc["plots"] = [plot]
     atomic_write_text(out / "game.json", json.dumps(_jsonable(doc), indent=2, allow_nan=False) + "\n")

@@ -101,8 +101,8 @@ class Trajectory:
         return self.samples / self.seconds if self.seconds > 0 else float("inf")
 
 
-def simulate(game: GameSpec, table: Table, cfg: RunConfig, *, log=None) -> Trajectory:
-    """Run ``cfg.seeds`` independent stochastic runs of the game from uniform logits."""
+def simulate(game: GameSpec, table: Table, cfg: RunConfig, *, log=None, theta0=None) -> Trajectory:
+    """Run ``cfg.seeds`` independent stochastic runs of the game from uniform logits (or ``theta0``, [T])."""
     check_table_for_game(game, table, cfg.K)
     S, B, K, T, m = cfg.seeds, cfg.groups, cfg.K, game.T, game.m
     rng = np.random.default_rng(cfg.seed)
@@ -116,6 +116,11 @@ def simulate(game: GameSpec, table: Table, cfg: RunConfig, *, log=None) -> Traje
         rec_steps = np.append(rec_steps, cfg.steps)
     P = np.empty((S, rec_steps.size, m))
     theta = np.zeros((S, T))
+    if theta0 is not None:
+        th0 = np.asarray(theta0, dtype=np.float64)
+        if th0.shape != (T,) or not np.all(np.isfinite(th0)):
+            raise ValueError(f"theta0 must be {T} finite logits (one per trace), got shape {th0.shape}")
+        theta += th0
     row_off = (2.0 * np.arange(S))[:, None]                    # rows of the flattened CDF never interleave
     trace_base = (np.arange(S) * T)[:, None]
     group_key = (np.arange(S * B) * m).reshape(S, B, 1)

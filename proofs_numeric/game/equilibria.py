@@ -436,6 +436,7 @@ def solve_kkt(r, beta, marg: Marginal, *, tol: float = KKT_TOL) -> list[KKTPoint
     points: list[KKTPoint] = []
     for p, lam in cands:
         p = np.where(p < 0, 0.0, p)
+        p = p / p.sum()  # exact normalisation; the residual below is evaluated at this point
         if any(np.max(np.abs(q.p - p)) <= 1e-9 for q in points):
             continue
         res = _exact_residual(r, beta, marg, p, lam)

@@ -24,8 +24,8 @@ def plot_convergence(result: dict, path, title: str):
     col = _colors(labels)
     ncol = 2 if len(Ks) > 1 else 1
     nrow = int(np.ceil(len(Ks) / ncol))
-    fig, axes = plt.subplots(nrow, ncol, figsize=(6.2 * ncol, 3.6 * nrow), squeeze=False, sharey=True,
-                             layout="constrained")
+    fig, axes = plt.subplots(nrow, ncol, figsize=(6.2 * ncol, 3.6 * nrow), squeeze=False, sharey=True)
+    fig.subplots_adjust(hspace=0.45, wspace=0.12, top=0.86)
     for ax, K in zip(axes.ravel(), Ks):
         for r in (r for r in rows if r["K"] == K):
             c = curves[(r["method"], K)]
