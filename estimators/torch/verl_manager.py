@@ -91,6 +91,10 @@ class AlftAgentLoopManager(AgentLoopManager):
     alft: Mapping | None = None
 
     def __init__(self, config, *args, **kwargs):
+        trainer = config.get("trainer") or {}
+        if trainer.get("use_v1", False):
+            raise ValueError("AlftAgentLoopManager plugs into verl's ray trainer: set trainer.use_v1=false (the v1 "
+                             "trainer streams rollouts into TransferQueue, with no whole-batch rollout output)")
         super().__init__(config, *args, **kwargs)
         block = self.alft if self.alft is not None else _plain(config.get("alft"))
         self.alft_settings = AlftSettings.from_mapping(block)

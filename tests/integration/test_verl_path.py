@@ -177,5 +177,9 @@ def test_verl_alft_agent_loop_manager(tmp_path, verl_env):
     np.testing.assert_allclose(remax.batch["rm_scores"].sum(1).numpy(), totals + base_task, rtol=0, atol=1e-6)
     with pytest.raises(ValueError, match="rollout.n must be >= 2"):
         AlftAgentLoopManager(verl_config(tmp_path / "n1", n=1, alft={})[0], llm_client=None)
+    v1, _ = verl_config(tmp_path / "v1", alft={})
+    v1.trainer.use_v1 = True
+    with pytest.raises(ValueError, match="use_v1=false"):
+        AlftAgentLoopManager(v1, llm_client=None)
     with pytest.raises(ValueError, match="unknown key"):
         AlftAgentLoopManager(verl_config(tmp_path / "bad", alft={"sclae": 1})[0], llm_client=None)

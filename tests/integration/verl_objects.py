@@ -50,6 +50,7 @@ def verl_config(tmp: Path, *, n: int = 4, alft: dict | None = None):
     cfg.actor_rollout_ref.rollout.prompt_length = PROMPT_LENGTH
     cfg.actor_rollout_ref.rollout.response_length = RESPONSE_LENGTH
     cfg.actor_rollout_ref.rollout.n = n
+    cfg.trainer.use_v1 = False  # the ray trainer, whose rollout manager class the config names
     cfg.reward.custom_reward_function.path = str(write_reward_file(tmp / "my_reward.py"))
     cfg.reward.custom_reward_function.name = "compute_score"
     if alft is not None:
