@@ -13,6 +13,8 @@ method) for V_g(p). Intervals are Bonferroni-corrected over all reported quantit
 """
 from __future__ import annotations
 
+import math
+import numbers
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -22,7 +24,49 @@ from ._validate import check_K, check_positive_int, check_unit_interval_open
 from .table import Table
 
 __all__ = ["leave_one_out_counts", "sample_groups", "check_answer_distribution", "MonteCarloResult",
-           "monte_carlo", "Comparison", "GroupMoments"]
+           "monte_carlo", "Comparison", "GroupMoments", "check_seed", "check_min_expected", "MAX_BYTES",
+           "batch_for_memory"]
+
+#: default memory budget of one Monte Carlo batch (bytes)
+MAX_BYTES = 1 << 30
+#: bytes per simulated group: ~70 per sample (ids, counts, sort keys, rewards) and ~48 per answer
+#: (the per-group sums), measured with tracemalloc, with margin
+_BYTES_PER_SAMPLE = 96
+_BYTES_PER_ANSWER = 64
+
+
+def check_seed(seed, *, name: str = "seed") -> int:
+    """Return ``seed`` as an int after checking it is a non-negative integer (numpy's requirement)."""
+    if isinstance(seed, bool) or not isinstance(seed, (numbers.Integral, np.integer)):
+        raise TypeError(f"{name} must be a non-negative integer, got {seed!r}")
+    if int(seed) < 0:
+        raise ValueError(f"{name} must be a non-negative integer, got {seed}")
+    return int(seed)
+
+
+def check_min_expected(x, *, name: str = "min_expected") -> float:
+    """Return ``x`` as a float after checking it is finite and >= 0."""
+    if isinstance(x, bool):
+        raise TypeError(f"{name} must be a finite number >= 0, got {x!r}")
+    try:
+        v = float(x)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} must be a finite number >= 0, got {x!r}") from exc
+    if not (math.isfinite(v) and v >= 0):
+        raise ValueError(f"{name} must be a finite number >= 0 (answers with fewer expected observations are not "
+                         f"tested), got {x!r}")
+    return v
+
+
+def batch_for_memory(K: int, m: int, batch: int, max_bytes: int) -> int:
+    """Largest batch <= ``batch`` whose working memory stays within ``max_bytes``; a clear error when
+    even one group does not fit."""
+    per_group = _BYTES_PER_SAMPLE * K + _BYTES_PER_ANSWER * m
+    fit = max_bytes // per_group
+    if fit < 1:
+        raise ValueError(f"max_bytes = {max_bytes} is too small for one group of K = {K} samples over {m} answers "
+                         f"(needs about {per_group} bytes); raise max_bytes or use fewer answers")
+    return int(min(batch, fit))
 
 
 def leave_one_out_counts(answers) -> np.ndarray:
@@ -68,16 +112,21 @@ def sample_groups(probs, K, n_groups, rng) -> np.ndarray:
 
 @dataclass
 class Comparison:
-    """Exact moments against Monte Carlo intervals, per answer."""
+    """Exact moments against Monte Carlo intervals, per answer.
+
+    ``within`` is True for untested answers (too few expected observations); ``n_tested`` counts the
+    tested ones, and ``all_within`` is False when nothing was tested (no evidence is not agreement).
+    """
 
     z_mean: np.ndarray
     z_var: np.ndarray
     within: np.ndarray  # bool per answer: both quantities inside their intervals
     alpha: float
+    n_tested: int = -1
 
     @property
     def all_within(self) -> bool:
-        return bool(np.all(self.within))
+        return bool(self.n_tested != 0 and np.all(self.within))
 
 
 @dataclass
@@ -110,15 +159,29 @@ class MonteCarloResult:
         return est - self.z_crit * se, est + self.z_crit * se
 
     def compare(self, exact_mean, exact_var) -> Comparison:
-        """z-scores of exact values against the estimates; within = |z| <= z_crit for both."""
-        em = np.asarray(exact_mean, dtype=np.float64)
-        ev = np.asarray(exact_var, dtype=np.float64)
+        """z-scores of exact values against the estimates; within = |z| <= z_crit for both.
+
+        ``exact_mean`` and ``exact_var`` need one finite value per answer (``len(probs)``).
+        """
+        em = self._check_exact(exact_mean, "exact_mean")
+        ev = self._check_exact(exact_var, "exact_var")
         with np.errstate(divide="ignore", invalid="ignore"):
             zm = np.where(self.mean_se > 0, (self.mean - em) / self.mean_se, np.where(np.isclose(self.mean, em, rtol=1e-12, atol=1e-12), 0.0, np.inf))
             zv = np.where(self.var_se > 0, (self.var - ev) / self.var_se, np.where(np.isclose(self.var, ev, rtol=1e-12, atol=1e-12), 0.0, np.inf))
         within = (np.abs(zm) <= self.z_crit) & (np.abs(zv) <= self.z_crit)
         within = np.where(self.reported, within, True)
-        return Comparison(zm, zv, within, self.alpha)
+        return Comparison(zm, zv, within, self.alpha, int(np.sum(self.reported)))
+
+    def _check_exact(self, x, name: str) -> np.ndarray:
+        try:
+            a = np.asarray(x, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"{name} must be {self.probs.size} real numbers (one per answer), got {x!r:.80}") from exc
+        if a.shape != self.probs.shape:
+            raise ValueError(f"{name} must have one value per answer, shape {self.probs.shape}; got shape {a.shape}")
+        if not np.all(np.isfinite(a[self.reported])):
+            raise ValueError(f"{name} must be finite for every tested answer")
+        return a
 
 
 class GroupMoments:
@@ -174,7 +237,7 @@ class GroupMoments:
 
 
 def monte_carlo(table: Table, probs, n_groups: int, *, seed: int, alpha: float = 1e-3,
-                batch: int = 65536, min_expected: float = 200.0) -> MonteCarloResult:
+                batch: int = 65536, min_expected: float = 200.0, max_bytes: int = MAX_BYTES) -> MonteCarloResult:
     """Estimate B_g(p) and V_g(p) for every answer by simulating ``n_groups`` groups.
 
     Parameters
@@ -184,9 +247,12 @@ def monte_carlo(table: Table, probs, n_groups: int, *, seed: int, alpha: float =
     n_groups : int          number of simulated groups (the Monte Carlo sample size)
     seed : int              seed of ``numpy.random.default_rng`` (required: runs are reproducible)
     alpha : float           family-wise false-alarm rate over the 2*m intervals (Bonferroni)
-    batch : int             groups simulated at once (bounds memory)
+    batch : int             groups simulated at once (at most; reduced to fit ``max_bytes``)
     min_expected : float    answers with fewer expected observations n_groups*K*p are not tested
                             (the normal approximation is not trusted there); see ``reported``.
+                            Finite, >= 0.
+    max_bytes : int         memory budget of one batch (default 1 GiB): the batch is reduced to
+                            max_bytes / (96 K + 64 m) groups
     """
     if not isinstance(table, Table):
         raise TypeError(f"table must be an estimators.Table, got {type(table).__name__}")
@@ -194,8 +260,12 @@ def monte_carlo(table: Table, probs, n_groups: int, *, seed: int, alpha: float =
     n_groups = check_positive_int(n_groups, name="n_groups", minimum=2)
     alpha = check_unit_interval_open(alpha, name="alpha")
     batch = check_positive_int(batch, name="batch")
-    rng = np.random.default_rng(seed)
+    seed = check_seed(seed)
+    min_expected = check_min_expected(min_expected)
+    max_bytes = check_positive_int(max_bytes, name="max_bytes")
     K, m = table.K, q.size
+    batch = batch_for_memory(K, m, batch, max_bytes)
+    rng = np.random.default_rng(seed)
     g = table.values
     acc = GroupMoments(m)
     done = 0

@@ -18,11 +18,27 @@ import numpy as np
 import torch
 
 from .._validate import check_K, check_positive_int, check_unit_interval_open
-from ..montecarlo import GroupMoments, MonteCarloResult, check_answer_distribution
+from ..montecarlo import (MAX_BYTES, GroupMoments, MonteCarloResult, batch_for_memory, check_answer_distribution,
+                          check_min_expected, check_seed)
 from ..table import Table
 from .kernels import group_rewards
 
 __all__ = ["sample_groups", "group_sums", "monte_carlo"]
+
+
+def _check_device(device) -> torch.device:
+    """A usable torch device, or a ValueError naming ``device`` (unknown names, absent CUDA, meta)."""
+    if device is None:
+        return torch.device("cpu")
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise ValueError(f"device must be a torch device such as 'cpu' or 'cuda', got {device!r}") from exc
+    if dev.type == "meta":
+        raise ValueError("device 'meta' holds no data: Monte Carlo needs a real device (cpu, cuda)")
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} requested but torch.cuda.is_available() is False")
+    return dev
 
 
 def sample_groups(probs, K: int, n_groups: int, generator: torch.Generator, *, device=None) -> torch.Tensor:
@@ -54,7 +70,8 @@ def group_sums(ids: torch.Tensor, rewards: torch.Tensor, m: int) -> tuple[torch.
 
 
 def monte_carlo(table: Table, probs, n_groups: int, *, seed: int, alpha: float = 1e-3, batch: int = 65536,
-                min_expected: float = 200.0, device=None, dtype: torch.dtype = torch.float64) -> MonteCarloResult:
+                min_expected: float = 200.0, device=None, dtype: torch.dtype = torch.float64,
+                max_bytes: int = MAX_BYTES) -> MonteCarloResult:
     """Estimate B_g(p) and V_g(p) for every answer by simulating ``n_groups`` groups in torch.
 
     Parameters as :func:`estimators.montecarlo.monte_carlo`, plus ``device`` (default CPU) and
@@ -69,12 +86,14 @@ def monte_carlo(table: Table, probs, n_groups: int, *, seed: int, alpha: float =
     n_groups = check_positive_int(n_groups, name="n_groups", minimum=2)
     alpha = check_unit_interval_open(alpha, name="alpha")
     batch = check_positive_int(batch, name="batch")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-        raise TypeError(f"seed must be an integer, got {seed!r}")
-    dev = torch.device(device) if device is not None else torch.device("cpu")
+    seed = check_seed(seed)
+    min_expected = check_min_expected(min_expected)
+    max_bytes = check_positive_int(max_bytes, name="max_bytes")
+    dev = _check_device(device)
     gen = torch.Generator(device=dev)
     gen.manual_seed(int(seed))
     K, m = table.K, q.size
+    batch = batch_for_memory(K, m, batch, max_bytes)
     batch = max(1, min(batch, (1 << 23) // (K * m)))  # bounds the [b, K, m] one-hot
     acc = GroupMoments(m)
     done = 0
