@@ -45,7 +45,7 @@ from ..table import Table
 
 __all__ = [
     "group_rewards", "group_rewards_flat", "leave_one_out_counts", "leave_one_out_counts_flat",
-    "answers_to_ids", "normalize_answer", "table_values", "PAIRWISE_MAX_K", "SCATTER_MAX_CELLS",
+    "answers_to_ids", "normalize_answer", "table_values", "PAIRWISE_MAX_K", "SCATTER_MAX_CELLS", "check_device",
 ]
 
 #: dense inputs with K <= PAIRWISE_MAX_K use the O(B K^2) pairwise comparison, larger K the
@@ -61,6 +61,8 @@ _FLOAT_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
 def _check_ids(ids, ndim: int, name: str = "ids") -> torch.Tensor:
     if not isinstance(ids, torch.Tensor):
         raise TypeError(f"{name} must be an integer torch.Tensor, got {type(ids).__name__}")
+    if ids.device.type == "meta":
+        raise ValueError(f"{name} is on the 'meta' device, which holds no data: counts need real ids (cpu, cuda)")
     if ids.dtype not in _INT_DTYPES:
         raise TypeError(f"{name} must be an integer tensor (int8/16/32/64 or uint8), got dtype {ids.dtype}")
     if ids.dim() != ndim:
@@ -69,12 +71,42 @@ def _check_ids(ids, ndim: int, name: str = "ids") -> torch.Tensor:
     return ids
 
 
+def _check_representable(vals: torch.Tensor, out_dtype: torch.dtype, name: str = "table") -> None:
+    """A table whose finite float64 entries overflow ``out_dtype`` is an error, never +-inf rewards."""
+    if out_dtype == torch.float64 or vals.numel() == 0:
+        return
+    big = float(vals.abs().max())
+    limit = float(torch.finfo(out_dtype).max)
+    if big > limit:
+        raise ValueError(f"{name} has entries up to {big:.4g} in magnitude, beyond the range of the output dtype "
+                         f"{str(out_dtype).split('.')[-1]} (max {limit:.4g}): request dtype=torch.float64")
+
+
 def _check_out_dtype(dtype, default: torch.dtype) -> torch.dtype:
     if dtype is None:
         return default
     if dtype not in _FLOAT_DTYPES:
         raise TypeError(f"dtype must be a floating torch dtype (float16/bfloat16/float32/float64), got {dtype!r}")
     return dtype
+
+
+def check_device(device, *, name: str = "device") -> torch.device:
+    """A usable torch device (default CPU), or a ValueError naming ``name`` (unknown names, CUDA when
+    it is not available, the data-less 'meta' device)."""
+    if device is None:
+        return torch.device("cpu")
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError, ValueError) as exc:
+        raise ValueError(f"{name} must be a torch device such as 'cpu', 'cuda' or 'cuda:1', got {device!r}") from exc
+    if dev.type == "meta":
+        raise ValueError(f"{name} 'meta' holds no data; use a real device (cpu, cuda)")
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"{name} {device!r} requested but torch.cuda.is_available() is False")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise ValueError(f"{name} {device!r}: only {torch.cuda.device_count()} CUDA device(s) are visible")
+    return dev
 
 
 def same_device(actual: torch.device, requested) -> bool:
@@ -121,6 +153,8 @@ def table_values(table, *, device=None, name: str = "table") -> tuple[torch.Tens
     if isinstance(table, torch.Tensor):
         if not table.is_floating_point():
             raise TypeError(f"{name} must be a floating tensor of table entries, got dtype {table.dtype}")
+        if table.device.type == "meta":
+            raise ValueError(f"{name} is on the 'meta' device, which holds no data")
         if device is not None and not same_device(table.device, device):
             raise ValueError(f"{name} is on device {table.device} but ids are on {torch.device(device)}; "
                              f"move them to the same device (no implicit transfers)")
@@ -165,7 +199,9 @@ def _shifted_table(table, K: int, device, out_dtype, add_constant: bool) -> torc
     if add_constant and const is None:
         raise ValueError("add_constant=True needs an estimators.Table (a raw tensor table has no generator, "
                          "hence no dropped constant)")
-    out = torch.cat([vals.new_zeros(1), vals + (const if add_constant else 0.0)]).to(out_dtype)
+    shifted = torch.cat([vals.new_zeros(1), vals + (const if add_constant else 0.0)])
+    _check_representable(shifted, out_dtype)
+    out = shifted.to(out_dtype)
     if isinstance(table, Table):
         per[key] = out
     return out
@@ -462,6 +498,7 @@ def group_rewards(ids, table, mask=None, *, dtype: torch.dtype | None = None, ad
             c1 = _dense_counts(ids, None, method, plus_one=True)
             return shifted.index_select(0, c1.reshape(-1)).view(B, K)
         lut, row_of_size, consts = _lookup(table, [K], ids.device, add_constant)
+        _check_representable(lut + consts[:, None], out_dtype)
         counts = _dense_counts(ids, None, method)
         return (lut[0][counts] + consts[0]).to(out_dtype)
     mask = _check_mask(mask, ids)
@@ -475,6 +512,7 @@ def group_rewards(ids, table, mask=None, *, dtype: torch.dtype | None = None, ad
                          f"(drop the row or unmask more samples)")
     uniq = sorted(int(s) for s in torch.unique(sizes).tolist())
     lut, row_of_size, consts = _lookup(table, uniq, ids.device, add_constant)
+    _check_representable(lut + consts[:, None], out_dtype)
     counts = _dense_counts(ids, mask, method)
     rows = row_of_size[sizes].unsqueeze(1).expand(B, K)
     vals = lut[rows, counts.clamp_min(0)] + consts[rows]
@@ -527,6 +565,7 @@ def group_rewards_flat(ids, group_ids, table, *, dtype: torch.dtype | None = Non
                          f"needs at least 2")
     uniq = sorted(int(s) for s in torch.unique(sizes).tolist())
     lut, row_of_size, consts = _lookup(table, uniq, ids.device, add_constant)
+    _check_representable(lut + consts[:, None], out_dtype)
     rows = row_of_size[sizes]
     vals = lut[rows, counts] + consts[rows]
     return vals.to(out_dtype)

@@ -17,7 +17,7 @@ import torch
 from .._validate import check_positive_int, check_probabilities
 from ..moments import Moments
 from ..table import Table
-from .kernels import same_device, table_values
+from .kernels import check_device, same_device, table_values
 
 __all__ = ["moments", "binomial_pmf", "target", "weighted_target", "MOMENT_TOL", "moment_error", "as_numpy"]
 
@@ -108,7 +108,11 @@ def moments(table: Table, p, *, device=None, dtype: torch.dtype = torch.float64,
         raise TypeError(f"table must be an estimators.Table, got {type(table).__name__}")
     dtype = _check_dtype(dtype)
     chunk = check_positive_int(chunk, name="chunk")
+    if device is not None:
+        device = check_device(device)
     if isinstance(p, torch.Tensor):
+        if p.device.type == "meta":
+            raise ValueError("p is on the 'meta' device, which holds no data")
         if device is None:
             device = p.device
         elif not same_device(p.device, device):

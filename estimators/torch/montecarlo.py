@@ -21,24 +21,9 @@ from .._validate import check_K, check_positive_int, check_unit_interval_open
 from ..montecarlo import (MAX_BYTES, GroupMoments, MonteCarloResult, batch_for_memory, check_answer_distribution,
                           check_min_expected, check_seed)
 from ..table import Table
-from .kernels import group_rewards
+from .kernels import check_device, group_rewards
 
 __all__ = ["sample_groups", "group_sums", "monte_carlo"]
-
-
-def _check_device(device) -> torch.device:
-    """A usable torch device, or a ValueError naming ``device`` (unknown names, absent CUDA, meta)."""
-    if device is None:
-        return torch.device("cpu")
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError) as exc:
-        raise ValueError(f"device must be a torch device such as 'cpu' or 'cuda', got {device!r}") from exc
-    if dev.type == "meta":
-        raise ValueError("device 'meta' holds no data: Monte Carlo needs a real device (cpu, cuda)")
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {device!r} requested but torch.cuda.is_available() is False")
-    return dev
 
 
 def sample_groups(probs, K: int, n_groups: int, generator: torch.Generator, *, device=None) -> torch.Tensor:
@@ -89,7 +74,7 @@ def monte_carlo(table: Table, probs, n_groups: int, *, seed: int, alpha: float =
     seed = check_seed(seed)
     min_expected = check_min_expected(min_expected)
     max_bytes = check_positive_int(max_bytes, name="max_bytes")
-    dev = _check_device(device)
+    dev = check_device(device)
     gen = torch.Generator(device=dev)
     gen.manual_seed(int(seed))
     K, m = table.K, q.size

@@ -43,6 +43,7 @@ from typing import Any, Callable, Mapping
 
 import torch
 
+from .._validate import check_finite_real
 from ..table import Table
 from .distributed import answer_hash, gather_keys, hash_keys, world_of
 from .kernels import answers_to_ids, group_rewards
@@ -211,7 +212,7 @@ def trl_reward_function(table, *, num_generations: int, num_generations_eval: in
     sizes = tuple(sorted({G_train, G_eval}))
     tables = _tables_per_size(table, sizes)
     extract = extract_answer if extract_answer is not None else (lambda text: text.strip())
-    scale = float(scale)
+    scale = check_finite_real(scale, name="scale")
 
     def answer_keys(completions) -> list:
         keys = []

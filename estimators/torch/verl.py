@@ -41,6 +41,7 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 import torch
 
+from .._validate import check_finite_real
 from .kernels import answers_to_ids, group_rewards_flat
 from .table_sizes import TablePerSize
 
@@ -209,6 +210,7 @@ def add_group_rewards(batch, table, *, uids: Sequence | None = None, answer_key:
 
     The reward goes where verl put the sample's score: the last attended response token.
     """
+    scale = check_finite_real(scale, name="scale")
     nt = getattr(batch, "non_tensor_batch", None)
     if nt is None or not hasattr(batch, "batch"):
         raise TypeError(f"batch must be a verl DataProto (with .batch and .non_tensor_batch), got {type(batch).__name__}")
@@ -235,7 +237,7 @@ def add_group_rewards(batch, table, *, uids: Sequence | None = None, answer_key:
         sub = [None if answers[i] is None else str(answers[i]) for i in idx]
         r = verl_group_rewards(uids[idx], sub, TablePerSize(table), normalize=normalize, none_answers=none_answers,
                                add_constant=add_constant, dtype=torch.float64)
-        out[torch.as_tensor(idx)] = r * float(scale)
+        out[torch.as_tensor(idx)] = r * scale
     pos = last_token_index(mask)
     done: set = set()
     for key in present:  # verl may hold one tensor under several keys: add once per storage
