@@ -87,8 +87,13 @@ class ComparisonConfig:
         return asdict(self)
 
 
+def _curve_index(n: int, n_points: int) -> np.ndarray:
+    return np.unique(np.linspace(0, n - 1, min(n_points, n)).round().astype(int))
+
+
 def _curve_json(steps, mean, lo, hi, n_points: int) -> dict:
-    idx = np.unique(np.linspace(0, steps.size - 1, min(n_points, steps.size)).round().astype(int))
+    """Seed-mean error with its pointwise band at ``n_points`` recorded steps (for results.json)."""
+    idx = _curve_index(steps.size, n_points)
     return {"steps": steps[idx].tolist(), "mean": mean[idx].tolist(), "lo": lo[idx].tolist(), "hi": hi[idx].tolist()}
 
 
@@ -147,6 +152,8 @@ def run_comparison(game: GameSpec, methods, cfg: ComparisonConfig, *, log=None, 
                 "final_tv_interval": [float(flo[0]), float(fhi[0])],
                 "collapsed_fraction": float(np.mean(tr.p[:, -1].max(axis=1) > 0.99)),
                 "nonfinite_seeds": int((~finite).sum()), "seeds": int(finite.sum()),
+                "curve": dict(_curve_json(tr.steps, mean, lo, hi, cfg.curve_points),
+                              expected=[float(det_err[i]) for i in _curve_index(tr.steps.size, cfg.curve_points)]),
             }
             per.append(row)
             curves[(label, K)] = {"steps": tr.steps, "mean": mean, "lo": lo, "hi": hi, "det": det_err,

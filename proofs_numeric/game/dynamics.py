@@ -4,9 +4,9 @@ Per step and per seed (an independent run): B groups of K traces are sampled fro
 policy over traces, each sample gets the reward r(z_i) - beta * g(C_i) from its leave-one-out
 count, an advantage (:mod:`.advantages`) and the logits move by one policy-gradient or
 mirror-descent step (:mod:`.expected` states the updates and their expectations). All seeds,
-groups and samples of a step are handled by a few array operations (one ``searchsorted`` to
-sample, two ``bincount`` to count and to scatter the gradient), so the cost per sampled answer is
-a few tens of nanoseconds (``benchmarks/bench_game.py``).
+groups and samples of a step are handled by a few array operations (inverse-CDF sampling by
+threshold counts, two ``bincount`` to count and to scatter the gradient), so the cost per sampled
+answer is a few tens of nanoseconds (``benchmarks/bench_game.py``).
 
 Randomness: one ``numpy.random.Generator`` (PCG64) per run, seeded by ``RunConfig.seed``; seeds
 within a run are rows of the same stream, so runs are reproducible and rows independent.
@@ -101,6 +101,23 @@ class Trajectory:
         return self.samples / self.seconds if self.seconds > 0 else float("inf")
 
 
+#: Up to this many traces, sampling counts the CDF thresholds below u (one vector pass per trace);
+#: above it, one searchsorted over the seeds' concatenated CDFs.
+_THRESHOLD_SAMPLING_MAX_T = 16
+
+
+def _inverse_cdf(cdf: np.ndarray, u: np.ndarray, row_off: np.ndarray, trace_base: np.ndarray) -> np.ndarray:
+    """Trace index y[s, i] = #{j < T - 1 : cdf[s, j] <= u[s, i]} (inverse-CDF sampling, exact in float64)."""
+    S, T = cdf.shape
+    if T <= _THRESHOLD_SAMPLING_MAX_T:
+        y = np.zeros(u.shape, dtype=np.int64)
+        for j in range(T - 1):
+            y += u >= cdf[:, j:j + 1]
+        return y
+    y = np.searchsorted((cdf + row_off).ravel(), (u + row_off).ravel(), side="right").reshape(u.shape)
+    return np.minimum(y - trace_base, T - 1)
+
+
 def simulate(game: GameSpec, table: Table, cfg: RunConfig, *, log=None, theta0=None) -> Trajectory:
     """Run ``cfg.seeds`` independent stochastic runs of the game from uniform logits (or ``theta0``, [T])."""
     check_table_for_game(game, table, cfg.K)
@@ -140,8 +157,7 @@ def simulate(game: GameSpec, table: Table, cfg: RunConfig, *, log=None, theta0=N
         cdf = np.cumsum(pi, axis=1)
         cdf[:, -1] = 1.0
         u = rng.random((S, B * K))
-        y = np.searchsorted((cdf + row_off).ravel(), (u + row_off).ravel(), side="right").reshape(S, B * K)
-        y = np.minimum(y - trace_base, T - 1).reshape(S, B, K)
+        y = _inverse_cdf(cdf, u, row_off, trace_base).reshape(S, B, K)
         z = answer_of[y]
         N = np.bincount((group_key + z).ravel(), minlength=S * B * m).reshape(S, B, m)
         C = np.take_along_axis(N, z, axis=2) - 1
