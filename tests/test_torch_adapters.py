@@ -204,16 +204,26 @@ def _two_rank_worker(rank, world, port, out_dir):
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
     dist.init_process_group("gloo", rank=rank, world_size=world)
     res = {}
+    calls = {"collectives": 0}
+    for name in ("all_gather", "all_gather_object", "all_reduce", "broadcast", "gather", "all_to_all"):
+        def counted(*args, _f=getattr(dist, name), **kwargs):
+            calls["collectives"] += 1
+            return _f(*args, **kwargs)
+        setattr(dist, name, counted)  # this spawned process only
     try:
         G, G_eval = 4, 2
         fn = trl_reward_function(build_table("kl", "jackknife", G), num_generations=G, num_generations_eval=G_eval)
-        # eval (G = 2), global batch a a b b | b b c c: the middle group b b straddles the processes
-        prompts = ["a", "a", "b", "b"] if rank == 0 else ["b", "b", "c", "c"]
-        answers = [["1", "2", "1", None], [None, "1", "1", "1"]][rank]
+        # eval (G = 2), global batch a a b | b c c: group b straddles the processes
+        prompts = ["a", "a", "b"] if rank == 0 else ["b", "c", "c"]
+        answers = [["1", "2", "1"], [None, None, "1"]][rank]
         texts = ["" if a is None else a for a in answers]
         fn_none = trl_reward_function(build_table("kl", "jackknife", G), num_generations=G,
                                       num_generations_eval=G_eval, extract_answer=lambda t: t or None)
         res["eval_split"] = fn_none(prompts=prompts, completions=texts, **fake_trainer_kwargs(False, G, G_eval))
+        res["collectives_eval"] = calls["collectives"]
+        fn4 = trl_reward_function(build_table("kl", "jackknife", G), num_generations=G)
+        res["local_whole_groups"] = fn4(prompts=["a"] * 4, completions=["x", "y", "x", "z"])  # whole groups
+        res["collectives_local"] = calls["collectives"] - res["collectives_eval"]
         res["train_split"] = fn(prompts=["a", "a"], completions=[["x", "y"], ["x", "x"]][rank],
                                 **fake_trainer_kwargs(True, G, G_eval))
         try:  # ranks in different modes: the same clear error on both
@@ -243,11 +253,14 @@ def test_c8_trl_groups_split_across_two_gloo_processes(tmp_path):
     mp.spawn(_two_rank_worker, args=(2, port, str(tmp_path)), nprocs=2, join=True)
     r = [json.loads((tmp_path / f"rank{k}.json").read_text()) for k in (0, 1)]
     t2, t4 = build_table("kl", "jackknife", 2), build_table("kl", "jackknife", 4)
-    # eval, G = 2: global answers 1 2 | 1 None | None 1 | 1 1 in blocks of two (a, b, b, c)
-    global_answers = ["1", "2", "1", None, None, "1", "1", "1"]
+    # eval, G = 2: global answers 1 2 | 1 None | None 1 in blocks of two (a, b, c)
+    global_answers = ["1", "2", "1", None, None, "1"]
     assert r[0]["eval_split"] + r[1]["eval_split"] == reference_group_rewards(global_answers, t2, 2)
     # train, G = 4: one group a = x y | x x, split over the two processes
     assert r[0]["train_split"] + r[1]["train_split"] == reference_group_rewards(["x", "y", "x", "x"], t4, 4)
+    assert r[0]["collectives_eval"] == r[1]["collectives_eval"] == 1  # one collective per gathering call
+    assert r[0]["collectives_local"] == 0 and r[0]["local_whole_groups"] == reference_group_rewards(
+        ["x", "y", "x", "z"], t4, 4)
     assert "disagree on the group size" in r[0]["modes_error"] and r[0]["modes_error"] == r[1]["modes_error"]
     assert "prompts" in r[0]["layout_error"] and r[0]["layout_error"] == r[1]["layout_error"]
 

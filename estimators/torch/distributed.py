@@ -63,13 +63,16 @@ class GatheredBatch:
 
     ``answer_ids`` and ``prompt_ids`` are int64 tensors [N] over the whole batch (N = world x n);
     ``prompt_ids`` is None when no process sent prompts. ``offset`` is where this process's rows
-    start, ``hints`` the per-process group-size hint (0 = none).
+    start, ``hints`` the per-process group-size hint (0 = none), ``bytes_sent`` / ``bytes_received``
+    the payload this process sent to / received from the collective.
     """
     answer_ids: torch.Tensor
     prompt_ids: torch.Tensor | None
     offset: int
     n_local: int
     hints: list[int]
+    bytes_sent: int = 0
+    bytes_received: int = 0
 
 
 def gather_keys(answer_ids: Sequence[int], prompt_ids: Sequence[int] | None, *, hint: int = 0,
@@ -113,4 +116,5 @@ def gather_keys(answer_ids: Sequence[int], prompt_ids: Sequence[int] | None, *, 
         ans[unparsed] = -(1 + unparsed)
     prompts = torch.cat([p[4 + n:] for p in parts]) if headers[0][3] else None
     return GatheredBatch(answer_ids=ans, prompt_ids=prompts, offset=rank * n, n_local=n,
-                         hints=[h[2] for h in headers])
+                         hints=[h[2] for h in headers], bytes_sent=local.numel() * local.element_size(),
+                         bytes_received=sum(p.numel() * p.element_size() for p in parts))
