@@ -99,3 +99,15 @@ def test_c7_regression_figures_are_extractable(c7_quick):
     assert len(entries) > 20 and all(e["value"] != MISSING for e in entries.values())
     for label, e in entries.items():
         _validate_entry("C7", label, e)
+
+
+def test_readme_game_example_runs():
+    import re
+    from pathlib import Path
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    start = text.index("## The alignment game (claim C7)")
+    section = text[start:text.find("\n## ", start + 10)]
+    blocks = re.findall(r"```python\n(.*?)```", section, flags=re.S)
+    assert blocks
+    for code in blocks:
+        exec(compile(code, "README:game", "exec"), {})
