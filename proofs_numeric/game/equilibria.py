@@ -1,4 +1,4 @@
-"""Exact optimum p* and every table's exact fixed points (THEORY C7(a)), without sampling.
+"""Exact optimum p* and every table's exact fixed points (docs/claims.md, C7(a)), without sampling.
 
 Both are KKT points of the same problem. The expected policy-gradient (or mirror-descent)
 dynamics ascend the *potential*
