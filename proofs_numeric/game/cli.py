@@ -8,7 +8,6 @@ Without ``--exact`` it runs the stochastic comparison of the given methods and K
 from __future__ import annotations
 
 import json
-import math
 import os
 import sys
 from pathlib import Path
@@ -16,6 +15,12 @@ from pathlib import Path
 import numpy as np
 
 __all__ = ["add_parser"]
+
+
+def _jsonable(doc):
+    """JSON-safe copy (non-finite floats as strings, numpy scalars as numbers), as in results.json."""
+    from ..report.builder import _jsonable as report_jsonable
+    return report_jsonable(doc)
 
 
 def _floats(text: str, name: str) -> list[float]:
@@ -31,29 +36,6 @@ def _ints(text: str, name: str) -> list[int]:
         return [int(x) for x in text.split(",") if x.strip()]
     except ValueError:
         raise ValueError(f"{name} must be comma-separated integers, got {text!r}") from None
-
-
-def _parse_value(text: str):
-    for conv in (int, float):
-        try:
-            return conv(text)
-        except ValueError:
-            pass
-    return text
-
-
-def _jsonable(x):
-    if isinstance(x, float) and not math.isfinite(x):
-        return str(x)
-    if isinstance(x, dict):
-        return {str(k): _jsonable(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_jsonable(v) for v in x]
-    if isinstance(x, np.ndarray):
-        return _jsonable(x.tolist())
-    if isinstance(x, np.generic):
-        return _jsonable(x.item())
-    return x
 
 
 def add_parser(sub) -> None:
@@ -144,6 +126,7 @@ def _cmd_game(args) -> int:
 def _exact(game, args) -> int:
     from estimators import build_table
 
+    from ..cli import _parse_value as parse_value
     from .exact import optimum_summary, table_equilibria
 
     Ks = _ints(args.K, "--K") if args.K is not None else [8]
@@ -155,15 +138,15 @@ def _exact(game, args) -> int:
         if "=" not in item:
             raise ValueError(f"--param must look like NAME=VALUE, got {item!r}")
         k, v = item.split("=", 1)
-        params[k.strip()] = _parse_value(v.strip())
+        params[k.strip()] = parse_value(v.strip())
     table = build_table(game.generator, methods[0], Ks[0], **params)
     opt = optimum_summary(game)
     e = table_equilibria(game, table, args.advantage, p_star=opt["p_star"])
     doc = {
         "game": game.to_dict(), "K": table.K, "method": table.method, "params": dict(params),
         "advantage": args.advantage,
-        "p_star": opt["p_star"], "p_star_method": opt["method"], "p_star_kkt_residual": opt["kkt_residual"],
-        "fixed_points": e["fixed_points"], "tv": e["tv"], "kl": e["kl"], "support_lost": e["support_lost"],
+        "p_star": opt["p_star"].tolist(), "p_star_method": opt["method"], "p_star_kkt_residual": opt["kkt_residual"],
+        "fixed_points": [np.asarray(fp).tolist() for fp in e["fixed_points"]], "tv": e["tv"], "kl": e["kl"], "support_lost": e["support_lost"],
         "details": e["points"], "all_fixed_points_listed": e["all_listed"],
         "reached_from_uniform": {"index": 0, "ode_end_distance_tv": e["reached_distance"]},
         "kl_direction": "KL(fixed point || p*)",

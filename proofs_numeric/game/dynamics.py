@@ -13,7 +13,6 @@ within a run are rows of the same stream, so runs are reproducible and rows inde
 """
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import asdict, dataclass
 

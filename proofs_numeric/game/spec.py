@@ -40,23 +40,23 @@ def _check_rewards(rewards) -> tuple[float, ...]:
     return tuple(out)
 
 
+def _check_positive(x, name: str) -> float:
+    """Return ``x`` as a float after checking it is a finite real number > 0."""
+    if isinstance(x, bool) or not isinstance(x, (numbers.Real, np.floating, np.integer)):
+        raise TypeError(f"{name} must be a finite real number > 0, got {x!r}")
+    v = float(x)
+    if not math.isfinite(v) or v <= 0:
+        raise ValueError(f"{name} must be a finite real number > 0, got {x!r}")
+    return v
+
+
 def _check_beta(beta) -> float:
-    if isinstance(beta, bool) or not isinstance(beta, (numbers.Real, np.floating, np.integer)):
-        raise TypeError(f"beta must be a finite real number > 0, got {beta!r}")
-    b = float(beta)
-    if not math.isfinite(b) or b <= 0:
-        raise ValueError(f"beta must be a finite real number > 0, got {beta!r}")
-    return b
+    return _check_positive(beta, "beta")
 
 
 def check_step_size(step_size, *, name: str = "step_size") -> float:
     """Return ``step_size`` as a float after checking it is finite and > 0."""
-    if isinstance(step_size, bool) or not isinstance(step_size, (numbers.Real, np.floating, np.integer)):
-        raise TypeError(f"{name} must be a finite real number > 0, got {step_size!r}")
-    s = float(step_size)
-    if not math.isfinite(s) or s <= 0:
-        raise ValueError(f"{name} must be a finite real number > 0, got {step_size!r}")
-    return s
+    return _check_positive(step_size, name)
 
 
 def _check_trace_answer(trace_answer, m: int) -> tuple[int, ...]:
