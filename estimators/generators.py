@@ -272,10 +272,14 @@ def polynomial(coeffs: Sequence, *, of: str = "phi") -> Generator:
     while len(reward) > 1 and reward[-1] == 0:
         reward.pop()
     reward_t = tuple(reward)
-    big = [str(c) for c in reward_t if abs(c) > _FLOAT_MAX]
+    big = [c for c in reward_t if abs(c) > _FLOAT_MAX]
     if big:
+        import decimal
+        with decimal.localcontext() as dc:
+            dc.prec = 6
+            shown = decimal.Decimal(big[0].numerator) / decimal.Decimal(big[0].denominator)
         raise ValueError(f"coeffs: the reward's coefficients must be finite in float64 (|c| <= "
-                         f"{float(_FLOAT_MAX):.4g}), got {big[0][:40]}")
+                         f"{float(_FLOAT_MAX):.4g}), got {shown:.4e}")
     fl = [float(c) for c in reward_t]
 
     def target_np(p):

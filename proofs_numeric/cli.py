@@ -22,13 +22,36 @@ SUBCOMMANDS = [
 ]
 
 
+_BOOLS = {"true": True, "false": False, "yes": True, "no": False, "on": True, "off": False}
+
+
 def _parse_value(text: str):
+    """``--param`` values: booleans (true/false, yes/no, on/off, any case), None, int, float, else the string."""
+    low = text.strip().lower()
+    if low in _BOOLS:
+        return _BOOLS[low]
+    if low in ("none", "null"):
+        return None
     for conv in (int, float):
         try:
             return conv(text)
         except ValueError:
             pass
     return text
+
+
+def _parse_coeffs(text: str) -> list:
+    """``--coeffs``: comma-separated rationals (integers, decimals, a/b), with a message naming the entry."""
+    out = []
+    for i, item in enumerate(text.split(",")):
+        item = item.strip()
+        try:
+            out.append(Fraction(item))
+        except (ValueError, ZeroDivisionError) as exc:
+            why = "division by zero" if isinstance(exc, ZeroDivisionError) else "not a rational number"
+            raise ValueError(f"--coeffs entry {i + 1} ({item!r}) is {why}; give comma-separated rationals such as "
+                             f"0,0,1/2 or 0,1.5,-2") from exc
+    return out
 
 
 def add_tables_parser(sub) -> None:
@@ -62,7 +85,7 @@ def _generator_params(args) -> dict:
     if args.generator == "polynomial":
         if not args.coeffs:
             raise ValueError("--coeffs is required for the polynomial generator, e.g. --coeffs 0,0,1/2")
-        gp["coeffs"] = [Fraction(c.strip()) for c in args.coeffs.split(",")]
+        gp["coeffs"] = _parse_coeffs(args.coeffs)
         gp["of"] = args.coeffs_of
     elif args.coeffs is not None:
         raise ValueError(f"--coeffs applies only to --generator polynomial, not {args.generator!r}")
@@ -73,13 +96,17 @@ def _cmd_tables(args) -> int:
     import json
 
     from estimators import build_table
-    from estimators._io import atomic_write_text
+    from estimators._io import atomic_write_text, check_writable_target
 
+    if args.out is not None:
+        check_writable_target(args.out, name="--out")  # before any work: a directory, /, a missing parent
     params = {}
     for item in args.param:
-        if "=" not in item:
+        if "=" not in item or not item.split("=", 1)[0].strip():
             raise ValueError(f"--param must look like NAME=VALUE, got {item!r}")
         k, v = item.split("=", 1)
+        if k.strip() in params:
+            raise ValueError(f"--param {k.strip()} is given twice")
         params[k.strip()] = _parse_value(v.strip())
     table = build_table(args.generator, args.method, args.K, generator_params=_generator_params(args), **params)
     if args.format == "json":
@@ -92,8 +119,8 @@ def _cmd_tables(args) -> int:
         if d["certificate"]:
             head.append(f"# certificate: {json.dumps(d['certificate'])}")
         text = "\n".join(head + [f"{c:6d}  {float(v)!r}" for c, v in enumerate(table.values)]) + "\n"
-    if args.out:
-        atomic_write_text(args.out, text)
+    if args.out is not None:
+        atomic_write_text(args.out, text, mkdir=False)
     else:
         sys.stdout.write(text)
     return 0
@@ -113,10 +140,11 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, OSError) as exc:
         if os.environ.get("ALFT_DEBUG"):
             raise
-        print(f"alft {args.command}: error: {exc}  (set ALFT_DEBUG=1 for a traceback)", file=sys.stderr)
+        msg = f"{exc.strerror}: {exc.filename!r}" if isinstance(exc, OSError) and exc.filename else str(exc)
+        print(f"alft {args.command}: error: {msg}  (set ALFT_DEBUG=1 for a traceback)", file=sys.stderr)
         return 2
 
 

@@ -1,13 +1,45 @@
 """``alft crosscheck MODULE:FUNCTION``: conformance of a group-reward kernel (claim C8).
 
 The parser is defined here without importing torch, so ``alft`` works where torch is absent;
-the handler imports :mod:`estimators.torch.crosscheck` when the subcommand runs.
+the handler imports :mod:`estimators.torch.crosscheck` when the subcommand runs. Bad arguments
+(an unknown or unavailable ``--device``, a ``--json`` path that cannot be written) are refused
+before any case runs. Hypothesis keeps its storage (example database, constants cache) out of the
+user's working directory: see :func:`keep_hypothesis_out_of_cwd`.
 """
 from __future__ import annotations
 
+import os
 import sys
+import tempfile
+from pathlib import Path
 
-__all__ = ["add_parser"]
+__all__ = ["add_parser", "keep_hypothesis_out_of_cwd"]
+
+
+def keep_hypothesis_out_of_cwd() -> Path | None:
+    """Point hypothesis's storage at ``$ALFT_CACHE_DIR/hypothesis`` (default ``~/.cache/alft-verify``),
+    or a per-user temporary directory when that cannot be created, instead of ``./.hypothesis``.
+
+    A ``HYPOTHESIS_STORAGE_DIRECTORY`` set by the user is respected. Returns the directory used.
+    """
+    if os.environ.get("HYPOTHESIS_STORAGE_DIRECTORY"):
+        return None
+    from hypothesis.configuration import set_hypothesis_home_dir
+
+    from estimators.cache import cache_dir
+
+    for base in (cache_dir(), Path(tempfile.gettempdir()) / f"alft-verify-{os.getuid()}"):
+        d = base / "hypothesis"
+        try:
+            d.mkdir(parents=True, exist_ok=True)
+        except OSError:
+            continue
+        if os.access(d, os.W_OK | os.X_OK):
+            set_hypothesis_home_dir(d)
+            return d
+    d = Path(tempfile.mkdtemp(prefix="alft-hypothesis-"))
+    set_hypothesis_home_dir(d)
+    return d
 
 
 def add_parser(sub) -> None:
@@ -29,9 +61,18 @@ def add_parser(sub) -> None:
 
 
 def _run(args) -> int:
+    from estimators._io import check_writable_target
+    from estimators.montecarlo import check_seed
+
+    if args.json is not None:
+        check_writable_target(args.json, name="--json")
+    check_seed(args.seed, name="--seed")
     try:
         from estimators.torch.crosscheck import run_cli
+        from estimators.torch.kernels import check_device
     except ImportError as exc:
         print(f"alft crosscheck: error: needs PyTorch ({exc}); install alft-verify[torch]", file=sys.stderr)
         return 2
+    check_device(args.device, name="--device")
+    keep_hypothesis_out_of_cwd()
     return run_cli(args)

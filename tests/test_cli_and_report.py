@@ -60,7 +60,7 @@ def test_report_replaces_itself_and_leaves_no_temporary_directories(tmp_path):
 
 def test_report_refuses_to_overwrite_a_foreign_directory(tmp_path):
     (tmp_path / "keep.txt").write_text("precious")
-    with pytest.raises(ValueError, match="not an alft report directory"):
+    with pytest.raises(ValueError, match="not written by alft report"):
         run_report(tmp_path, profile="quick", claims=["C1"], log=lambda m: None)
     assert (tmp_path / "keep.txt").read_text() == "precious"
 

@@ -269,6 +269,8 @@ def test_write_runs_the_report_then_replaces_reference_and_baseline_only_when_it
     ref.mkdir()
     (ref / "results.json").write_text("{}")
     (ref / "index.html").write_text("old")
+    from proofs_numeric.report.outdir import MARKER   # only a directory alft report wrote may be replaced
+    (ref / MARKER).write_text(json.dumps({"schema": "alft-verify/report-dir"}))
     failing = synthetic_results(status="FAIL")
     failing["summary"]["status"] = "FAIL"
     monkeypatch.setattr("proofs_numeric.report.builder.run_report", _fake_report(failing))

@@ -17,15 +17,17 @@ import platform
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 import traceback
 from pathlib import Path
 
 from estimators._io import atomic_write_text
+from estimators.montecarlo import check_seed
 
 from ..claims import CLAIMS, claim_ids
+from ..crosscheck_cli import keep_hypothesis_out_of_cwd
 from ..result import FAIL, PASS, SKIP, ClaimResult, RunContext
+from .outdir import check_out, make_partial, swap_in
 from .render import DOCS_CLAIMS, render_html, render_markdown
 from .tables import attach_csv_names, csv_text
 
@@ -82,10 +84,11 @@ def run_report(out, *, profile: str = "default", claims=None, seed: int = 202611
     unknown = [c for c in wanted if c not in claim_ids()]
     if unknown:
         raise ValueError(f"claims must be among {claim_ids()}, got {unknown}")
+    seed = check_seed(seed)
     log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
-    out = Path(out).resolve()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix="." + out.name + ".", suffix=".partial", dir=out.parent))
+    out = check_out(out)  # a file, /, or a directory alft report did not write: refused before any check runs
+    keep_hypothesis_out_of_cwd()
+    tmp = make_partial(out, log)
     try:
         ctx = RunContext(outdir=tmp, seed=seed, log=log)
         results: list[ClaimResult] = []
@@ -160,18 +163,8 @@ def _docs_href(out: Path) -> str | None:
 
 
 def _swap_in(tmp: Path, out: Path) -> None:
-    """Replace ``out`` by the finished directory ``tmp`` (old report removed only after the rename)."""
-    if out.exists():
-        if not (out / "results.json").exists() and any(out.iterdir()):
-            raise ValueError(f"--out {out} exists and is not an alft report directory; refusing to replace it")
-        old = out.with_name("." + out.name + ".old")
-        if old.exists():
-            shutil.rmtree(old)
-        os.replace(out, old)
-        os.replace(tmp, out)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(tmp, out)
+    """Replace ``out`` by the finished directory ``tmp`` (see :func:`proofs_numeric.report.outdir.swap_in`)."""
+    swap_in(tmp, out)
 
 
 def _package_version() -> str:
