@@ -157,11 +157,6 @@ def _check_size(value, name: str, *, allow_none: bool = False):
     return value
 
 
-def _tables_per_size(table, sizes) -> dict[int, Any]:
-    """One checked table per configured group size (see :func:`~estimators.torch.table_sizes.table_for_size`)."""
-    return {G: table_for_size(table, G) for G in sorted(set(sizes))}
-
-
 def trl_reward_function(table, *, num_generations: int, num_generations_eval: int | None = None,
                         extract_answer: Callable[[str], Any] | None = None,
                         normalize: Callable[[str], str] | None = None, add_constant: bool = False,
@@ -210,7 +205,7 @@ def trl_reward_function(table, *, num_generations: int, num_generations_eval: in
         raise ValueError(f"table has K = {len(table)} entries but num_generations={G_train}; build the table for "
                          f"the training group size (it is rebuilt for num_generations_eval)")
     sizes = tuple(sorted({G_train, G_eval}))
-    tables = _tables_per_size(table, sizes)
+    tables = {G: table_for_size(table, G) for G in sizes}  # checked per size, rebuilt from a Table
     extract = extract_answer if extract_answer is not None else (lambda text: text.strip())
     scale = check_finite_real(scale, name="scale")
 
