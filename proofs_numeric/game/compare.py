@@ -21,7 +21,7 @@ import numpy as np
 from estimators import build_table, method_names
 
 from .dynamics import RunConfig, simulate, step_sizes
-from .equilibria import optimum, table_marginal, total_variation
+from .equilibria import PrecisionError, optimum, table_marginal, total_variation
 from .exact import table_equilibria
 from .expected import EnumeratedAdvantage, closed_form_advantage, expected_iteration
 from .spec import GameSpec
@@ -122,7 +122,11 @@ def run_comparison(game: GameSpec, methods, cfg: ComparisonConfig, *, log=None, 
             table = tables.get((label, K))
             if table is None:
                 continue
-            ex = cached_equilibria(exact_cache, game, label, table, cfg.advantage, ps)
+            try:
+                ex = cached_equilibria(exact_cache, game, label, table, cfg.advantage, ps)
+            except PrecisionError as exc:
+                skipped.append({"method": label, "K": K, "reason": f"exact fixed point: {exc}"})
+                continue
             run_cfg = RunConfig(K=K, step_size=cfg.step_size, steps=cfg.steps, groups=cfg.groups, seeds=cfg.seeds,
                                 advantage=cfg.advantage, update=cfg.update, seed=cfg.seed + 1000 * K)
             tr = simulate(game, table, run_cfg)
@@ -230,7 +234,14 @@ def verdict_text(verdicts: list[dict], skipped: list[dict]) -> list[str]:
 
 @dataclass
 class AgreementCase:
-    """A stochastic run checked against an exact fixed point."""
+    """A stochastic run checked against an exact fixed point.
+
+    With step sizes eta_t = eta * decay_after / t the iterates fluctuate by O(sqrt(eta_T)) around a point
+    that the noise itself shifts by O(eta_T) from the exact fixed point; the interval over S seeds has
+    width ~ sqrt(eta_T / S), so the shift stays hidden only while eta_T * S is moderate (about 30 here:
+    eta_T = 5 * 100 / 2000 = 0.25 with 128 seeds). More seeds need a longer schedule, or the check
+    (rightly) detects the shift.
+    """
 
     game: str
     method: str
@@ -239,10 +250,10 @@ class AgreementCase:
     params: dict = field(default_factory=dict)
     step_size: float = 5.0
     decay_after: int = 100
-    steps: int = 1000
+    steps: int = 2000
     groups: int = 8
     seeds: int = 128
-    tail: int = 250
+    tail: int = 500
     seed: int = 0
 
     @property

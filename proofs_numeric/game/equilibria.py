@@ -39,8 +39,12 @@ from . import bernstein_roots as br
 from .advantages import check_advantage, effective_table
 from .spec import GameSpec
 
-__all__ = ["Marginal", "KKTPoint", "table_marginal", "generator_marginal", "solve_kkt", "optimum",
+__all__ = ["Marginal", "KKTPoint", "PrecisionError", "table_marginal", "generator_marginal", "solve_kkt", "optimum",
            "total_variation", "kl_divergence", "KKT_TOL"]
+
+class PrecisionError(ValueError):
+    """The float64 solver could not produce a point that passes the exact KKT check."""
+
 
 #: A KKT point is accepted when its exactly evaluated residual is below this (in reward units).
 KKT_TOL = 1e-9
@@ -447,7 +451,14 @@ def solve_kkt(r, beta, marg: Marginal, *, tol: float = KKT_TOL) -> list[KKTPoint
         pt.psi = potential(r, beta, marg, p)
         points.append(pt)
     if not points:
-        raise RuntimeError(f"no KKT point found for {marg.label} (within the residual tolerance {tol:g})")
+        bound = ""
+        if marg.bernstein is not None:
+            n = len(marg.bernstein) - 1
+            big = max(abs(float(c)) for c in marg.bernstein)
+            bound = (f"; max|h| = {big:.3g}, so float64 values of B_h may be off by up to ~{(n + 2) * _EPS * big:.1e} "
+                     f"(a table with huge alternating entries cannot be solved in float64, see C5)")
+        raise PrecisionError(f"no KKT point of {marg.label} passes the exact residual check (tolerance {tol:g})"
+                             + bound)
     points.sort(key=lambda q: -q.psi if np.isfinite(q.psi) else 0.0)
     return points
 
