@@ -39,7 +39,7 @@ from flint import arb, arb_mat, arb_poly, ctx, fmpz_poly
 from .targets import Target
 
 __all__ = ["CertificateError", "poly_u_from_bernstein", "dvp_lower", "sup_upper",
-           "bernstein_from_cheb", "float_down", "float_up"]
+           "bernstein_from_cheb", "float_down", "float_up", "cover_radii"]
 
 
 class CertificateError(RuntimeError, ValueError):
@@ -174,6 +174,13 @@ def dvp_lower(Pu: arb_poly, target: Target, points, *, degree: int, constrained:
     return lo, vals
 
 
+def cover_radii(a: float, m: float, b: float) -> tuple[arb, arb]:
+    """Exact-or-larger radii (m - a, b - m) of [a, b] around m, as Arb numbers (float64 subtraction
+    rounds to nearest and may shrink them, leaving a sliver of [a, b] uncovered)."""
+    ma = arb(m)
+    return (ma - arb(a)).upper(), (arb(b) - ma).upper()
+
+
 def _quad_max(c0: arb, c1: arb, q: arb, r1: arb, r2: arb) -> arb:
     """Upper bound of max_{t in [-r1, r2]} c0 + c1 t + q t^2 (balls allowed)."""
     if not q < 0:
@@ -238,8 +245,7 @@ class _SupBounder:
         if a == b:
             return abs(error_at(self.Pu, self.target, arb(m))).upper()
         ma = arb(m)
-        r1a = (ma - arb(a)).upper()
-        r2a = (arb(b) - ma).upper()
+        r1a, r2a = cover_radii(a, m, b)
         ra = r1a if r1a > r2a else r2a
         if not self.target.radius_ok(m, float_up(ra)):
             return None
