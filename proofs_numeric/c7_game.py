@@ -19,8 +19,8 @@ import numpy as np
 from estimators import method_names
 
 from .game.compare import (COMPARED_METHODS, POLYNOMIAL_METHODS, AgreementCase, ComparisonConfig,
-                           acceleration_verdict, agreement_check, build_tables, cached_equilibria, run_comparison,
-                           verdict_text)
+                           acceleration_verdict, agreement_check, build_tables, cached_equilibria, plateau_text,
+                           run_comparison, verdict_text)
 from .game.equilibria import KKT_TOL, PrecisionError, total_variation
 from .game.exact import optimum_summary, table_equilibria
 from .game.plots import plot_agreement, plot_convergence, plot_fixed_point_errors
@@ -199,6 +199,7 @@ def run(params, ctx) -> ClaimResult:
     target = params["verdict_target"]
     verdicts = acceleration_verdict(comp_kl, target) + acceleration_verdict(comp_eu, target)
     vtext = verdict_text(verdicts, comp_kl["skipped"])
+    plateaus = plateau_text(comp_kl) + plateau_text(comp_eu)
     log(f"[C7] comparisons done at {time.perf_counter() - t_start:.1f}s")
 
     plots = [
@@ -250,6 +251,7 @@ def run(params, ctx) -> ClaimResult:
         [[t["method"], t["K"], _fmt_p(t["fixed_point"]), f"{t['tv_to_single_trace_fixed_point']:.1e}",
           f"{t['reached_distance']:.1e}", f"{t['ode_within_answer_max_over_min']:.3g}"] for t in traces])
 
+    notes.extend(plateaus)
     for c in agreement:
         if "trace_split_median_max_over_min" in c:
             notes.append(f"{c['case']}: after {c['config']['steps']} stochastic steps the median (over seeds) of the "
@@ -269,7 +271,8 @@ def run(params, ctx) -> ClaimResult:
                + (f" and loses support ({lost_txt})" if lost_txt else "")
                + f"; the unbiased U-statistic's fixed point is p* exactly (Euclidean game). "
                f"{len(agree_ok)}/{len(agreement)} stochastic checks agree with the exact fixed points. "
-               + " ".join(vtext[:3]))
+               f"At equal step size {cmp_cfg.step_size:g}: " + " ".join(plateau_text(comp_kl)) + " "
+               + " ".join(vtext))
     if fails:
         summary = "FAILED: " + "; ".join(fails) + ". " + summary
     notes += [
@@ -305,7 +308,7 @@ def run(params, ctx) -> ClaimResult:
         "agreement": agreement,
         "comparison_kl": {k: v for k, v in comp_kl.items() if not k.startswith("_")},
         "comparison_euclidean": {k: v for k, v in comp_eu.items() if not k.startswith("_")},
-        "verdict": {"target": target, "pairs": verdicts, "text": vtext},
+        "verdict": {"target": target, "pairs": verdicts, "text": vtext, "plateaus": plateaus},
         "skipped": skipped,
         "figure_kinds": {
             "p_star": "exact (closed form)", "exact": "exact (KKT points, residual evaluated exactly)",

@@ -28,7 +28,7 @@ from .spec import GameSpec
 from .stats import bootstrap_steps_to_target, mean_band, ratio_interval, simultaneous_mean_interval
 
 __all__ = ["COMPARED_METHODS", "POLYNOMIAL_METHODS", "ComparisonConfig", "AgreementCase", "method_label", "build_tables",
-           "run_comparison", "acceleration_verdict", "verdict_text", "agreement_check", "VERDICT_PAIRS"]
+           "run_comparison", "acceleration_verdict", "verdict_text", "plateau_text", "agreement_check", "VERDICT_PAIRS"]
 
 #: Methods compared on the KL game, as data: (registry name, parameters). Unregistered methods
 #: (AQP until it lands) are skipped with a note.
@@ -230,6 +230,28 @@ def verdict_text(verdicts: list[dict], skipped: list[dict]) -> list[str]:
         if any(s["method"].startswith(name) and s["K"] is None for s in skipped):
             lines.append(f"{name}: not evaluated -- {next(s['reason'] for s in skipped if s['method'].startswith(name))}.")
     return list(dict.fromkeys(lines))
+
+
+def plateau_text(result: dict) -> list[str]:
+    """Per method: at which K the final error is set by the bias (within 25% of the exact fixed-point
+    error), by the noise (more than twice it), or the runs collapse onto a vertex -- from the numbers."""
+    lines = []
+    for label in dict.fromkeys(r["method"] for r in result["per_method_K"]):
+        rows = [r for r in result["per_method_K"] if r["method"] == label]
+        collapsed = [r["K"] for r in rows if r["collapsed_fraction"] > 0.5]
+        noise = [r["K"] for r in rows if r["K"] not in collapsed and r["final_tv_lo"] > 2 * r["exact_fixed_point_tv"]]
+        bias = [r["K"] for r in rows if abs(r["final_tv_mean"] - r["exact_fixed_point_tv"])
+                <= 0.25 * r["exact_fixed_point_tv"]]
+        parts = []
+        if bias:
+            parts.append(f"bias-limited (final error within 25% of the exact fixed-point error) at K = {bias}")
+        if noise:
+            parts.append(f"noise-limited (final error above twice the fixed-point error) at K = {noise}")
+        if collapsed:
+            parts.append(f"collapsed onto a vertex in most seeds at K = {collapsed}")
+        if parts:
+            lines.append(f"{result['game']['name']} game, {label}: " + "; ".join(parts) + ".")
+    return lines
 
 
 @dataclass
