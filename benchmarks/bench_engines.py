@@ -43,3 +43,22 @@ def test_bench_moments_mpmath_K128_one_point(benchmark):
 def test_bench_monte_carlo_100k_groups(benchmark, K):
     t = build_table("kl", "plugin", K)
     benchmark.pedantic(monte_carlo, args=(t, [0.4, 0.3, 0.2, 0.1], 100_000), kwargs={"seed": 0}, rounds=3)
+
+
+@pytest.mark.benchmark(group="moments K=65536 x 1001 p")
+def test_bench_moments_float64_K65536(benchmark):
+    """issue 11: the float64 engine at its largest K (target <= 2 s; the 40-digit coefficient loop took > 600 s)."""
+    t = build_table("kl", "plugin", 65536)
+    p = np.linspace(0, 1, 1001)
+    m = benchmark(moments, t, p)
+    assert np.all(np.isfinite(m.mean)) and np.all(np.isfinite(m.mean_err))
+
+
+@pytest.mark.benchmark(group="moments K=65536 x 1001 p")
+def test_bench_log_binomial_coefficients_K65536_uncached(benchmark):
+    from estimators.moments import log_binomial_coefficients
+
+    def fresh():
+        log_binomial_coefficients.cache_clear()
+        return log_binomial_coefficients(65535)
+    benchmark.pedantic(fresh, rounds=3)
