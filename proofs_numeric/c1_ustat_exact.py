@@ -22,6 +22,7 @@ import numpy as np
 from estimators import build_table, get_generator, moments
 from estimators.bernstein import mean_polynomial
 from estimators.minimax import best_weighted_bias
+from estimators.minimax.certify import fraction_up
 from estimators.montecarlo import monte_carlo
 
 from .regression.spec import exact, interval, relative, table
@@ -101,7 +102,7 @@ def run(params, ctx) -> ClaimResult:
             n_tried += 1
             ok_K += good
             exact = t.exact_values()
-            rnd = max(abs(float(Fraction(float(v)) - e)) for v, e in zip(t.values, exact))
+            rnd = fraction_up(max(abs(Fraction(float(v)) - e) for v, e in zip(t.values, exact)))  # rounded up
             worst_round = max(worst_round, rnd)
         n_ok += ok_K
         rows.append([K, len(gens), ok_K, max(g.degree for g in gens)])

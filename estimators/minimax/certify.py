@@ -39,7 +39,7 @@ from flint import arb, arb_mat, arb_poly, ctx, fmpz_poly
 from .targets import Target
 
 __all__ = ["CertificateError", "poly_u_from_bernstein", "dvp_lower", "sup_upper",
-           "bernstein_from_cheb", "float_down", "float_up", "cover_radii"]
+           "bernstein_from_cheb", "float_down", "float_up", "fraction_up", "cover_radii"]
 
 
 class CertificateError(RuntimeError, ValueError):
@@ -62,6 +62,16 @@ def float_up(x: arb) -> float:
     hi = x.upper()
     f = float(hi.mid())
     while arb(f) < hi:
+        f = float(np.nextafter(f, np.inf))
+    return f
+
+
+def fraction_up(x) -> float:
+    """Smallest float64 >= the rational ``x`` (``float(Fraction)`` rounds to nearest, possibly down)."""
+    from fractions import Fraction
+    x = Fraction(x)
+    f = float(x)
+    while Fraction(f) < x:
         f = float(np.nextafter(f, np.inf))
     return f
 
