@@ -174,8 +174,8 @@ def run(params, ctx) -> ClaimResult:
 
 
 REGRESSION = (
-    relative("per_K[*]/sup_weighted_bias_lower", 1e-9, "lower end of the bracket: float64 grid + bounded search"),
-    relative("per_K[*]/sup_weighted_bias_upper", 1e-9, "certified upper end: float64 derivative bounds"),
+    relative("per_K[*]/sup_weighted_bias_lower", 1e-9, "certified lower end: Arb values at exact points, rounded down"),
+    relative("per_K[*]/sup_weighted_bias_upper", 1e-9, "certified upper end: Arb second-derivative bounds, rounded up"),
     relative("per_K[*]/any_table_lower_bound", 1e-12, "Arb bound for every table, rounded down"),
     relative("slope_fit_lower/slope", 1e-9, "fitted log-log slope (least squares in float64)"),
     relative("slope_fit_upper/slope", 1e-9, "fitted log-log slope of the certified upper ends"),
