@@ -211,17 +211,51 @@ def _moments_float64(table: Table, p, chunk: int) -> Moments:
     return Moments("float64", p, mean, var, bias, wbias, p * var, wmean_err)
 
 
+#: mpmath engine: largest K * points * max(dps, 50)/50 (about 80 microseconds per term at 50 digits)
+MPMATH_WORK_MAX = 1 << 17
+MPMATH_DPS_MAX = 10_000
+#: exact engine: largest sum over the points of K^2 * log2(denominator of p) (the bit work of its integer
+#: sums: about ten seconds)
+EXACT_BIT_WORK_MAX = 1 << 33
+
+
+def _integer_weights(n: int, q: Fraction) -> tuple[list[int], int]:
+    """N_c = C(n,c) a^c b^(n-c) for q = a/d, 1 - q = b/d, and D = d^n (so pmf_c = N_c / D), in O(n)
+    small-integer steps: N_(c+1) = N_c a (n-c) / ((c+1) b), an exact division."""
+    a, d = q.numerator, q.denominator
+    b = d - a
+    D = d ** n
+    if a == 0:
+        return [D] + [0] * n, D
+    if b == 0:
+        return [0] * n + [D], D
+    N = [b ** n]
+    for c in range(n):
+        N.append(N[-1] * (a * (n - c)) // ((c + 1) * b))
+    return N, D
+
+
 def _moments_exact(table: Table, p, stored: bool) -> Moments:
+    """Exact rationals: the pmf as integers over d^n, the entries over their common denominator, so the
+    sums are integer arithmetic (one reduced fraction per moment)."""
     ps = [check_rational_probability(x) for x in np.atleast_1d(np.asarray(p, dtype=object)).ravel()]
     g = [Fraction(float(v)) for v in table.values] if stored else table.exact_values()
     n = table.n
-    binoms = [comb(n, c) for c in range(n + 1)]
+    work = sum(n * n * max(q.denominator.bit_length(), 1) for q in ps)
+    if work > EXACT_BIT_WORK_MAX:
+        raise ValueError(f"p: the exact engine needs the sum over the points of K^2 * log2(denominator of p) <= "
+                         f"{EXACT_BIT_WORK_MAX} (here {work} with K = {n + 1} and {len(ps)} point(s)); use fewer "
+                         f"points, p with smaller denominators, a smaller K, or engine='mpmath'")
+    L = math.lcm(*(x.denominator for x in g))
+    G = [x.numerator * (L // x.denominator) for x in g]
     gen = table.generator
     out = {k: [] for k in ("mean", "var", "bias", "wbias", "wvar")}
     for q in ps:
-        pmf = [binoms[c] * q ** c * (1 - q) ** (n - c) for c in range(n + 1)]
-        m = sum((w * x for w, x in zip(pmf, g)), Fraction(0))
-        v = sum((w * (x - m) ** 2 for w, x in zip(pmf, g)), Fraction(0))
+        N, D = _integer_weights(n, q)
+        s1 = sum(Gc * Nc for Gc, Nc in zip(G, N))
+        s2 = sum(Gc * Gc * Nc for Gc, Nc in zip(G, N))
+        m = Fraction(s1, L * D)
+        v = Fraction(s2, L * L * D) - m * m
         out["mean"].append(m)
         out["var"].append(v)
         out["wvar"].append(q * v)
@@ -310,5 +344,14 @@ def moments(table: Table, p, *, engine: str = "float64", dps: int = 50, chunk: i
     if engine == "exact":
         return _moments_exact(table, p, stored)
     if engine == "mpmath":
-        return _moments_mpmath(table, p, check_positive_int(dps, name="dps", minimum=5), stored)
+        dps = check_positive_int(dps, name="dps", minimum=5)
+        if dps > MPMATH_DPS_MAX:
+            raise ValueError(f"dps must be an integer in [5, {MPMATH_DPS_MAX}], got {dps}")
+        n_points = np.atleast_1d(np.asarray(p, dtype=object)).size
+        work = table.K * n_points * max(dps, 50) // 50
+        if work > MPMATH_WORK_MAX:
+            raise ValueError(f"p: the mpmath engine needs K * (number of points) * max(dps, 50)/50 <= {MPMATH_WORK_MAX} "
+                             f"(about ten seconds; here {work} with K = {table.K}, {n_points} point(s), dps = {dps}); "
+                             f"use fewer points or the float64 engine")
+        return _moments_mpmath(table, p, dps, stored)
     raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from .._validate import check_positive_int, check_probabilities
-from ..moments import Moments
+from ..moments import BLOCK_CELLS, Moments
 from ..table import Table
 from .kernels import check_device, same_device, table_values
 
@@ -97,7 +97,7 @@ def moments(table: Table, p, *, device=None, dtype: torch.dtype = torch.float64,
     p : float, array-like or tensor of probabilities in [0, 1] (NaN or outside raise ValueError)
     device : torch device (default: p's device for a tensor, else CPU)
     dtype : torch.float64 (default) or torch.float32
-    chunk : rows of the [P, K] pmf matrix evaluated at once
+    chunk : rows of the [P, K] pmf matrix evaluated at once (at most; reduced so a block has <= 2^20 cells)
 
     Returns
     -------
@@ -131,6 +131,7 @@ def moments(table: Table, p, *, device=None, dtype: torch.dtype = torch.float64,
     g = g.to(dtype)
     mean = torch.empty_like(flat)
     var = torch.empty_like(flat)
+    chunk = max(1, min(chunk, BLOCK_CELLS // (table.n + 1)))  # bounds the [rows, K] temporaries (~8 MiB each)
     for s in range(0, flat.numel(), chunk):
         pmf = binomial_pmf(table.n, flat[s:s + chunk])
         m = pmf @ g
