@@ -53,8 +53,9 @@ def test_failed_write_leaves_no_partial_entry(_private_cache, monkeypatch):
         m.setattr(cache.os, "replace", boom)
         with pytest.raises(OSError):
             cache.store(key, "new")
-        # cached() still returns the computed value when the cache cannot be written
-        assert cache.cached("t", 99, lambda: "fresh") == ("fresh", False)
+        # cached() still returns the computed value when the cache cannot be written, and says so
+        with pytest.warns(cache.CacheWarning, match="not writable"):
+            assert cache.cached("t", 99, lambda: "fresh") == ("fresh", False)
     assert cache.load(key) == "old"  # the old entry is intact, not half-overwritten
     assert sorted(os.listdir(_private_cache)) == [f"{key}.json"]
 
