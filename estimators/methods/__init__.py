@@ -71,3 +71,4 @@ def build_table(generator, method: str, K, *, generator_params: Mapping | None =
 # the built-in methods register themselves on import
 from . import jackknife, plugin, ustat  # noqa: E402,F401
 from .. import minimax  # noqa: E402,F401  (registers "minimax", C3)
+from .. import aqp  # noqa: E402,F401  (registers "aqp", C6)

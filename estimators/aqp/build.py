@@ -1,0 +1,167 @@
+"""Rebuilding the shipped AQP set (``alft tables --rebuild aqp``): solve, certify, write, swap in (claim C6).
+
+Each K is solved along its budgets from the largest eps down (warm starts), in worker processes; every
+table is certified (:func:`.core.solve`) and written with its bound certificate. A budget whose table
+cannot be certified in float64 is recorded as refused, with the solver's reason. The new data directory
+is written beside the old one and swapped in only when complete, with the manifest of checksums last.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import multiprocessing as mp
+import os
+import shutil
+import time
+from pathlib import Path
+from queue import Empty
+from typing import Callable, Iterable
+
+from .shipped import FORMAT, FORMAT_VERSION, SHIPPED_EPS, _eps_key, _sha256, data_dir
+
+__all__ = ["rebuild", "build_K"]
+
+
+def build_K(K: int, eps_values=SHIPPED_EPS, use_cache: bool = True, neighbour: dict | None = None,
+            log=None) -> tuple[dict, dict]:
+    """The data-file document for one K (a table or a refusal per eps), and its solutions by eps
+    (the warm starts of the next K)."""
+    from ..generators import get_generator
+    from .core import AQPError, solve_path
+    from .table import table_from_result
+    gen = get_generator("kl")
+    t0 = time.perf_counter()
+    tables, sols = {}, {}
+    for eps, res in solve_path(gen, K, eps_values, stored=True, use_cache=use_cache, neighbour=neighbour, log=log):
+        sols[float(eps)] = res
+        if isinstance(res, AQPError):
+            tables[_eps_key(eps)] = {"refused": str(res)}
+            continue
+        t = table_from_result(res, gen, {"eps": float(eps), "objective": "integrated"})
+        d = t.to_dict()
+        tables[_eps_key(eps)] = {"values": d["values"], "provenance": d["provenance"], "certificate": d["certificate"],
+                                 "seconds": res.seconds.get("total")}
+    return ({"K": K, "generator": {"name": "kl", "params": {}}, "tables": tables,
+             "seconds": round(time.perf_counter() - t0, 2)}, sols)
+
+
+def _chain(args):
+    """Worker: one chain of K in increasing order, each K warm-started from the previous one."""
+    Ks, eps_values, use_cache, queue = args
+    neighbour = None
+    for K in Ks:
+        doc, neighbour = build_K(K, eps_values, use_cache, neighbour)
+        queue.put((K, doc))
+    return len(Ks)
+
+
+def _versions() -> dict:
+    out = {}
+    for mod in ("numpy", "scipy", "cvxpy", "clarabel", "flint", "mpmath"):
+        try:
+            out[mod] = getattr(__import__(mod), "__version__", "unknown")
+        except ImportError:
+            out[mod] = None
+    from .. import __version__
+    out["alft-verify"] = __version__
+    return out
+
+
+def rebuild(Ks: Iterable[int] = range(2, 129), eps_values=SHIPPED_EPS, *, out_dir=None, processes: int = 2,
+            use_cache: bool = True, log: Callable[[str], None] = print) -> dict:
+    """Solve and certify the shipped set for ``Ks`` x ``eps_values`` and swap it into ``out_dir``
+    (default: the package's data directory). Returns the manifest."""
+    from ..minimax.core import sweep
+    from .core import AQP_VERSION
+    Ks = sorted(set(int(k) for k in Ks))
+    out = Path(out_dir) if out_dir is not None else data_dir()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + f".new.{os.getpid()}")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    (tmp / "kl").mkdir(parents=True)
+    # K outside the requested range keep their files (an incremental rebuild), when the old set is ours
+    kept = _keep_other_K(out, tmp, set(Ks), eps_values)
+    t0 = time.perf_counter()
+    log(f"[aqp rebuild] certified minimax E*_K for K = {Ks[0]}..{Ks[-1]} (cached after the first run)")
+    sweep("kl", Ks)
+    files, refused, seconds = kept["files"], kept["refused"], kept["seconds"]
+    chains = [Ks[i::processes] for i in range(max(1, processes))]   # interleaved: balanced, each warm-started
+    try:
+        ctx = mp.get_context("spawn")
+        queue = ctx.Manager().Queue()
+        with ctx.Pool(len(chains)) as pool:
+            pending = pool.map_async(_chain, [(c, tuple(eps_values), use_cache, queue) for c in chains if c])
+            done = 0
+            while done < len(Ks):
+                try:
+                    K, doc = queue.get(timeout=5)
+                except Empty:
+                    if pending.ready():
+                        pending.get()  # re-raises a worker's exception
+                        raise RuntimeError("the rebuild workers stopped before every K was written")
+                    continue
+                _write(tmp, K, doc, files, refused, seconds, log, t0)
+                done += 1
+            pending.get()
+        man = {"format": FORMAT, "format_version": FORMAT_VERSION, "generator": {"name": "kl", "params": {}},
+               "eps": [float(e) for e in eps_values], "K": [min(Ks + kept["K"]), max(Ks + kept["K"])],
+               "certifier": AQP_VERSION,
+               "versions": _versions(), "built_utc": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+               "build_seconds": round(time.perf_counter() - t0, 1), "files": dict(sorted(files.items())),
+               "refused": {k: refused[k] for k in sorted(refused)}, "seconds_per_K": dict(sorted(seconds.items()))}
+        (tmp / "manifest.json").write_text(json.dumps(man, indent=1, sort_keys=True) + "\n")
+        old = out.with_name(out.name + f".old.{os.getpid()}")
+        if out.exists():
+            os.replace(out, old)
+        os.replace(tmp, out)
+        shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    from .shipped import _file, manifest
+    manifest.cache_clear()
+    _file.cache_clear()
+    log(f"[aqp rebuild] wrote {out} ({len(files)} files, {sum(len(v) for v in refused.values())} refusals) in "
+        f"{time.perf_counter() - t0:.0f}s")
+    return man
+
+
+def _keep_other_K(out: Path, tmp: Path, Ks: set, eps_values) -> dict:
+    """Copy the files of K not being rebuilt from a previous set with the same format, certifier and eps."""
+    from .core import AQP_VERSION
+    kept = {"files": {}, "refused": {}, "seconds": {}, "K": []}
+    try:
+        old = json.loads((out / "manifest.json").read_text())
+    except (OSError, ValueError):
+        return kept
+    if (old.get("format"), old.get("format_version"), old.get("certifier"), old.get("eps")) != \
+            (FORMAT, FORMAT_VERSION, AQP_VERSION, [float(e) for e in eps_values]):
+        return kept
+    for rel, sha in old.get("files", {}).items():
+        K = int(rel.split("K")[-1].split(".")[0])
+        if K in Ks:
+            continue
+        raw = (out / rel).read_bytes()
+        if _sha256(raw) != sha:
+            continue
+        (tmp / rel).write_bytes(raw)
+        kept["files"][rel] = sha
+        kept["K"].append(K)
+        if str(K) in old.get("refused", {}):
+            kept["refused"][str(K)] = old["refused"][str(K)]
+        if str(K) in old.get("seconds_per_K", {}):
+            kept["seconds"][str(K)] = old["seconds_per_K"][str(K)]
+    return kept
+
+
+def _write(tmp: Path, K: int, doc: dict, files: dict, refused: dict, seconds: dict, log, t0: float) -> None:
+    rel = f"kl/K{K:03d}.json"
+    raw = (json.dumps(doc, indent=None, separators=(",", ":"), sort_keys=True) + "\n").encode()
+    (tmp / rel).write_bytes(raw)
+    files[rel] = _sha256(raw)
+    ref = {e: v["refused"] for e, v in doc["tables"].items() if "refused" in v}
+    if ref:
+        refused[str(K)] = ref
+    seconds[str(K)] = doc["seconds"]
+    log(f"[aqp rebuild] K={K}: {len(doc['tables']) - len(ref)} certified, {len(ref)} refused "
+        f"({doc['seconds']:.1f}s; elapsed {time.perf_counter() - t0:.0f}s)")

@@ -1,0 +1,494 @@
+"""AQP: the variance-optimal table under a bias budget, solved and certified (claim C6).
+
+    AQP_K(eps) = argmin_g V(g) = int_0^1 p V_g(p) dp
+                 subject to sup_p |p B_g(p) - f(p)| <= tau = (1 + eps) E*_K
+
+with E*_K the certified minimax error (:mod:`estimators.minimax`). :func:`solve` runs
+
+1. the double-precision stage (:mod:`.convex`: cvxpy + Clarabel with exchange), accepted when its
+   table certifies with an optimality gap <= ``gap_tol``;
+2. otherwise the extended-precision stage (:mod:`.extended`: exchange around an interior-point
+   method in Arb, finished by Newton on the active set), whose table is kept in extended precision
+   (``reference``) and rounded once to float64;
+
+and certifies the result on both sides (:mod:`.certify`): the stored table's weighted bias <=
+(1 + eps) E_lower on all of [0, 1] (Arb Taylor models), V(g) exactly, and a lower bound on the optimum
+from the dual of a finite relaxation (Arb, with the budget's upper end (1 + eps) E_upper). The solve is
+tightened by a relative margin (1e-8) below the budget so that the float64 rounding and the solver
+tolerance fit under it; a table that still fails is re-solved with a budget tightened by twice its
+excess (at most 3 times), and refused when float64 cannot hold any table within the budget at the
+required optimality (entries so large that their rounding alone costs more than ``gap_tol`` allows).
+"""
+from __future__ import annotations
+
+import decimal
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from fractions import Fraction
+from typing import Callable, Iterable
+
+import numpy as np
+from flint import arb, ctx
+
+from .. import cache as _cache
+from .._validate import check_K
+from ..minimax.certify import CertificateError, float_down, float_up
+from ..minimax.targets import target_for
+
+__all__ = ["AQPResult", "AQPError", "solve", "solve_dual", "budget", "check_eps", "check_objective",
+           "AQP_VERSION", "K_MIN", "K_MAX", "DEFAULT_GAP_TOL", "OBJECTIVES", "SOLVE_MARGIN"]
+
+#: certifier name and version (cache key, certificate binding): bump when the numerics change
+AQP_VERSION = "aqp-1"
+K_MIN, K_MAX = 2, 128
+#: required relative width of the optimality bracket V(g) / lower - 1
+DEFAULT_GAP_TOL = 1e-3
+#: the solver aims at tau_lower * (1 - SOLVE_MARGIN): room for float64 rounding and tolerances
+SOLVE_MARGIN = 1e-8
+OBJECTIVES = ("integrated",)
+
+
+class AQPError(CertificateError):
+    """An AQP table could not be solved or certified within its requirements (the message says why)."""
+
+
+def check_eps(eps) -> float:
+    """eps must be a finite number > 0 (eps = 0 is the minimax table itself: method 'minimax')."""
+    if isinstance(eps, bool):
+        raise TypeError(f"eps must be a finite number > 0, got {eps!r}")
+    try:
+        v = float(eps)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"eps must be a finite number > 0 (the bias budget is (1 + eps) E*_K), got {eps!r}") from exc
+    if not math.isfinite(v) or v <= 0:
+        hint = " (eps = 0 is the minimax table: use method 'minimax')" if v == 0 else ""
+        raise ValueError(f"eps must be a finite number > 0 (the bias budget is (1 + eps) E*_K), got {eps!r}{hint}")
+    if v > 1e6:
+        raise ValueError(f"eps must be <= 1e6 (beyond that the budget admits a constant table), got {eps!r}")
+    return v
+
+
+def check_objective(objective) -> str:
+    if objective not in OBJECTIVES:
+        raise ValueError(f"objective must be one of {list(OBJECTIVES)}, got {objective!r}")
+    return objective
+
+
+def check_aqp_K(K) -> int:
+    return check_K(K, name="K", minimum=K_MIN, maximum=K_MAX)
+
+
+@dataclass
+class AQPResult:
+    """A solved and certified AQP table (JSON-serialisable through :meth:`to_dict`).
+
+    Budget: ``tau_lower = (1+eps) E_lower <= tau <= tau_upper = (1+eps) E_upper``.
+    ``values``: the float64 table; ``reference``: the extended-precision entries it was rounded from
+    (decimal strings) when the extended stage ran, else None. ``certified`` names what the bias
+    certificate covers: ``"stored"`` (the float64 table) or ``"reference"``.
+    """
+
+    generator: dict
+    K: int
+    eps: float
+    objective: str
+    E_lower: float
+    E_upper: float
+    tau_lower: float
+    tau_upper: float
+    values: list
+    stage: str
+    bias_lower: float
+    bias_upper: float
+    variance: str                 # V(g) of the certified table, exact, as a decimal with 30 digits
+    variance_lower: float         # outward float64 rounding of the exact V
+    variance_upper: float
+    optimum_lower: float          # certified lower bound on the optimal V
+    gap: float                    # variance_upper / optimum_lower - 1 (rigorous upper bound)
+    dual_points: list             # points and multipliers of the dual certificate (re-checkable)
+    dual_nu: list
+    active_points: list
+    active_signs: list
+    max_abs_g: float
+    certified: str = "stored"
+    reference: list | None = None
+    reference_dps: int | None = None
+    polished: bool = False
+    prec_bits: int = 0
+    repairs: int = 0
+    seconds: dict = field(default_factory=dict)
+    version: str = AQP_VERSION
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "AQPResult":
+        return cls(**d)
+
+    @property
+    def V(self) -> float:
+        return 0.5 * (self.variance_lower + self.variance_upper)
+
+    def certificate(self) -> dict:
+        """The JSON certificate stored in ``Table.certificate`` (bound to the table by the builder)."""
+        within = self.bias_upper <= self.tau_lower
+        return {
+            "quantity": ("AQP_K(eps): min_g V(g) = int_0^1 p V_g(p) dp subject to sup_p |p B_g(p) - f(p)| <= "
+                         "(1 + eps) E*_K"),
+            "eps": self.eps, "objective": self.objective,
+            "E_star_lower": self.E_lower, "E_star_upper": self.E_upper,
+            "budget_lower": self.tau_lower, "budget_upper": self.tau_upper,
+            "table_certified": self.certified,
+            "bias_lower": self.bias_lower, "bias_upper": self.bias_upper,
+            "bias_within_budget": bool(within),
+            "variance": self.variance, "variance_lower": self.variance_lower, "variance_upper": self.variance_upper,
+            "optimum_lower_bound": self.optimum_lower, "optimality_gap": self.gap,
+            "method": ("a constant table meets the budget, so the optimum is V = 0 exactly; bias: rigorous sup over "
+                       "[0, 1] by Taylor models in Arb" if self.stage == "constant" else "bias: rigorous sup over [0, 1] of the table's weighted bias by Taylor models in Arb, <= "
+                       "(1+eps) E*_K's certified lower end; variance: exact rational arithmetic; optimum lower "
+                       "bound: weak duality of the finite relaxation at the dual points, multipliers adjusted "
+                       "exactly so that sum nu_i x_i = 0, evaluated in Arb with (1+eps) E*_K's upper end"),
+            "dual_points": list(self.dual_points), "dual_multipliers": list(self.dual_nu),
+            "stage": self.stage, "max_abs_entry": self.max_abs_g,
+        }
+
+
+# -- budget --------------------------------------------------------------------------------------
+
+def budget(generator, K: int, eps: float, *, use_cache: bool = True) -> dict:
+    """Certified budget bracket: E*_K from the minimax solver, (1+eps) E_lower (rounded down) and
+    (1+eps) E_upper (rounded up)."""
+    from ..minimax import solve as minimax_solve
+    r = minimax_solve(generator, K, use_cache=use_cache)
+    with ctx.workprec(128):
+        e = arb(1) + arb(eps)
+        lo = float_down(e * arb(r.lower))
+        up = float_up(e * arb(r.upper))
+    return {"E_lower": r.lower, "E_upper": r.upper, "tau_lower": lo, "tau_upper": up, "minimax": r, "eps": eps}
+
+
+# -- solve ----------------------------------------------------------------------------------------
+
+def solve(generator, K, eps, *, objective: str = "integrated", gap_tol: float = DEFAULT_GAP_TOL,
+          stored: bool = True, warm: AQPResult | None = None, use_cache: bool = True,
+          log: Callable[[str], None] | None = None) -> AQPResult:
+    """Solve and certify AQP_K(eps) for ``generator`` (kl, power(alpha); see the module docstring).
+
+    Parameters
+    ----------
+    generator : str or Generator
+    K : int                 group size in [2, 128]
+    eps : float             budget excess over E*_K, > 0
+    objective : str         "integrated" (the default weighted variance int_0^1 p V_g(p) dp)
+    gap_tol : float         required optimality bracket V / lower - 1
+    stored : bool           certify the float64 table as stored (default) or, with False, the
+                            extended-precision reference table (used for the frontier at tiny eps,
+                            where no float64 table can hold the optimum)
+    warm : AQPResult        a neighbouring solution (points, objective scale): speed only
+    use_cache : bool        results are cached on disk (see :mod:`estimators.cache`)
+
+    Raises
+    ------
+    TypeError / ValueError  bad K, eps, objective or generator
+    AQPError                the table cannot be certified as required (the message gives the numbers)
+    """
+    from ..generators import Generator, get_generator
+    gen = generator if isinstance(generator, Generator) else get_generator(generator)
+    K = check_aqp_K(K)
+    eps = check_eps(eps)
+    objective = check_objective(objective)
+    if not isinstance(stored, bool):
+        raise TypeError(f"stored must be True or False, got {stored!r}")
+    if not isinstance(use_cache, bool):
+        raise TypeError(f"use_cache must be True or False, got {use_cache!r}")
+    gap_tol = float(gap_tol)
+    if not 0 < gap_tol < 1:
+        raise ValueError(f"gap_tol must be in (0, 1), got {gap_tol!r}")
+    target = target_for(gen)
+    ident = {"generator": gen.to_dict(), "K": K, "eps": eps, "objective": objective, "gap_tol": gap_tol,
+             "stored": stored, "version": AQP_VERSION}
+
+    def compute():
+        return _solve_uncached(gen, target, K, eps, gap_tol, stored, warm, log or (lambda m: None)).to_dict()
+
+    val, hit = _cache.cached("aqp", ident, compute, use_cache=use_cache)
+    res = AQPResult.from_dict(val)
+    if (res.K, res.eps, res.objective, res.generator) != (K, eps, objective, gen.to_dict()):
+        raise AQPError(f"cached AQP result does not match the request (K={K}, eps={eps}); clear the cache")
+    return res
+
+
+def _dps_for(max_abs_g: float, tau: float) -> int:
+    return int(math.ceil(math.log10(max(max_abs_g, 1.0) / tau))) + 25
+
+
+def _decimal(x: Fraction, digits: int = 30) -> str:
+    with decimal.localcontext() as c:
+        c.prec = digits
+        return str(decimal.Decimal(x.numerator) / decimal.Decimal(x.denominator))
+
+
+def _hints(target, K: int, g, tau: float) -> list:
+    """Local extrema of the error (interval centres for the sup certificate)."""
+    from .extended import _cheb_from_values, dense_grid, scan_extrema
+    from ..moments import binomial_pmf
+    grid = dense_grid(K, tau)
+    nodes = np.cos(np.pi * (np.arange(2 * K + 16) + 0.5) / (2 * K + 16))
+    vals = binomial_pmf(K - 1, (1.0 + nodes) / 2.0)[0] @ np.asarray(g, dtype=np.float64)
+    idx, e, xs, peak = scan_extrema(_cheb_from_values(vals), target, grid, tau)
+    return [float(x) for x in xs if 0 < x <= 1]
+
+
+def _certify(gen, target, K, eps, bud, entries, hints, dual_points, dual_nu, prec, certified_kind):
+    from .certify import certify_bias, dual_lower_bound, variance_bracket
+    t0 = time.perf_counter()
+    bb = certify_bias(entries, target, hints)
+    t1 = time.perf_counter()
+    V, V_lo, V_up = variance_bracket(entries)
+    sel = [i for i, v in enumerate(dual_nu) if v != 0.0 and 0.0 < float(dual_points[i]) <= 1.0]
+    lb = dual_lower_bound(K, target, bud["tau_upper"], [dual_points[i] for i in sel], [dual_nu[i] for i in sel],
+                          prec=max(prec, 192))["lower"]
+    t2 = time.perf_counter()
+    if lb > 0:
+        gap = float_up(arb(V_up) / arb(lb) - 1)
+    else:
+        gap = 0.0 if V_up == 0 else math.inf
+    return {"bias": bb, "V": V, "V_lo": V_lo, "V_up": V_up, "lb": max(lb, 0.0), "gap": gap,
+            "seconds": {"certify_bias": round(t1 - t0, 4), "certify_dual": round(t2 - t1, 4)},
+            "dual": ([float(dual_points[i]) for i in sel], [float(dual_nu[i]) for i in sel]), "kind": certified_kind}
+
+
+def _solve_uncached(gen, target, K, eps, gap_tol, stored, warm, log) -> AQPResult:
+    from .convex import solve_exchange
+    from .extended import ExtendedError, dense_grid, solve_extended, working_precision
+    t_start = time.perf_counter()
+    bud = budget(gen, K, eps)
+    tau_lo = bud["tau_lower"]
+    tau_s = tau_lo * (1.0 - SOLVE_MARGIN)
+    secs: dict = {}
+    const = _constant_table(gen, target, K, bud)
+    if const is not None:
+        return const
+    # -- stage 1: double precision (skipped when a warm start says it failed next door)
+    sol = None
+    if warm is None or warm.stage == "clarabel":
+        t0 = time.perf_counter()
+        sol = solve_exchange(target, K, tau_s, grid=dense_grid(K, tau_s),
+                             v_scale=warm.V if warm is not None and warm.V > 0 else None)
+        secs["clarabel"] = round(time.perf_counter() - t0, 4)
+        log(f"  [aqp] K={K} eps={eps:g}: Clarabel {sol.status} in {secs['clarabel']:.2f}s "
+            f"({sol.exchanges} exchanges, violation {sol.max_violation:.1e})")
+        if sol.ok and sol.max_violation <= 1e-7:
+            g64 = [float(v) for v in sol.g]
+            c = _certify(gen, target, K, eps, bud, g64, _hints(target, K, g64, tau_s) + list(sol.points),
+                         list(sol.points), list(sol.nu), 192, "stored")
+            secs.update(c["seconds"])
+            if c["bias"].upper <= tau_lo and c["gap"] <= gap_tol:
+                pts, sg = sol.active()
+                return _result(gen, K, eps, bud, g64, None, None, "clarabel", c, pts, sg, False, 0, 0, secs,
+                               t_start)
+            log(f"  [aqp] K={K} eps={eps:g}: double precision does not certify (bias {c['bias'].upper / tau_lo - 1:+.1e} "
+                f"relative to the budget, gap {c['gap']:.1e}); extended precision")
+    # -- stage 2: extended precision
+    pts0 = list(warm.active_points) if warm is not None else (sol.active()[0] if sol is not None else [])
+    vs = (warm.V if warm is not None and warm.V > 0 else
+          (float(np.asarray(sol.g) @ _H(K) @ np.asarray(sol.g)) if sol is not None and sol.g is not None else None))
+    maxg = max(warm.max_abs_g if warm is not None else 1.0, float(np.abs(sol.g).max()) if sol is not None else 1.0,
+               1e4)
+    repairs = 0
+    for attempt in range(4):
+        prec = working_precision(K, maxg, tau_s)
+        t0 = time.perf_counter()
+        try:
+            a = solve_extended(target, K, tau_s, points=pts0, v_scale=vs, prec=prec, log=log)
+        except ExtendedError as exc:
+            raise AQPError(f"K={K}, eps={eps:g}: the extended-precision solver failed: {exc}") from exc
+        secs[f"extended_{attempt}"] = round(time.perf_counter() - t0, 4)
+        gabs = max(abs(float(x.mid())) for x in a.g)
+        if working_precision(K, gabs, tau_s) > prec + 32:
+            maxg = gabs
+            continue
+        dps = _dps_for(gabs, tau_s)
+        with ctx.workprec(prec):
+            reference = [x.mid().str(dps, radius=False) for x in a.g]
+        g64 = [float(s) for s in reference]          # correctly rounded decimal -> float64
+        entries = g64 if stored else reference
+        c = _certify(gen, target, K, eps, bud, entries, a.points + _hints(target, K, g64, tau_s),
+                     a.dual_points, a.dual_nu, prec, "stored" if stored else "reference")
+        secs.update(c["seconds"])
+        log(f"  [aqp] K={K} eps={eps:g}: extended stage ({a.rounds} rounds, {a.iterations} interior-point "
+            f"iterations, polished={a.polished}) in {secs[f'extended_{attempt}']:.1f}s; bias "
+            f"{c['bias'].upper / tau_lo - 1:+.1e} relative to the budget, gap {c['gap']:.1e}, max|g| {gabs:.2e}")
+        if c["bias"].upper <= tau_lo and c["gap"] <= gap_tol:
+            return _result(gen, K, eps, bud, g64, reference, dps, "extended", c, a.points, a.signs, a.polished,
+                           prec, repairs, secs, t_start)
+        rounding = max(abs(Fraction(v) - Fraction(r)) for v, r in zip(g64, reference))
+        if stored and float(rounding) > gap_tol * 1e-2 * tau_lo:
+            raise AQPError(
+                f"K={K}, eps={eps:g}: no float64 table can be certified: the optimal table's entries reach "
+                f"{gabs:.3g}, and rounding them to float64 alone moves the weighted bias by up to {float(rounding):.3g}, "
+                f"{float(rounding) / tau_lo:.2g} of the budget {tau_lo:.6g} (certified bias {c['bias'].upper:.6g}); the "
+                f"optimum V >= {c['lb']:.6g} is certified for the extended-precision table (stored=False). Use a "
+                f"larger eps or a smaller K")
+        if c["bias"].upper > tau_lo:
+            excess = c["bias"].upper / tau_lo - 1
+            tau_s *= 1 - 2 * excess - 1e-9
+            repairs += 1
+            pts0, vs, maxg = a.points, a.variance_estimate(), max(maxg, gabs)
+            continue
+        raise AQPError(f"K={K}, eps={eps:g}: optimality bracket [{c['lb']:.9g}, {c['V_up']:.9g}] has relative width "
+                       f"{c['gap']:.3g} > gap_tol = {gap_tol:g}")
+    raise AQPError(f"K={K}, eps={eps:g}: the table failed its bias certificate after {repairs} repairs")
+
+
+def _constant_table(gen, target, K, bud):
+    """When some constant table meets the budget, the optimum is exactly V = 0 (a constant reward has no
+    variance): return the constant c minimising sup_p |p c - f(p)|, certified, or None."""
+    from scipy import optimize
+
+    from .certify import certify_bias
+    p = np.unique(np.concatenate([np.linspace(0.0, 1.0, 4001), np.geomspace(1e-12, 1.0, 2000)]))
+    fp = target.f_np(p)
+
+    def worst(c):
+        return float(np.max(np.abs(p * c - fp)))
+    lo = float(np.min(fp[1:] / p[1:])) if p.size > 1 else -1.0
+    r = optimize.minimize_scalar(worst, bounds=(min(lo, -1.0), 1.0), method="bounded", options={"xatol": 1e-14})
+    if worst(r.x) > bud["tau_lower"] * (1 - 1e-6):
+        return None
+    g = [float(r.x)] * K
+    c = {"bias": certify_bias(g, target, [float(v) for v in p[::200]] + [1.0]), "V": Fraction(0), "V_lo": 0.0,
+         "V_up": 0.0, "lb": 0.0, "gap": 0.0, "seconds": {}, "dual": ([], []), "kind": "stored"}
+    if c["bias"].upper > bud["tau_lower"]:
+        return None
+    return _result(gen, K, bud["eps"], bud, g, None, None, "constant", c, [], [], True, 0, 0, {}, time.perf_counter())
+
+
+def _H(K):
+    from .hessian import hessian_float64
+    return hessian_float64(K)
+
+
+def _result(gen, K, eps, bud, g64, reference, dps, stage, c, pts, sg, polished, prec, repairs, secs, t_start):
+    secs = dict(secs)
+    secs["total"] = round(time.perf_counter() - t_start, 4)
+    return AQPResult(
+        generator=gen.to_dict(), K=K, eps=eps, objective="integrated", E_lower=bud["E_lower"], E_upper=bud["E_upper"],
+        tau_lower=bud["tau_lower"], tau_upper=bud["tau_upper"], values=list(g64), stage=stage,
+        bias_lower=c["bias"].lower, bias_upper=c["bias"].upper, variance=_decimal(c["V"]),
+        variance_lower=c["V_lo"], variance_upper=c["V_up"], optimum_lower=c["lb"], gap=c["gap"],
+        dual_points=c["dual"][0], dual_nu=c["dual"][1], active_points=[float(x) for x in pts],
+        active_signs=[int(s) for s in sg], max_abs_g=max(abs(v) for v in g64), certified=c["kind"],
+        reference=reference, reference_dps=dps, polished=bool(polished), prec_bits=int(prec), repairs=repairs,
+        seconds=secs)
+
+
+# -- the dual question ------------------------------------------------------------------------------
+
+def solve_dual(generator, K, variance_max, *, gap_tol: float = DEFAULT_GAP_TOL, use_cache: bool = True,
+               log: Callable[[str], None] | None = None) -> dict:
+    """The smallest weighted bias reachable with V(g) <= variance_max (a number, or "plugin": the plug-in
+    table's V), with a certified bracket: ``upper`` is the certified bias of an AQP table whose exact V is
+    <= variance_max; ``lower`` is a budget tau whose AQP optimum is certified > variance_max (so no table
+    with V <= variance_max has a smaller bias). Bisection on log(1 + eps) between the two, until the
+    relative bracket width is <= ``gap_tol``."""
+    from ..generators import Generator, get_generator
+    from .hessian import variance_exact
+    gen = generator if isinstance(generator, Generator) else get_generator(generator)
+    K = check_aqp_K(K)
+    V0, V0_label = _check_variance_max(gen, K, variance_max)
+    log = log or (lambda m: None)
+    bud1 = budget(gen, K, 1.0)
+    E = 0.5 * (bud1["E_lower"] + bud1["E_upper"])
+    cache_ok = use_cache
+
+    def at(eps):
+        return solve(gen, K, eps, gap_tol=min(gap_tol, 1e-3), use_cache=cache_ok, log=log)
+
+    # bracket: feasible (V <= V0) above, infeasible (lower bound > V0) below
+    hi_eps, lo_eps = 10.0, None
+    feasible = None
+    for _ in range(40):
+        r = at(hi_eps)
+        if r.variance_upper <= V0:
+            feasible = r
+            break
+        lo_eps = hi_eps if r.optimum_lower > V0 else lo_eps
+        hi_eps *= 4.0
+    if feasible is None:
+        raise AQPError(f"no AQP table with V <= {V0:.6g} found up to eps = {hi_eps:g}")
+    if lo_eps is None:
+        lo_eps = hi_eps
+        for _ in range(40):
+            lo_eps /= 4.0
+            if lo_eps < 1e-3:
+                raise AQPError(f"V <= {V0:.6g} is reachable at every budget down to eps = 1e-3: the minimax region")
+            r = at(lo_eps)
+            if r.optimum_lower > V0:
+                break
+            if r.variance_upper <= V0:
+                feasible, hi_eps = r, lo_eps
+    infeasible_eps = lo_eps
+    steps = 0
+    while (1 + hi_eps) / (1 + infeasible_eps) - 1 > gap_tol and steps < 60:
+        mid = math.sqrt((1 + hi_eps) * (1 + infeasible_eps)) - 1
+        r = at(mid)
+        steps += 1
+        if r.variance_upper <= V0:
+            feasible, hi_eps = r, mid
+        elif r.optimum_lower > V0:
+            infeasible_eps = mid
+        else:
+            raise AQPError(f"eps = {mid:g}: V <= {V0:.6g} is inside the optimality bracket "
+                           f"[{r.optimum_lower:.9g}, {r.variance_upper:.9g}]; tighten gap_tol")
+    b_lo = budget(gen, K, infeasible_eps)["tau_lower"]
+    return {"K": K, "variance_max": V0, "variance_max_from": V0_label, "eps_upper": hi_eps,
+            "eps_lower": infeasible_eps, "bias_upper": feasible.bias_upper, "bias_lower": b_lo,
+            "rel_width": feasible.bias_upper / b_lo - 1, "table": feasible, "E_star": E, "bisection_steps": steps,
+            "variance_of_table": float(variance_exact(feasible.values))}
+
+
+def _check_variance_max(gen, K, variance_max):
+    from .hessian import variance_exact
+    if isinstance(variance_max, str):
+        if variance_max != "plugin":
+            raise ValueError(f"variance_max must be a number >= 0 or 'plugin', got {variance_max!r}")
+        from ..methods import build_table
+        return float(variance_exact(build_table(gen, "plugin", K).values)), "plugin"
+    if isinstance(variance_max, bool):
+        raise TypeError(f"variance_max must be a number >= 0 or 'plugin', got {variance_max!r}")
+    try:
+        v = float(variance_max)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"variance_max must be a number >= 0 or 'plugin', got {variance_max!r}") from exc
+    if not math.isfinite(v) or v < 0:
+        raise ValueError(f"variance_max must be a finite number >= 0 or 'plugin', got {variance_max!r}")
+    return v, "number"
+
+
+def solve_path(generator, K, eps_values: Iterable[float], *, stored: bool = True, gap_tol: float = DEFAULT_GAP_TOL,
+               use_cache: bool = True, neighbour: dict | None = None,
+               log: Callable[[str], None] | None = None) -> list:
+    """:func:`solve` for each eps in decreasing order, each warm-started from the same eps at a neighbouring
+    K (``neighbour``: eps -> AQPResult or AQPError, e.g. the previous K's path) when available, else from the
+    previous eps. A budget refused at the neighbouring (smaller) K for lack of a float64 table is refused
+    without solving (the entries grow with K, C5; the reason says so). Returns
+    ``[(eps, AQPResult or AQPError)]`` in the order given (a refusal is an entry, not an exception)."""
+    out = {}
+    warm = None
+    neighbour = neighbour or {}
+    for eps in sorted({check_eps(e) for e in eps_values}, reverse=True):
+        nb = neighbour.get(eps)
+        if isinstance(nb, AQPError) and "no float64 table can be certified" in str(nb):
+            out[eps] = AQPError(f"K={K}, eps={eps:g}: not attempted: {nb}; the optimal entries grow with K (C5)")
+            continue
+        try:
+            r = solve(generator, K, eps, stored=stored, gap_tol=gap_tol,
+                      warm=nb if isinstance(nb, AQPResult) else warm, use_cache=use_cache, log=log)
+            warm = r
+            out[eps] = r
+        except AQPError as exc:
+            out[eps] = exc
+    return [(float(e), out[check_eps(e)]) for e in eps_values]

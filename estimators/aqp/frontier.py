@@ -1,0 +1,146 @@
+"""The bias-variance frontier of AQP and the dual question, computed offline and re-verified (claim C6).
+
+For each K of :data:`FRONTIER_K` and each eps of :data:`FRONTIER_EPS` (14 log-spaced budgets in
+[0.01, 1000]) the optimum V*(eps) is bracketed by :func:`.core.solve` with ``stored=False`` (the
+extended-precision table is certified: at tiny eps no float64 table can hold the optimum), and the dual
+question at the plug-in's variance is answered by :func:`.core.solve_dual`. The document (written by
+``alft tables --rebuild aqp-frontier``) stores for every point the table (reference entries), the dual
+points and multipliers, and the certified figures; :func:`reverify` recomputes the figures from the
+stored tables in the calling run (exact V, the dual bound, and, when asked, the bias certificate).
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import math
+import time
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+__all__ = ["FRONTIER_K", "FRONTIER_EPS", "frontier_path", "build_frontier", "load_frontier", "reverify",
+           "check_shape"]
+
+FRONTIER_K = (4, 8, 16, 32, 64, 128)
+FRONTIER_EPS = tuple(float(f"{v:.3g}") for v in np.geomspace(0.01, 1000.0, 14))
+FORMAT = "alft-verify/aqp-frontier"
+FORMAT_VERSION = 1
+
+
+def frontier_path() -> Path:
+    return Path(__file__).resolve().parent / "data" / "frontier_kl.json"
+
+
+def _point(res) -> dict:
+    return {"eps": res.eps, "stage": res.stage, "certified": res.certified, "tau_lower": res.tau_lower,
+            "tau_upper": res.tau_upper, "bias_upper": res.bias_upper, "bias_lower": res.bias_lower,
+            "variance": res.variance, "variance_lower": res.variance_lower, "variance_upper": res.variance_upper,
+            "optimum_lower": res.optimum_lower, "gap": res.gap, "max_abs_g": res.max_abs_g,
+            "entries": res.reference if res.reference is not None else [repr(v) for v in res.values],
+            "dual_points": res.dual_points, "dual_nu": res.dual_nu, "seconds": res.seconds.get("total")}
+
+
+def build_frontier(Ks=FRONTIER_K, eps_values=FRONTIER_EPS, *, path=None, log: Callable[[str], None] = print) -> dict:
+    """Solve the frontier and the dual at the plug-in's variance for every K; write the document atomically."""
+    from .._io import atomic_write_text
+    from ..generators import get_generator
+    from .core import AQP_VERSION, AQPError, solve_dual, solve_path
+    gen = get_generator("kl")
+    t0 = time.perf_counter()
+    doc = {"format": FORMAT, "format_version": FORMAT_VERSION, "certifier": AQP_VERSION,
+           "eps": list(eps_values), "K": {}}
+    for K in Ks:
+        tk = time.perf_counter()
+        pts, refused = [], {}
+        for eps, res in solve_path(gen, K, eps_values, stored=False):
+            if isinstance(res, AQPError):
+                refused[repr(eps)] = str(res)
+            else:
+                pts.append(_point(res))
+        dual = None
+        try:
+            out = solve_dual(gen, K, "plugin")
+            dual = {k: out[k] for k in ("variance_max", "eps_upper", "eps_lower", "bias_upper", "bias_lower",
+                                        "rel_width", "bisection_steps")}
+            dual["table"] = _point(out["table"])
+        except (AQPError, ValueError) as exc:
+            dual = {"refused": str(exc)}
+        doc["K"][str(K)] = {"points": pts, "refused": refused, "dual_plugin": dual,
+                            "seconds": round(time.perf_counter() - tk, 1)}
+        log(f"[aqp frontier] K={K}: {len(pts)} points, {len(refused)} refused, dual "
+            f"{'ok' if 'refused' not in dual else 'refused'} ({time.perf_counter() - tk:.0f}s)")
+    doc["built_utc"] = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    doc["build_seconds"] = round(time.perf_counter() - t0, 1)
+    body = json.dumps(doc, sort_keys=True, separators=(",", ":"))
+    doc["sha256"] = hashlib.sha256(body.encode()).hexdigest()
+    atomic_write_text(path or frontier_path(), json.dumps(doc, sort_keys=True, separators=(",", ":")) + "\n")
+    return doc
+
+
+def load_frontier(path=None) -> dict:
+    """The stored frontier document, its checksum verified (ValueError naming the fix otherwise)."""
+    p = Path(path or frontier_path())
+    try:
+        doc = json.loads(p.read_text())
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"the AQP frontier data {p} is missing or unreadable ({exc}); regenerate it with "
+                         f"`alft tables --rebuild aqp-frontier`") from exc
+    sha = doc.pop("sha256", None)
+    body = json.dumps(doc, sort_keys=True, separators=(",", ":"))
+    if doc.get("format") != FORMAT or doc.get("format_version") != FORMAT_VERSION or \
+            sha != hashlib.sha256(body.encode()).hexdigest():
+        raise ValueError(f"the AQP frontier data {p} is corrupted or of another format; regenerate it with "
+                         f"`alft tables --rebuild aqp-frontier`")
+    return doc
+
+
+def reverify(K: int, point: dict, *, bias: bool = True) -> dict:
+    """Recompute a stored point's figures in this run: V exactly from its entries, the dual lower bound
+    from its stored points and multipliers, and (``bias=True``) the rigorous sup of its weighted bias.
+    Returns the recomputed figures and whether they match the stored ones."""
+    from fractions import Fraction
+
+    from ..generators import get_generator
+    from ..minimax.targets import target_for
+    from .certify import certify_bias, dual_lower_bound, variance_bracket
+    from .core import _hints
+    target = target_for(get_generator("kl"))
+    entries = point["entries"]
+    t0 = time.perf_counter()
+    V, V_lo, V_up = variance_bracket(entries)
+    out = {"variance_lower": V_lo, "variance_upper": V_up}
+    if point["dual_points"]:
+        out["optimum_lower"] = dual_lower_bound(K, target, point["tau_upper"], point["dual_points"],
+                                                point["dual_nu"], prec=256 + 2 * K)["lower"]
+    else:
+        out["optimum_lower"] = 0.0
+    if bias:
+        g = [float(Fraction(e)) for e in entries]
+        out["bias_upper"] = certify_bias(entries, target, _hints(target, K, g, point["tau_lower"])).upper
+        out["bias_within_budget"] = out["bias_upper"] <= point["tau_lower"]
+    out["matches"] = (out["variance_lower"] == point["variance_lower"] and
+                      out["variance_upper"] == point["variance_upper"] and
+                      math.isclose(out["optimum_lower"], point["optimum_lower"], rel_tol=1e-9, abs_tol=0) and
+                      (not bias or out["bias_within_budget"]))
+    out["seconds"] = round(time.perf_counter() - t0, 3)
+    return out
+
+
+def check_shape(points: list) -> dict:
+    """Non-increasing and convex in the budget, as a theorem for convex programs requires: a certified
+    violation (brackets that exclude the property) would be a solver bug. Returns the counts checked and
+    any violations; ``points`` are dicts with eps, tau_lower, tau_upper, optimum_lower, variance_upper."""
+    pts = sorted(points, key=lambda p: p["eps"])
+    viol = []
+    for a, b in zip(pts, pts[1:]):
+        if a["variance_upper"] < b["optimum_lower"]:   # V*(smaller budget) certainly below V*(larger)
+            viol.append(f"increasing between eps={a['eps']:g} and {b['eps']:g}")
+    for a, b, c in zip(pts, pts[1:], pts[2:]):
+        ta, tb, tc = (0.5 * (p["tau_lower"] + p["tau_upper"]) for p in (a, b, c))
+        lam = (tc - tb) / (tc - ta)
+        chord = lam * a["variance_upper"] + (1 - lam) * c["variance_upper"]
+        if b["optimum_lower"] > chord * (1 + 1e-9):     # V*(middle) certainly above the chord
+            viol.append(f"not convex at eps={b['eps']:g}")
+    return {"monotone_pairs": max(0, len(pts) - 1), "convex_triples": max(0, len(pts) - 2), "violations": viol}

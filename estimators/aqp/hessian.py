@@ -1,0 +1,86 @@
+"""The weighted variance of a table as an exact quadratic form (claim C6).
+
+With n = K - 1 and the Bernstein basis b_c(p) = C(n,c) p^c (1-p)^(n-c), the variance of the
+reward g(C), C ~ Binomial(n, p), is V_g(p) = g^T (diag(b(p)) - b(p) b(p)^T) g (the covariance of
+the indicator vector of C), so the default AQP objective is
+
+    V(g) = int_0^1 p V_g(p) dp = g^T H g,   H = diag(a) - M,
+    a_c  = int_0^1 p b_c(p) dp       = (c+1) / ((n+1)(n+2)),
+    M_cd = int_0^1 p b_c(p) b_d(p) dp = C(n,c) C(n,d) (c+d+1)! (2n-c-d)! / (2n+2)!.
+
+H is positive semidefinite (an average of covariance matrices) and H·1 = 0 exactly (a constant
+table has zero variance); on the complement of the constants it is positive definite (only a
+constant g(C) has zero variance for every p in (0, 1)). Everything here is exact: D·H is an
+integer matrix for D = (2n+2)!, and V of a float64 table (a vector of dyadic rationals) is an
+exact ``Fraction``. Float64 and Arb (ball arithmetic) copies serve the solvers.
+"""
+from __future__ import annotations
+
+from fractions import Fraction
+from functools import lru_cache
+from math import comb, factorial, gcd
+
+import numpy as np
+
+__all__ = ["hessian_integer", "hessian_float64", "variance_exact", "variance_float64", "dyadic_vector"]
+
+
+@lru_cache(maxsize=32)
+def hessian_integer(K: int) -> tuple[tuple[tuple[int, ...], ...], int]:
+    """``(N, D)`` with H = N / D exactly: N an integer matrix (tuple of rows), D = (2n+2)!."""
+    n = K - 1
+    D = factorial(2 * n + 2)
+    # m_s = (s+1)! (2n-s)!, so that D * M_cd = C(n,c) C(n,d) m_{c+d}
+    m = [factorial(s + 1) * factorial(2 * n - s) for s in range(2 * n + 1)]
+    da = D // ((n + 1) * (n + 2))  # (n+1)(n+2) divides (2n+2)! (both are factors of it)
+    rows = []
+    for c in range(K):
+        bc = comb(n, c)
+        row = [-bc * comb(n, d) * m[c + d] for d in range(K)]
+        row[c] += (c + 1) * da
+        rows.append(tuple(row))
+    return tuple(rows), D
+
+
+@lru_cache(maxsize=32)
+def hessian_float64(K: int) -> np.ndarray:
+    """H rounded entrywise to float64 (read-only), for the double-precision solver stage."""
+    N, D = hessian_integer(K)
+    H = np.array([[float(Fraction(x, D)) for x in row] for row in N], dtype=np.float64)
+    H = 0.5 * (H + H.T)
+    H.setflags(write=False)
+    return H
+
+
+def dyadic_vector(values) -> tuple[list[int], int]:
+    """Float64 entries as integers over one power of two: ``values = G / 2**E`` exactly."""
+    fr = [Fraction(float(v)) for v in values]
+    E = max((x.denominator.bit_length() - 1 for x in fr), default=0)
+    return [int(x * (1 << E)) for x in fr], E
+
+
+def variance_exact(values) -> Fraction:
+    """V(g) = int_0^1 p V_g(p) dp of a table, exactly (float64 entries taken at their binary value,
+    or Fractions / decimal strings taken exactly)."""
+    vals = list(values)
+    K = len(vals)
+    if K < 2:
+        raise ValueError(f"a table needs K >= 2 entries, got {K}")
+    N, D = hessian_integer(K)
+    if all(isinstance(v, (float, np.floating)) for v in vals):
+        G, E = dyadic_vector(vals)
+        num = sum(G[c] * sum(Nc[d] * G[d] for d in range(K)) for c, Nc in enumerate(N))
+        return Fraction(num, D << (2 * E))
+    fr = [Fraction(v) for v in vals]  # Fractions, ints, exact floats, or decimal strings
+    den = 1
+    for x in fr:
+        den = den * x.denominator // gcd(den, x.denominator)
+    G = [int(x * den) for x in fr]
+    num = sum(G[c] * sum(Nc[d] * G[d] for d in range(K)) for c, Nc in enumerate(N))
+    return Fraction(num, D * den * den)
+
+
+def variance_float64(values) -> float:
+    """V(g) in float64 (fast, not certified: cancellation for tables with large alternating entries)."""
+    g = np.asarray(values, dtype=np.float64)
+    return float(g @ hessian_float64(g.size) @ g)

@@ -1,0 +1,123 @@
+"""The shipped set of certified AQP tables for the KL reward (claim C6): versioned data files.
+
+Layout (inside the package, ``estimators/aqp/data/``)::
+
+    manifest.json          format, version, generator, the eps set, the K range, the certifier and solver
+                           versions, the build time, and the SHA-256 of every table file
+    kl/K002.json ...       one file per K: for each eps either a table (float64 values, provenance and the
+                           bound certificate of :mod:`.core`) or the reason it was refused
+
+Loading needs no solver: the file is checked against the manifest's checksum, the table against its
+certificate's binding (:mod:`estimators.certificates`), and the certificate against the request
+(K, eps, generator). Any mismatch is a :class:`ShippedTableError` that names the file and how to
+regenerate it (``alft tables --rebuild aqp``).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from functools import lru_cache
+from pathlib import Path
+
+__all__ = ["SHIPPED_EPS", "SHIPPED_K", "ShippedTableError", "load", "data_dir", "manifest", "FORMAT",
+           "FORMAT_VERSION", "shipped_entry"]
+
+#: budgets of the shipped set: tau = (1 + eps) E*_K
+SHIPPED_EPS = (0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
+SHIPPED_K = (2, 128)
+FORMAT = "alft-verify/aqp-tables"
+FORMAT_VERSION = 1
+REBUILD = "regenerate the shipped set with `alft tables --rebuild aqp`"
+
+
+class ShippedTableError(ValueError):
+    """A shipped table is unavailable, refused, corrupted or does not match its manifest or request."""
+
+
+def data_dir() -> Path:
+    return Path(__file__).resolve().parent / "data"
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+@lru_cache(maxsize=1)
+def manifest() -> dict:
+    path = data_dir() / "manifest.json"
+    try:
+        doc = json.loads(path.read_bytes())
+    except FileNotFoundError as exc:
+        raise ShippedTableError(f"the shipped AQP set is missing ({path} not found); {REBUILD}") from exc
+    except (OSError, ValueError) as exc:
+        raise ShippedTableError(f"{path} is unreadable or not JSON ({exc}); {REBUILD}") from exc
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT or doc.get("format_version") != FORMAT_VERSION:
+        raise ShippedTableError(f"{path} is not an {FORMAT} manifest of version {FORMAT_VERSION}; {REBUILD}")
+    return doc
+
+
+@lru_cache(maxsize=256)
+def _file(rel: str) -> dict:
+    man = manifest()
+    want = man.get("files", {}).get(rel)
+    path = data_dir() / rel
+    if want is None:
+        raise ShippedTableError(f"{rel} is not listed in the shipped manifest; {REBUILD}")
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ShippedTableError(f"shipped table file {path} is missing or unreadable ({exc}); {REBUILD}") from exc
+    if _sha256(raw) != want:
+        raise ShippedTableError(f"shipped table file {path} is corrupted: its SHA-256 does not match the manifest; "
+                                f"{REBUILD}")
+    try:
+        return json.loads(raw)
+    except ValueError as exc:
+        raise ShippedTableError(f"shipped table file {path} is not JSON ({exc}); {REBUILD}") from exc
+
+
+def _eps_key(eps) -> str:
+    return repr(float(eps))
+
+
+def shipped_entry(K: int, eps: float) -> dict:
+    """The raw entry (table or refusal) of the shipped set for (K, eps)."""
+    from .._validate import check_K
+    K = check_K(K, name="K", minimum=SHIPPED_K[0], maximum=SHIPPED_K[1])
+    if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not math.isfinite(float(eps)):
+        raise TypeError(f"eps must be one of the shipped budgets {list(SHIPPED_EPS)}, got {eps!r}")
+    if float(eps) not in SHIPPED_EPS:
+        raise ShippedTableError(
+            f"eps = {eps!r} is not in the shipped set; shipped budgets are eps in {list(SHIPPED_EPS)}. For another "
+            f"eps solve it: build_table('kl', 'aqp', K, eps={eps!r}, solve=True) (needs the solver; cached)")
+    rel = f"kl/K{K:03d}.json"
+    doc = _file(rel)
+    if doc.get("K") != K or doc.get("generator", {}).get("name") != "kl":
+        raise ShippedTableError(f"{rel} holds K={doc.get('K')!r}, generator {doc.get('generator')!r}: it does not "
+                                f"belong to K={K}, kl; {REBUILD}")
+    entry = doc.get("tables", {}).get(_eps_key(eps))
+    if entry is None:
+        raise ShippedTableError(f"{rel} has no entry for eps = {eps!r}; {REBUILD}")
+    return entry
+
+
+def load(K: int, eps: float):
+    """The shipped certified KL table for (K, eps) as a :class:`~estimators.table.Table` (no solver needed)."""
+    from ..certificates import CertificateMismatchError
+    from ..generators import get_generator
+    from ..table import Table
+    entry = shipped_entry(K, eps)
+    if "refused" in entry:
+        raise ShippedTableError(f"K={K}, eps={eps!r}: no certified float64 table exists in the shipped set: "
+                                f"{entry['refused']}")
+    cert = entry.get("certificate") or {}
+    if cert.get("eps") != float(eps) or cert.get("budget_lower") is None or len(entry.get("values", ())) != K:
+        raise ShippedTableError(f"the shipped entry for K={K}, eps={eps!r} does not match its certificate; {REBUILD}")
+    try:
+        return Table(values=entry["values"], generator=get_generator("kl"), method="aqp",
+                     params={"eps": float(eps), "objective": "integrated"}, provenance=entry.get("provenance", ""),
+                     certificate=cert)
+    except CertificateMismatchError as exc:
+        raise ShippedTableError(f"the shipped table K={K}, eps={eps!r} does not carry a valid certificate ({exc}); "
+                                f"{REBUILD}") from exc

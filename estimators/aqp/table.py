@@ -1,0 +1,78 @@
+"""The AQP table as a registered method: ``build_table(gen, "aqp", K, eps=... | variance_max=...)`` (C6).
+
+* ``eps`` in the shipped set (KL, default objective): the shipped certified table, loaded without a solver;
+* ``eps`` anything else, with ``solve=True``: solved and certified (:func:`.core.solve`, cached on disk);
+* ``variance_max`` (a number or ``"plugin"``): the dual, the least weighted bias with V(g) <= variance_max
+  (:func:`.core.solve_dual`, solver needed); the table returned is the bracket's feasible end.
+
+The certificate (:meth:`.core.AQPResult.certificate`) is bound to the table's values and parameters.
+"""
+from __future__ import annotations
+
+from ..methods import register_method
+from ..table import Table
+from .shipped import SHIPPED_EPS, load
+
+__all__ = ["aqp_table", "table_from_result"]
+
+_PARAMS = ("eps", "variance_max", "solve", "objective", "gap_tol", "use_cache")
+
+
+def table_from_result(res, generator, params: dict, provenance: str | None = None) -> Table:
+    """A :class:`Table` carrying an :class:`~estimators.aqp.core.AQPResult`'s bound certificate."""
+    from ..certificates import bind
+    from .core import AQP_VERSION
+    ref = tuple(res.reference) if res.reference is not None else None
+    fields = {"values": res.values, "reference": ref, "reference_dps": res.reference_dps if ref else None,
+              "generator": generator, "method": "aqp", "params": params}
+    prov = provenance or (
+        f"AQP solved by the {res.stage} stage ("
+        + ("cvxpy + Clarabel with exchange, double precision" if res.stage == "clarabel" else
+           f"exchange around an interior-point method in Arb at {res.prec_bits} bits, Newton-polished: "
+           f"{res.polished}; entries kept to {res.reference_dps} digits and rounded once to float64")
+        + f"); certified: bias <= (1+eps) E*_K on [0, 1], V exact, optimality gap {res.gap:.2g}")
+    cert = bind(fields, res.certificate(), certifier=AQP_VERSION)
+    return Table(values=res.values, generator=generator, method="aqp", params=params, provenance=prov,
+                 reference=ref, reference_dps=fields["reference_dps"], certificate=cert)
+
+
+@register_method("aqp", "C6: least weighted variance under the bias budget (1+eps) E*_K (certified; shipped for "
+                        "KL, K = 2..128, eps in " + ", ".join(f"{e:g}" for e in SHIPPED_EPS) + ")", params=_PARAMS)
+def aqp_table(generator, K, *, eps=None, variance_max=None, solve: bool = False, objective: str = "integrated",
+              gap_tol: float = 1e-3, use_cache: bool = True) -> Table:
+    """See the module docstring. Exactly one of ``eps`` and ``variance_max`` must be given."""
+    if (eps is None) == (variance_max is None):
+        raise TypeError("method 'aqp' needs exactly one of eps (the budget excess over E*_K, e.g. eps=10; shipped: "
+                        f"{list(SHIPPED_EPS)}) and variance_max (a number or 'plugin')")
+    if not isinstance(solve, bool):
+        raise TypeError(f"solve must be True or False, got {solve!r}")
+    from .core import check_aqp_K, check_eps, check_objective
+    K = check_aqp_K(K)
+    objective = check_objective(objective)
+    if variance_max is not None:
+        from .core import solve_dual
+        out = solve_dual(generator, K, variance_max, gap_tol=gap_tol, use_cache=use_cache)
+        res = out["table"]
+        params = {"variance_max": out["variance_max"], "variance_max_from": out["variance_max_from"],
+                  "eps": res.eps, "objective": objective}
+        prov = (f"dual AQP: least weighted bias with V <= {out['variance_max']:.9g} ({out['variance_max_from']}); "
+                f"certified bracket [{out['bias_lower']:.9g}, {out['bias_upper']:.9g}] on that bias "
+                f"(relative width {out['rel_width']:.2g}); the table is the AQP solution at eps = {res.eps:.6g}")
+        return table_from_result(res, _gen(generator), params, prov)
+    eps = check_eps(eps)
+    gen = _gen(generator)
+    if not solve:
+        if gen.name == "kl" and objective == "integrated" and eps in SHIPPED_EPS:
+            return load(K, eps)
+        raise ValueError(
+            f"no shipped AQP table for generator {gen.label()!r}, eps = {eps!r}, objective {objective!r}: the "
+            f"shipped set is kl with eps in {list(SHIPPED_EPS)} (K = 2..128). Solve this one with solve=True "
+            f"(e.g. build_table({gen.name!r}, 'aqp', {K}, eps={eps!r}, solve=True); needs the solver, cached)")
+    from .core import solve as solve_aqp
+    res = solve_aqp(gen, K, eps, objective=objective, gap_tol=gap_tol, use_cache=use_cache)
+    return table_from_result(res, gen, {"eps": eps, "objective": objective})
+
+
+def _gen(generator):
+    from ..generators import Generator, get_generator
+    return generator if isinstance(generator, Generator) else get_generator(generator)
