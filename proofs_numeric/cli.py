@@ -59,18 +59,30 @@ def add_tables_parser(sub) -> None:
 
     p = sub.add_parser("tables", help="print or export one estimator table",
                        description="Build one table (generator, method, K) and print or export it.")
-    p.add_argument("--generator", required=True, choices=sorted(GENERATORS))
+    p.add_argument("--generator", choices=sorted(GENERATORS))
     p.add_argument("--alpha", type=float, help="power/Tsallis exponent (alpha > 0, alpha != 1)")
     p.add_argument("--coeffs", help="polynomial generator: comma-separated rational coefficients, ascending "
                                     "(e.g. 0,0,1/2 for phi = t^2/2)")
     p.add_argument("--coeffs-of", choices=["phi", "reward"], default="phi",
                    help="whether --coeffs are phi's coefficients (default) or the reward's")
-    p.add_argument("--method", required=True, choices=method_names())
-    p.add_argument("--K", required=True, type=int, help="group size (integer >= 2)")
+    p.add_argument("--method", choices=method_names())
+    p.add_argument("--K", type=int, help="group size (integer >= 2)")
+    p.add_argument("--eps", type=float, help="aqp: bias budget (1 + eps) E*_K; shipped for kl: 0.1, 0.3, 1, 3, 10, 30, "
+                                             "100 (others with --solve)")
+    p.add_argument("--variance-max", help="aqp, the dual: least bias with V(g) <= this number, or 'plugin' "
+                                          "(the plug-in table's V); needs the solver")
+    p.add_argument("--solve", action="store_true", help="aqp: solve and certify instead of loading a shipped table")
     p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
-                   help="method parameter (repeatable), e.g. --param eps=0.1")
+                   help="method parameter (repeatable), e.g. --param gap_tol=1e-4")
     p.add_argument("--format", choices=["json", "text", "csv"], default="text")
     p.add_argument("--out", help="write to this file (atomically) instead of standard output")
+    p.add_argument("--rebuild", choices=["aqp", "aqp-frontier"],
+                   help="regenerate shipped data instead of printing a table: aqp (certified KL tables, K = 2..128, "
+                        "progress per K; --rebuild-K rebuilds a range and keeps the others) or aqp-frontier (the "
+                        "bias-variance frontier and the dual at the plug-in's variance for K = 4, 8, ..., 128)")
+    p.add_argument("--rebuild-K", default="2-128", metavar="LO-HI", help="--rebuild: the range of K (default 2-128)")
+    p.add_argument("--processes", type=int, default=2, help="--rebuild: worker processes (default 2)")
+    p.add_argument("--data-dir", help="--rebuild: write here instead of the package's data directory")
     p.set_defaults(func=_cmd_tables)
 
 
@@ -92,12 +104,45 @@ def _generator_params(args) -> dict:
     return gp
 
 
+def _parse_K_range(text: str) -> range:
+    try:
+        lo, hi = (int(v) for v in text.split("-", 1)) if "-" in text else (int(text), int(text))
+    except ValueError as exc:
+        raise ValueError(f"--rebuild-K must look like LO-HI (e.g. 2-128), got {text!r}") from exc
+    if not 2 <= lo <= hi <= 128:
+        raise ValueError(f"--rebuild-K must lie within 2-128 with LO <= HI, got {text!r}")
+    return range(lo, hi + 1)
+
+
+def _cmd_rebuild(args) -> int:
+    from estimators.aqp.build import rebuild
+    if args.rebuild == "aqp-frontier":
+        from estimators.aqp.frontier import FRONTIER_K, build_frontier
+        doc = build_frontier(FRONTIER_K, log=lambda m: print(m, file=sys.stderr, flush=True))
+        print(f"rebuilt the AQP frontier for K = {', '.join(doc['K'])} in {doc['build_seconds']}s")
+        return 0
+    if args.processes < 1:
+        raise ValueError(f"--processes must be an integer >= 1, got {args.processes}")
+    Ks = _parse_K_range(args.rebuild_K)
+    man = rebuild(Ks, processes=args.processes, out_dir=args.data_dir,
+                  log=lambda m: print(m, file=sys.stderr, flush=True))
+    n_ref = sum(len(v) for v in man["refused"].values())
+    print(f"rebuilt {len(man['files'])} files ({n_ref} refusals) in {man['build_seconds']}s")
+    return 0
+
+
 def _cmd_tables(args) -> int:
     import json
 
     from estimators import build_table
     from estimators._io import atomic_write_text, check_writable_target
 
+    if args.rebuild:
+        return _cmd_rebuild(args)
+    missing = [f"--{n}" for n, v in (("generator", args.generator), ("method", args.method), ("K", args.K))
+               if v is None]
+    if missing:
+        raise ValueError(f"alft tables needs {', '.join(missing)} (or --rebuild aqp)")
     if args.out is not None:
         check_writable_target(args.out, name="--out")  # before any work: a directory, /, a missing parent
     params = {}
@@ -108,6 +153,12 @@ def _cmd_tables(args) -> int:
         if k.strip() in params:
             raise ValueError(f"--param {k.strip()} is given twice")
         params[k.strip()] = _parse_value(v.strip())
+    for name, val in (("eps", args.eps), ("variance_max", _variance_max(args.variance_max)),
+                      ("solve", True if args.solve else None)):
+        if val is not None:
+            if name in params:
+                raise ValueError(f"{name} is given twice (--{name.replace('_', '-')} and --param)")
+            params[name] = val
     table = build_table(args.generator, args.method, args.K, generator_params=_generator_params(args), **params)
     if args.format == "json":
         text = json.dumps(table.to_dict(), indent=2) + "\n"
@@ -124,6 +175,15 @@ def _cmd_tables(args) -> int:
     else:
         sys.stdout.write(text)
     return 0
+
+
+def _variance_max(text):
+    if text is None or text == "plugin":
+        return text
+    try:
+        return float(text)
+    except ValueError as exc:
+        raise ValueError(f"--variance-max must be a number >= 0 or 'plugin', got {text!r}") from exc
 
 
 def build_parser() -> argparse.ArgumentParser:
