@@ -29,6 +29,8 @@ __all__ = ["CLAIM"]
 _I64 = np.iinfo(np.int64)
 #: generator used for each method's reward/moment checks (first that the method accepts)
 _GENERATORS = [("kl", {}), ("euclidean", {}), ("power", {"alpha": 3})]
+#: method parameters for methods that need them (aqp, C6: a shipped budget)
+_METHOD_PARAMS = {"aqp": {"eps": 10.0}}
 
 
 def _batches(rng, K: int) -> list[tuple[str, np.ndarray]]:
@@ -50,7 +52,7 @@ def _tables(K: int, solver_K_max: int, notes: list) -> list:
             continue
         for gen, gp in _GENERATORS:
             try:
-                out.append(build_table(gen, name, K, generator_params=gp))
+                out.append(build_table(gen, name, K, generator_params=gp, **_METHOD_PARAMS.get(name, {})))
                 break
             except (ValueError, TypeError) as exc:
                 last = exc

@@ -25,6 +25,7 @@ REFERENCE_PAIRS = [
     ("jackknife", "kl", {}, {}),
     ("jackknife", "euclidean", {}, {}),
     ("minimax", "kl", {}, {}),
+    ("aqp", "kl", {}, {"eps": 10.0}),
 ]
 
 

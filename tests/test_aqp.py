@@ -1,0 +1,251 @@
+"""C6 -- the AQP estimator: exact variance form, certificates on both sides, shipped set, bad input.
+
+Independent checks: the quadratic form H against Gauss-Legendre quadrature of p V_g(p); certified bias
+bounds against mpmath on clustered grids (a grid maximum is a lower bound of the sup, so it must not
+exceed a certified upper bound); V recomputed in rationals; dual bounds below feasible tables' V.
+"""
+from __future__ import annotations
+
+import json
+import math
+from fractions import Fraction
+
+import mpmath
+import numpy as np
+import pytest
+
+from estimators import build_table, get_generator, moments
+from estimators.aqp import SHIPPED_EPS, ShippedTableError
+from estimators.aqp.core import AQPError, budget, check_eps, solve, solve_dual
+from estimators.aqp.hessian import hessian_float64, hessian_integer, variance_exact
+from estimators.certificates import CertificateMismatchError
+from estimators.minimax.targets import target_for
+
+
+# -- the objective ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("K", [2, 3, 7, 12])
+def test_c6_hessian_matches_quadrature(K):
+    """H_cd = int_0^1 p (delta_cd b_c - b_c b_d) dp against Gauss-Legendre (exact for the polynomial degree)."""
+    from scipy.stats import binom
+    n = K - 1
+    x, w = np.polynomial.legendre.leggauss(K + 4)
+    p, w = (x + 1) / 2, w / 2
+    B = binom.pmf(np.arange(K)[None, :], n, p[:, None])            # [nodes, K]
+    Hq = np.einsum("i,ic,cd->cd", w * p, B, np.eye(K)) - np.einsum("i,ic,id->cd", w * p, B, B)
+    np.testing.assert_allclose(hessian_float64(K), Hq, rtol=1e-12, atol=1e-15)
+
+
+def test_c6_hessian_null_space_and_psd():
+    N, D = hessian_integer(9)
+    assert all(sum(row) == 0 for row in N)                         # H·1 = 0 exactly
+    ev = np.linalg.eigvalsh(hessian_float64(9))
+    assert ev[0] > -1e-15 and ev[1] > 1e-6                         # PSD, only the constants in the null space
+
+
+def test_c6_variance_exact_equals_integrated_moments():
+    """V(g) = int p V_g(p) dp: exact rationals against mpmath quadrature of the moments engine."""
+    t = build_table("kl", "jackknife", 6)
+    V = variance_exact(t.values)
+    with mpmath.workdps(30):
+        q = mpmath.quad(lambda p: p * moments(t, [p], engine="mpmath", dps=30).var[0], [0, 1])
+    assert abs(float(V) - float(q)) <= 1e-14 * float(V)
+    assert variance_exact([Fraction(1), Fraction(1), Fraction(1)]) == 0
+    assert variance_exact(["0.5", "1.25", "-2"]) == variance_exact([0.5, 1.25, -2.0])
+
+
+# -- solving and certifying -------------------------------------------------------------------------
+
+def _mp_sup_weighted_bias(values, n_grid=1500, dps=40):
+    """Lower bound of sup_p |p B_g(p) - p log p| on a grid clustered at 0 and 1 (mpmath, dps digits)."""
+    K = len(values)
+    th = np.linspace(0, np.pi, n_grid)
+    ps = np.unique(np.concatenate([(1 - np.cos(th)) / 2, np.geomspace(1e-9, 1e-2, 300)]))
+    best = 0
+    with mpmath.workdps(dps):
+        g = [mpmath.mpf(float(v)) for v in values]
+        for p in ps[1:]:
+            x = mpmath.mpf(float(p))
+            B = mpmath.fsum(g[c] * mpmath.binomial(K - 1, c) * x ** c * (1 - x) ** (K - 1 - c) for c in range(K))
+            best = max(best, abs(x * B - x * mpmath.log(x)))
+    return float(best)
+
+
+@pytest.mark.parametrize("K,eps", [(8, 10.0), (16, 1.0), (24, 0.3)])
+def test_c6_solve_certifies_both_sides(K, eps):
+    r = solve("kl", K, eps, use_cache=False)
+    assert r.bias_upper <= r.tau_lower                             # feasible on all of [0, 1]
+    assert _mp_sup_weighted_bias(r.values) <= r.bias_upper * (1 + 1e-12)
+    V = variance_exact(r.values)
+    assert r.variance_lower <= float(V) <= r.variance_upper
+    assert 0 < r.optimum_lower <= r.variance_upper
+    assert r.gap <= 1e-3
+    # the minimax table is feasible for every eps >= 0, so its variance is at least the optimum
+    mm = build_table("kl", "minimax", K)
+    assert float(variance_exact(list(mm.reference))) >= r.optimum_lower
+
+
+def test_c6_dual_bound_is_valid_for_any_multipliers():
+    """Weak duality: any multipliers at any points give a bound below every feasible table's V."""
+    from estimators.aqp.certify import dual_lower_bound
+    r = solve("kl", 12, 3.0)
+    rng = np.random.default_rng(7)
+    pts = np.sort(rng.uniform(0.01, 1.0, 12))
+    nu = rng.normal(size=12) * 0.01
+    lb = dual_lower_bound(12, target_for(get_generator("kl")), r.tau_upper, pts, nu)["lower"]
+    assert lb <= r.variance_lower
+
+
+def test_c6_power_generator_solves_through_the_same_code():
+    r = solve("power", 10, 3.0, use_cache=False) if False else solve(get_generator("power", alpha=0.5), 10, 3.0,
+                                                                      use_cache=False)
+    assert r.bias_upper <= r.tau_lower and r.gap <= 1e-3
+
+
+def test_c6_constant_table_when_the_budget_allows_it():
+    """At a budget above the best constant's bias, V = 0 exactly (a constant table)."""
+    r = solve("kl", 3, 100.0, use_cache=False)
+    assert r.stage == "constant" and r.variance_upper == 0.0 and len(set(r.values)) == 1
+
+
+def test_c6_dual_question_at_the_plugin_variance():
+    out = solve_dual("kl", 8, "plugin")
+    plug = float(variance_exact(build_table("kl", "plugin", 8).values))
+    assert out["variance_of_table"] <= plug
+    assert out["bias_lower"] <= out["bias_upper"] and out["rel_width"] <= 1e-3
+    # the plug-in's own weighted bias is larger than the least bias at its variance
+    from proofs_numeric.supnorm import weighted_bias_bracket
+    assert weighted_bias_bracket(build_table("kl", "plugin", 8)).lower >= out["bias_upper"]
+
+
+# -- the shipped set ----------------------------------------------------------------------------------
+
+SAMPLE = [(2, 0.1), (16, 10.0), (40, 1.0), (64, 3.0), (128, 10.0), (128, 1.0)]
+
+
+@pytest.mark.parametrize("K,eps", SAMPLE)
+def test_c6_shipped_tables_carry_both_certificates(K, eps):
+    t = build_table("kl", "aqp", K, eps=eps)
+    c = t.certificate
+    assert c["bias_upper"] <= c["budget_lower"] and c["optimality_gap"] <= 1e-3
+    V = variance_exact(t.values)
+    assert c["variance_lower"] <= float(V) <= c["variance_upper"]
+    if K <= 64:
+        assert _mp_sup_weighted_bias(t.values, n_grid=800) <= c["bias_upper"] * (1 + 1e-12)
+    # the dual bound re-verified from the stored points and multipliers
+    from estimators.aqp.certify import dual_lower_bound
+    lb = dual_lower_bound(K, target_for(get_generator("kl")), c["budget_upper"], c["dual_points"],
+                          c["dual_multipliers"])["lower"]
+    assert lb == pytest.approx(c["optimum_lower_bound"], rel=1e-12, abs=0)
+
+
+def test_c6_shipped_table_is_bound_to_its_values():
+    d = build_table("kl", "aqp", 16, eps=10).to_dict()
+    d["values"][3] += 1e-6
+    from estimators import Table
+    with pytest.raises(CertificateMismatchError):
+        Table.from_dict(d)
+
+
+def test_c6_corrupted_or_mismatched_data_file_is_detected(tmp_path, monkeypatch):
+    import shutil
+
+    import estimators.aqp.shipped as sh
+    src = sh.data_dir()
+    dst = tmp_path / "data"
+    shutil.copytree(src, dst)
+    monkeypatch.setattr(sh, "data_dir", lambda: dst)
+    sh.manifest.cache_clear()
+    sh._file.cache_clear()
+    try:
+        raw = (dst / "kl" / "K010.json").read_text()
+        (dst / "kl" / "K010.json").write_text(raw.replace('"values":[', '"values":[1.0e-3,', 1))
+        with pytest.raises(ShippedTableError, match="corrupted"):
+            sh.load(10, 10.0)
+        # a file for another K under this K's name, with a matching checksum: still refused
+        man = json.loads((dst / "manifest.json").read_text())
+        (dst / "kl" / "K011.json").write_bytes((dst / "kl" / "K012.json").read_bytes())
+        man["files"]["kl/K011.json"] = man["files"]["kl/K012.json"]
+        (dst / "manifest.json").write_text(json.dumps(man))
+        sh.manifest.cache_clear()
+        sh._file.cache_clear()
+        with pytest.raises(ShippedTableError, match="does not belong to K=11"):
+            sh.load(11, 10.0)
+    finally:
+        sh.manifest.cache_clear()
+        sh._file.cache_clear()
+
+
+# -- bad input -------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("kwargs,exc,match", [
+    ({"eps": -1}, ValueError, "eps must be a finite number > 0"),
+    ({"eps": math.nan}, ValueError, "eps must be a finite number > 0"),
+    ({"eps": math.inf}, ValueError, "eps must be a finite number > 0"),
+    ({"eps": 0}, ValueError, "minimax"),
+    ({"eps": "ten"}, TypeError, "eps must be a finite number"),
+    ({"eps": 0.5}, ValueError, r"shipped set .*solve=True"),
+    ({"eps": 10, "variance_max": 1.0}, TypeError, "exactly one of eps"),
+    ({}, TypeError, "exactly one of eps"),
+    ({"variance_max": -1.0}, ValueError, "variance_max must be a finite number >= 0"),
+    ({"variance_max": "median"}, ValueError, "variance_max must be a number >= 0 or 'plugin'"),
+    ({"eps": 10, "objective": "max"}, ValueError, "objective must be one of"),
+    ({"eps": 10, "solve": "yes"}, TypeError, "solve must be True or False"),
+])
+def test_c6_bad_input_is_a_clear_error(kwargs, exc, match):
+    with pytest.raises(exc, match=match):
+        build_table("kl", "aqp", 8, **kwargs)
+
+
+@pytest.mark.parametrize("K", [1, 129, 2.0])
+def test_c6_bad_K(K):
+    with pytest.raises((ValueError, TypeError), match="K"):
+        build_table("kl", "aqp", K, eps=10)
+
+
+def test_c6_unshipped_generator_says_how_to_solve():
+    with pytest.raises(ValueError, match="solve=True"):
+        build_table("power", "aqp", 8, eps=10, generator_params={"alpha": 0.5})
+
+
+def test_c6_check_eps_upper_range():
+    with pytest.raises(ValueError, match="1e6"):
+        check_eps(1e7)
+    assert check_eps(3) == 3.0
+
+
+def test_c6_refusal_names_the_reason():
+    """K = 64, eps = 0.1: the optimal entries (~5e12) cannot be rounded to float64 within the budget."""
+    with pytest.raises(ShippedTableError, match="float64"):
+        build_table("kl", "aqp", 64, eps=0.1)
+
+
+def test_c6_budget_bracket_is_outward():
+    b = budget("kl", 16, 1.0)
+    assert b["tau_lower"] <= 2 * b["E_lower"] and b["tau_upper"] >= 2 * b["E_upper"]
+
+
+def test_c6_cli_exports_a_shipped_table(tmp_path):
+    from proofs_numeric.cli import main
+    out = tmp_path / "t.json"
+    assert main(["tables", "--generator", "kl", "--method", "aqp", "--K", "64", "--eps", "10", "--format", "json",
+                 "--out", str(out)]) == 0
+    d = json.loads(out.read_text())
+    assert d["method"] == "aqp" and d["K"] == 64 and d["certificate"]["bias_within_budget"]
+    bad = tmp_path / "bad.json"
+    assert main(["tables", "--generator", "kl", "--method", "aqp", "--K", "64", "--eps", "0.5", "--out",
+                 str(bad)]) == 2
+    assert not bad.exists()
+
+
+@pytest.mark.parametrize("K", [4, 16])
+def test_c6_shipped_eps_set_is_complete(K):
+    for eps in SHIPPED_EPS:
+        try:
+            build_table("kl", "aqp", K, eps=eps)
+        except ShippedTableError as exc:  # a refusal must say why
+            assert "float64" in str(exc) or "not attempted" in str(exc)
+
+
+def test_c6_aqp_error_is_a_value_error():
+    assert issubclass(AQPError, ValueError)
