@@ -249,3 +249,16 @@ def test_c6_shipped_eps_set_is_complete(K):
 
 def test_c6_aqp_error_is_a_value_error():
     assert issubclass(AQPError, ValueError)
+
+
+def test_c6_sup_objective_is_offered_and_certified():
+    """The sup variant min sup_p p V_g(p): objective bracketed by a rigorous sup and a dual bound."""
+    r = solve("kl", 8, 10.0, objective="sup", use_cache=False)
+    assert r.objective == "sup" and r.bias_upper <= r.tau_lower
+    assert 0 < r.optimum_lower <= r.variance_upper and r.gap <= 1e-3
+    from estimators import Table
+    t = Table(values=r.values, generator=get_generator("kl"), method="aqp")
+    grid = np.linspace(0, 1, 20001)
+    assert float(np.max(moments(t, grid).weighted_var)) <= r.variance_upper
+    # the integrated objective's optimum is no larger than the sup's times 1 (int p V <= sup p V)
+    assert solve("kl", 8, 10.0).optimum_lower <= r.variance_upper

@@ -78,9 +78,12 @@ def _arb_exact(v) -> arb:
     return arb(float(v))
 
 
-def dual_lower_bound(K: int, target: Target, tau_up: float, points, nu, *, prec: int = 256) -> dict:
+def dual_lower_bound(K: int, target: Target, tau_up: float, points, nu, *, prec: int = 256,
+                     hessian11=None) -> dict:
     """Certified lower bound on the AQP optimum from multipliers ``nu`` at ``points`` (see module docstring).
 
+    ``hessian11``: a callable returning H[1:,1:] as an Arb matrix at the current precision, for another
+    objective g^T H g with H·1 = 0 (default: the integrated weighted variance, from exact integers).
     Returns ``{"lower": float (rounded down), "points": m, "adjusted": index of the exactly adjusted
     multiplier}``. Raises ValueError when no multiplier can carry the adjustment (all points at 0).
     """
@@ -105,8 +108,11 @@ def dual_lower_bound(K: int, target: Target, tau_up: float, points, nu, *, prec:
             for c in range(K):
                 w[c] += v * xa * b[c]
             fsum += v * target.f(xa)
-        Da = arb(D)
-        H11 = arb_mat([[arb(N[i][c]) / Da for c in range(1, K)] for i in range(1, K)])
+        if hessian11 is None:
+            Da = arb(D)
+            H11 = arb_mat([[arb(N[i][c]) / Da for c in range(1, K)] for i in range(1, K)])
+        else:
+            H11 = hessian11()
         z = H11.solve(arb_mat(K - 1, 1, w[1:]))       # rigorous enclosure
         quad = sum((w[c] * z[c - 1, 0] for c in range(1, K)), arb(0))
         l1 = sum((abs(v) for v in nu_a), arb(0))
@@ -114,6 +120,40 @@ def dual_lower_bound(K: int, target: Target, tau_up: float, points, nu, *, prec:
         if not lb.is_finite():
             raise ValueError("the dual bound is not finite at this precision")
         return {"lower": float_down(lb), "points": len(pts), "adjusted": j}
+
+
+def sampled_variance_hessian11(K: int, points, weights):
+    """H_w[1:,1:] for H_w = sum_j w_j p_j (diag(b(p_j)) - b(p_j) b(p_j)^T), the quadratic form of
+    sum_j w_j p_j V_g(p_j) (exact points and weights as Arb balls; H_w·1 = 0). For the sup objective's
+    lower bound: max_p p V_g(p) >= sum_j w_j p_j V_g(p_j) / sum_j w_j for any w >= 0."""
+    rows, wp = [], []
+    for x, w in zip(points, weights):
+        xa = arb(float(x))
+        rows.append(bernstein_row(xa, K - 1))
+        wfr = Fraction(float(w))
+        wp.append(arb(fmpq(wfr.numerator, wfr.denominator)) * xa)
+    B = arb_mat(rows)
+    diag = [sum((wp[j] * rows[j][c] for j in range(len(rows))), arb(0)) for c in range(K)]
+    WB = arb_mat([[wp[j] * rows[j][c] for c in range(K)] for j in range(len(rows))])
+    M = B.transpose() * WB
+    return arb_mat([[(diag[i] if i == c else arb(0)) - M[i, c] for c in range(1, K)] for i in range(1, K)])
+
+
+def sup_variance_upper(entries, hints, *, prec: int | None = None) -> float:
+    """Rigorous upper bound of sup_{p in [0,1]} p V_g(p) (a polynomial of degree 2K - 1 in p), by the
+    Taylor-model branch and bound of the minimax certificate with a zero target."""
+    from ..minimax.targets import Target as _T
+    vals = [float(v) for v in entries]
+    prec = prec or certificate_precision(2 * len(vals), max(abs(v) for v in vals) ** 2)
+    with ctx.workprec(prec):
+        g = [_arb_exact(v) for v in entries]
+        A = poly_u_from_bernstein([x * x for x in g], constrained=True)     # p sum g_c^2 b_c
+        PQ = poly_u_from_bernstein(g, constrained=True)                      # p Q
+        Q = poly_u_from_bernstein(g, constrained=False)                      # Q
+        pv = A - PQ * Q
+        up, _, _, _, _ = sup_upper(pv, _T(kind="poly", coeffs=(Fraction(0),)),
+                                   sorted(set(float(h) for h in hints) | {1.0}), rel_acc=1e-9)
+        return float_up(up)
 
 
 def variance_bracket(entries) -> tuple[Fraction, float, float]:

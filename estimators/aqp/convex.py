@@ -17,6 +17,7 @@ certified afterwards (:mod:`.certify`).
 """
 from __future__ import annotations
 
+import math
 import time
 import warnings
 from dataclasses import dataclass
@@ -153,3 +154,89 @@ def solve_exchange(target: Target, K: int, tau: float, *, grid: np.ndarray, max_
         pts = np.unique(np.concatenate([pts, new]))
     return ConvexSolution(g=gv, points=pts, nu=nu, status=status, exchanges=it, max_violation=viol,
                           seconds=round(time.perf_counter() - t0, 4))
+
+
+@dataclass
+class SupSolution:
+    """Solution of the discretised sup-variance problem: table, bias points/multipliers, variance points/weights."""
+
+    g: np.ndarray
+    s: float
+    points: np.ndarray
+    nu: np.ndarray
+    vpoints: np.ndarray
+    weights: np.ndarray
+    status: str
+    exchanges: int
+    max_violation: float
+    seconds: float
+
+    @property
+    def ok(self) -> bool:
+        return self.status in GOOD
+
+
+def solve_exchange_sup(target: Target, K: int, tau: float, *, grid: np.ndarray, max_exchanges: int = 40,
+                       viol_tol: float = 1e-9) -> SupSolution:
+    """The sup variant: minimise s subject to p_j V_g(p_j) <= s (a PSD quadratic in g per point, an SOCP)
+    and the bias constraint, both on finite point sets grown by exchange from the dense ``grid``."""
+    import cvxpy as cp
+
+    t0 = time.perf_counter()
+    Bd = _pmf(K, grid)
+    fd = target.f_np(grid)
+    pts = _initial_points(K)
+    vpts = _initial_points(K)
+    g, s = cp.Variable(K), cp.Variable()
+    vs, status, gv, viol = 1.0, "not solved", np.zeros(K), np.inf
+    nu, wts = np.zeros(0), np.zeros(0)
+    for it in range(1, max_exchanges + 1):
+        A = pts[:, None] * _pmf(K, pts) / tau
+        A[np.abs(A) < 1e-17 * np.abs(A).max(axis=1, keepdims=True)] = 0.0
+        fp = target.f_np(pts) / tau
+        upper, lower = A @ g - fp <= 1.0, A @ g - fp >= -1.0
+        Bv = _pmf(K, vpts)
+        vcons = []
+        for j, p in enumerate(vpts):
+            b = Bv[j]
+            Sig = p * (np.diag(b) - np.outer(b, b)) / vs
+            vcons.append(cp.quad_form(g, cp.psd_wrap(0.5 * (Sig + Sig.T))) <= s)
+        prob = cp.Problem(cp.Minimize(s), [upper, lower] + vcons)
+        try:
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message="Solution may be inaccurate")
+                prob.solve(solver=cp.CLARABEL)
+        except cp.error.SolverError as exc:
+            status = f"solver error: {exc}"
+            break
+        status = str(prob.status)
+        if g.value is None:
+            break
+        gv = np.array(g.value, dtype=np.float64)
+        sv = float(s.value) * vs
+        if sv > 0 and not 1e-3 < sv / vs < 1e3:
+            vs = sv
+            continue
+        nu = (np.asarray(upper.dual_value) - np.asarray(lower.dual_value)) * vs / tau
+        wts = np.array([float(np.sum(c.dual_value)) for c in vcons])
+        e = grid * (Bd @ gv) - fd
+        ae = np.abs(e)
+        near = np.flatnonzero((ae[1:-1] >= ae[:-2]) & (ae[1:-1] >= ae[2:]) & (ae[1:-1] > (1 - 1e-3) * tau)) + 1
+        xs = _polish_maxima(K, target, gv, grid, near)
+        vals = np.abs(xs * (_pmf(K, xs) @ gv) - target.f_np(xs)) if xs.size else np.zeros(0)
+        bviol = float(max(ae.max(), vals.max() if vals.size else 0.0) / tau - 1.0)
+        pv = grid * ((Bd * gv[None, :] ** 2).sum(axis=1) - (Bd @ gv) ** 2)
+        vviol = float(pv.max() / sv - 1.0) if sv > 0 else 0.0
+        viol = max(bviol, vviol)
+        if viol <= viol_tol or status not in GOOD:
+            break
+        new = list(xs[vals > tau * (1 + viol_tol)])
+        if ae[-1] > tau * (1 + viol_tol):
+            new.append(grid[-1])
+        pts = np.unique(np.concatenate([pts, new]))
+        if vviol > viol_tol:
+            loc = np.flatnonzero((pv[1:-1] >= pv[:-2]) & (pv[1:-1] >= pv[2:]) & (pv[1:-1] > sv * (1 + viol_tol))) + 1
+            vpts = np.unique(np.concatenate([vpts, grid[loc], [grid[int(np.argmax(pv))]]]))
+    return SupSolution(g=gv, s=float(s.value) * vs if s.value is not None else math.nan, points=pts, nu=nu,
+                       vpoints=vpts, weights=wts, status=status, exchanges=it, max_violation=viol,
+                       seconds=round(time.perf_counter() - t0, 4))

@@ -46,7 +46,8 @@ K_MIN, K_MAX = 2, 128
 DEFAULT_GAP_TOL = 1e-3
 #: the solver aims at tau_lower * (1 - SOLVE_MARGIN): room for float64 rounding and tolerances
 SOLVE_MARGIN = 1e-8
-OBJECTIVES = ("integrated",)
+#: "integrated": int_0^1 p V_g(p) dp (exact quadratic form); "sup": sup_p p V_g(p) (double-precision stage only)
+OBJECTIVES = ("integrated", "sup")
 
 
 class AQPError(CertificateError):
@@ -134,6 +135,21 @@ class AQPResult:
     def certificate(self) -> dict:
         """The JSON certificate stored in ``Table.certificate`` (bound to the table by the builder)."""
         within = self.bias_upper <= self.tau_lower
+        if self.objective == "sup":
+            return {
+                "quantity": "min_g sup_p p V_g(p) subject to sup_p |p B_g(p) - f(p)| <= (1 + eps) E*_K",
+                "eps": self.eps, "objective": "sup", "E_star_lower": self.E_lower, "E_star_upper": self.E_upper,
+                "budget_lower": self.tau_lower, "budget_upper": self.tau_upper, "table_certified": self.certified,
+                "bias_lower": self.bias_lower, "bias_upper": self.bias_upper, "bias_within_budget": bool(within),
+                "sup_variance_lower": self.variance_lower, "sup_variance_upper": self.variance_upper,
+                "optimum_lower_bound": self.optimum_lower, "optimality_gap": self.gap,
+                "method": ("bias: rigorous sup by Taylor models in Arb; objective: rigorous sup of the polynomial "
+                           "p V_g(p) by the same Taylor models; optimum lower bound: max_p p V_g(p) >= sum_j w_j p_j "
+                           "V_g(p_j) / sum_j w_j for the solver's weights w >= 0, bounded below by weak duality of "
+                           "the finite relaxation (exact rational multipliers, Arb)"),
+                "dual_points": list(self.dual_points), "dual_multipliers": list(self.dual_nu),
+                "stage": self.stage, "max_abs_entry": self.max_abs_g,
+            }
         return {
             "quantity": ("AQP_K(eps): min_g V(g) = int_0^1 p V_g(p) dp subject to sup_p |p B_g(p) - f(p)| <= "
                          "(1 + eps) E*_K"),
@@ -211,6 +227,8 @@ def solve(generator, K, eps, *, objective: str = "integrated", gap_tol: float = 
              "stored": stored, "version": AQP_VERSION}
 
     def compute():
+        if objective == "sup":
+            return _solve_sup_uncached(gen, target, K, eps, gap_tol, log or (lambda m: None)).to_dict()
         return _solve_uncached(gen, target, K, eps, gap_tol, stored, warm, log or (lambda m: None)).to_dict()
 
     val, hit = _cache.cached("aqp", ident, compute, use_cache=use_cache)
@@ -341,6 +359,57 @@ def _solve_uncached(gen, target, K, eps, gap_tol, stored, warm, log) -> AQPResul
         raise AQPError(f"K={K}, eps={eps:g}: optimality bracket [{c['lb']:.9g}, {c['V_up']:.9g}] has relative width "
                        f"{c['gap']:.3g} > gap_tol = {gap_tol:g}")
     raise AQPError(f"K={K}, eps={eps:g}: the table failed its bias certificate after {repairs} repairs")
+
+
+def _solve_sup_uncached(gen, target, K, eps, gap_tol, log) -> AQPResult:
+    """The sup variant: min sup_p p V_g(p) under the same budget, solved in double precision (an SOCP with
+    exchange on both constraint families) and certified: bias and objective by rigorous sups in Arb,
+    optimum from below through the sampled-variance relaxation's dual (see :meth:`AQPResult.certificate`)."""
+    from .certify import certify_bias, dual_lower_bound, sampled_variance_hessian11, sup_variance_upper
+    from .convex import solve_exchange_sup
+    from .extended import dense_grid
+    t0 = time.perf_counter()
+    bud = budget(gen, K, eps)
+    tau_lo = bud["tau_lower"]
+    tau_s = tau_lo * (1 - SOLVE_MARGIN)
+    sol = solve_exchange_sup(target, K, tau_s, grid=dense_grid(K, tau_s))
+    log(f"  [aqp sup] K={K} eps={eps:g}: Clarabel {sol.status}, {sol.exchanges} exchanges, violation "
+        f"{sol.max_violation:.1e} ({sol.seconds:.1f}s)")
+    if not sol.ok or sol.max_violation > 1e-6:
+        raise AQPError(f"K={K}, eps={eps:g}: the sup objective is solved in double precision only, and Clarabel did "
+                       f"not resolve it here (status {sol.status!r}, violation {sol.max_violation:.2g}); use the "
+                       f"integrated objective at this budget, or a larger eps")
+    g64 = [float(v) for v in sol.g]
+    hints = _hints(target, K, g64, tau_s) + list(sol.points)
+    bb = certify_bias(g64, target, hints)
+    U = sup_variance_upper(g64, list(sol.vpoints) + [float(x) for x in np.linspace(0, 1, 65)[1:]])
+    w = np.maximum(sol.weights, 0.0)
+    keep = w > 1e-12 * w.max()
+    wv, pv = w[keep], sol.vpoints[keep]
+    sel = [i for i, v in enumerate(sol.nu) if v != 0.0]
+    with ctx.workprec(256):
+        lb = dual_lower_bound(K, target, bud["tau_upper"], [sol.points[i] for i in sel], [sol.nu[i] for i in sel],
+                              hessian11=lambda: sampled_variance_hessian11(K, pv, wv))["lower"]
+        wsum = float_up(sum((arb(float(x)) for x in wv), arb(0)))
+    lb = max(lb, 0.0) / wsum
+    lb = float_down(arb(lb) * (1 - arb(2) ** -50))
+    gap = float_up(arb(U) / arb(lb) - 1) if lb > 0 else math.inf
+    if bb.upper > tau_lo or gap > gap_tol:
+        raise AQPError(f"K={K}, eps={eps:g}: the sup-objective table does not certify (bias {bb.upper:.9g} vs budget "
+                       f"{tau_lo:.9g}, optimality bracket [{lb:.6g}, {U:.6g}])")
+    from ..moments import moments as _mom
+    from ..table import Table
+    tmp = Table(values=g64, generator=gen, method="aqp")
+    grid = dense_grid(K, tau_s)
+    grid_val = float(np.max(_mom(tmp, grid).weighted_var))
+    c = {"bias": bb, "V": Fraction(0), "V_lo": max(0.0, grid_val * (1 - 1e-12)), "V_up": U, "lb": lb, "gap": gap,
+         "seconds": {}, "dual": ([float(sol.points[i]) for i in sel], [float(sol.nu[i]) for i in sel]),
+         "kind": "stored"}
+    res = _result(gen, K, eps, bud, g64, None, None, "clarabel", c, [], [], False, 0, 0,
+                  {"clarabel": sol.seconds}, t0)
+    res.objective = "sup"
+    res.variance = f"{U!r} (rigorous upper bound of sup_p p V_g(p))"
+    return res
 
 
 def _constant_table(gen, target, K, bud):
