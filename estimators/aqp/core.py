@@ -291,7 +291,8 @@ def _solve_uncached(gen, target, K, eps, gap_tol, stored, warm, log) -> AQPResul
         return const
     # -- stage 1: double precision (skipped when a warm start says it failed next door)
     sol = None
-    if warm is None or warm.stage == "clarabel":
+    # double precision first, unless a neighbouring solution shows a variance far beyond its reach
+    if warm is None or warm.stage in ("clarabel", "constant") or warm.V < 1e3:
         t0 = time.perf_counter()
         sol = solve_exchange(target, K, tau_s, grid=dense_grid(K, tau_s),
                              v_scale=warm.V if warm is not None and warm.V > 0 else None)
