@@ -76,6 +76,7 @@ def rebuild(Ks: Iterable[int] = range(2, 129), eps_values=SHIPPED_EPS, *, out_di
     Ks = sorted(set(int(k) for k in Ks))
     out = Path(out_dir) if out_dir is not None else data_dir()
     out.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale(out)
     tmp = out.with_name(out.name + f".new.{os.getpid()}")
     if tmp.exists():
         shutil.rmtree(tmp)
@@ -124,6 +125,21 @@ def rebuild(Ks: Iterable[int] = range(2, 129), eps_values=SHIPPED_EPS, *, out_di
     log(f"[aqp rebuild] wrote {out} ({len(files)} files, {sum(len(v) for v in refused.values())} refusals) in "
         f"{time.perf_counter() - t0:.0f}s")
     return man
+
+
+def _remove_stale(out: Path) -> None:
+    """Remove the temporary siblings (``data.new.PID``, ``data.old.PID``) of rebuilds that were killed."""
+    for p in out.parent.glob(out.name + ".*.*"):
+        kind, _, pid = p.name[len(out.name) + 1:].partition(".")
+        if kind not in ("new", "old") or not pid.isdigit():
+            continue
+        try:
+            os.kill(int(pid), 0)
+            continue                      # a running rebuild owns it
+        except ProcessLookupError:
+            shutil.rmtree(p, ignore_errors=True)
+        except PermissionError:
+            continue
 
 
 def _keep_other_K(out: Path, tmp: Path, Ks: set, eps_values) -> dict:
