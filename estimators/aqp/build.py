@@ -90,8 +90,8 @@ def rebuild(Ks: Iterable[int] = range(2, 129), eps_values=SHIPPED_EPS, *, out_di
     chains = [Ks[i::processes] for i in range(max(1, processes))]   # interleaved: balanced, each warm-started
     try:
         ctx = mp.get_context("spawn")
-        queue = ctx.Manager().Queue()
-        with ctx.Pool(len(chains)) as pool:
+        with ctx.Manager() as manager, ctx.Pool(len(chains)) as pool:
+            queue = manager.Queue()
             pending = pool.map_async(_chain, [(c, tuple(eps_values), use_cache, queue) for c in chains if c])
             done = 0
             while done < len(Ks):
