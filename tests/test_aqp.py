@@ -155,8 +155,7 @@ def test_c6_corrupted_or_mismatched_data_file_is_detected(tmp_path, monkeypatch)
     dst = tmp_path / "data"
     shutil.copytree(src, dst)
     monkeypatch.setattr(sh, "data_dir", lambda: dst)
-    sh.manifest.cache_clear()
-    sh._file.cache_clear()
+    sh.clear_caches()
     try:
         raw = (dst / "kl" / "K010.json").read_text()
         (dst / "kl" / "K010.json").write_text(raw.replace('"values":[', '"values":[1.0e-3,', 1))
@@ -167,13 +166,11 @@ def test_c6_corrupted_or_mismatched_data_file_is_detected(tmp_path, monkeypatch)
         (dst / "kl" / "K011.json").write_bytes((dst / "kl" / "K012.json").read_bytes())
         man["files"]["kl/K011.json"] = man["files"]["kl/K012.json"]
         (dst / "manifest.json").write_text(json.dumps(man))
-        sh.manifest.cache_clear()
-        sh._file.cache_clear()
+        sh.clear_caches()
         with pytest.raises(ShippedTableError, match="does not belong to K=11"):
             sh.load(11, 10.0)
     finally:
-        sh.manifest.cache_clear()
-        sh._file.cache_clear()
+        sh.clear_caches()
 
 
 # -- bad input -------------------------------------------------------------------------------------------

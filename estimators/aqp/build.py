@@ -119,9 +119,8 @@ def rebuild(Ks: Iterable[int] = range(2, 129), eps_values=SHIPPED_EPS, *, out_di
         shutil.rmtree(old, ignore_errors=True)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    from .shipped import _file, manifest
-    manifest.cache_clear()
-    _file.cache_clear()
+    from .shipped import clear_caches
+    clear_caches()
     log(f"[aqp rebuild] wrote {out} ({len(files)} files, {sum(len(v) for v in refused.values())} refusals) in "
         f"{time.perf_counter() - t0:.0f}s")
     return man

@@ -40,7 +40,7 @@ __all__ = ["AQPResult", "AQPError", "solve", "solve_dual", "budget", "check_eps"
            "AQP_VERSION", "K_MIN", "K_MAX", "DEFAULT_GAP_TOL", "OBJECTIVES", "SOLVE_MARGIN"]
 
 #: certifier name and version (cache key, certificate binding): bump when the numerics change
-AQP_VERSION = "aqp-1"
+AQP_VERSION = "aqp-2"
 K_MIN, K_MAX = 2, 128
 #: required relative width of the optimality bracket V(g) / lower - 1
 DEFAULT_GAP_TOL = 1e-3
@@ -265,7 +265,10 @@ def _certify(gen, target, K, eps, bud, entries, hints, dual_points, dual_nu, pre
     bb = certify_bias(entries, target, hints)
     t1 = time.perf_counter()
     V, V_lo, V_up = variance_bracket(entries)
-    sel = [i for i, v in enumerate(dual_nu) if v != 0.0 and 0.0 < float(dual_points[i]) <= 1.0]
+    # multipliers below 1e-12 of the largest (an interior-point solver's inactive constraints) are left out:
+    # any multipliers give a valid bound, and the certificate stays small
+    big = max((abs(float(v)) for v in dual_nu), default=0.0)
+    sel = [i for i, v in enumerate(dual_nu) if abs(float(v)) > 1e-12 * big and 0.0 < float(dual_points[i]) <= 1.0]
     lb = dual_lower_bound(K, target, bud["tau_upper"], [dual_points[i] for i in sel], [dual_nu[i] for i in sel],
                           prec=max(prec, 192))["lower"]
     t2 = time.perf_counter()

@@ -21,7 +21,7 @@ from functools import lru_cache
 from pathlib import Path
 
 __all__ = ["SHIPPED_EPS", "SHIPPED_K", "ShippedTableError", "load", "data_dir", "manifest", "FORMAT",
-           "FORMAT_VERSION", "shipped_entry"]
+           "FORMAT_VERSION", "shipped_entry", "clear_caches"]
 
 #: budgets of the shipped set: tau = (1 + eps) E*_K
 SHIPPED_EPS = (0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
@@ -77,6 +77,13 @@ def _file(rel: str) -> dict:
         raise ShippedTableError(f"shipped table file {path} is not JSON ({exc}); {REBUILD}") from exc
 
 
+def clear_caches() -> None:
+    """Forget the manifest, the files and the tables read so far (after a rebuild, or in tests)."""
+    manifest.cache_clear()
+    _file.cache_clear()
+    _load.cache_clear()
+
+
 def _eps_key(eps) -> str:
     return repr(float(eps))
 
@@ -103,7 +110,17 @@ def shipped_entry(K: int, eps: float) -> dict:
 
 
 def load(K: int, eps: float):
-    """The shipped certified KL table for (K, eps) as a :class:`~estimators.table.Table` (no solver needed)."""
+    """The shipped certified KL table for (K, eps) as a :class:`~estimators.table.Table` (no solver needed).
+    Tables are immutable: a loaded one is kept and shared."""
+    from .._validate import check_K
+    K = check_K(K, name="K", minimum=SHIPPED_K[0], maximum=SHIPPED_K[1])
+    if isinstance(eps, bool) or not isinstance(eps, (int, float)):
+        raise TypeError(f"eps must be one of the shipped budgets {list(SHIPPED_EPS)}, got {eps!r}")
+    return _load(K, float(eps))
+
+
+@lru_cache(maxsize=1024)
+def _load(K: int, eps: float):
     from ..certificates import CertificateMismatchError
     from ..generators import get_generator
     from ..table import Table
