@@ -96,6 +96,41 @@ def _polish_maxima(K: int, target: Target, g: np.ndarray, grid: np.ndarray, idx:
     return np.where(keep, x, grid[idx])
 
 
+def _bias_rows(K: int, target: Target, pts: np.ndarray, tau: float):
+    """Scaled constraint rows x b(x) / tau (entries far below double precision set to 0) and f(x) / tau."""
+    A = pts[:, None] * _pmf(K, pts) / tau
+    A[np.abs(A) < 1e-17 * np.abs(A).max(axis=1, keepdims=True)] = 0.0
+    return A, target.f_np(pts) / tau
+
+
+def _clarabel(prob) -> str:
+    """Solve with Clarabel; the status (an inaccurate solve is reported by it, not by a warning)."""
+    import cvxpy as cp
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Solution may be inaccurate")
+            prob.solve(solver=cp.CLARABEL)
+    except cp.error.SolverError as exc:
+        return f"solver error: {exc}"
+    return str(prob.status)
+
+
+def _bias_exchange(K: int, target: Target, g: np.ndarray, grid, Bd, fd, tau: float, viol_tol: float):
+    """The relative violation of the bias constraint (every near-active local maximum located precisely:
+    a grid cannot see a violation of 1e-9 relative inside a shallow bump whose depth varies by 1e-4
+    between grid points) and the points to add."""
+    e = grid * (Bd @ g) - fd
+    ae = np.abs(e)
+    near = np.flatnonzero((ae[1:-1] >= ae[:-2]) & (ae[1:-1] >= ae[2:]) & (ae[1:-1] > (1 - 1e-3) * tau)) + 1
+    xs = _polish_maxima(K, target, g, grid, near)
+    vals = np.abs(xs * (_pmf(K, xs) @ g) - target.f_np(xs)) if xs.size else np.zeros(0)
+    viol = float(max(ae.max(), vals.max() if vals.size else 0.0) / tau - 1.0)
+    new = list(xs[vals > tau * (1 + viol_tol)])
+    if ae[-1] > tau * (1 + viol_tol):
+        new.append(grid[-1])
+    return viol, new
+
+
 def _initial_points(K: int) -> np.ndarray:
     th = np.linspace(0.0, np.pi, 2 * K + 24)[1:]
     return 0.5 * (1.0 - np.cos(th))
@@ -115,22 +150,12 @@ def solve_exchange(target: Target, K: int, tau: float, *, grid: np.ndarray, max_
     g = cp.Variable(K)
     status, gv, nu, viol = "not solved", np.zeros(K), np.zeros(0), np.inf
     for it in range(1, max_exchanges + 1):
-        A = pts[:, None] * _pmf(K, pts) / tau
-        A[np.abs(A) < 1e-17 * np.abs(A).max(axis=1, keepdims=True)] = 0.0  # far below double precision: sparsify
-        fp = target.f_np(pts) / tau
+        A, fp = _bias_rows(K, target, pts, tau)
         upper = A @ g - fp <= 1.0
         lower = A @ g - fp >= -1.0
         prob = cp.Problem(cp.Minimize(cp.quad_form(g, cp.psd_wrap(H)) / vs), [upper, lower])
-        try:
-            with warnings.catch_warnings():
-                # an inaccurate solve is reported by its status and handed to the extended stage
-                warnings.filterwarnings("ignore", message="Solution may be inaccurate")
-                prob.solve(solver=cp.CLARABEL)
-        except cp.error.SolverError as exc:
-            status = f"solver error: {exc}"
-            break
-        status = str(prob.status)
-        if g.value is None:
+        status = _clarabel(prob)
+        if g.value is None or status.startswith("solver error"):
             break
         gv = np.array(g.value, dtype=np.float64)
         nu = (np.asarray(upper.dual_value) - np.asarray(lower.dual_value)) * vs / tau
@@ -138,19 +163,9 @@ def solve_exchange(target: Target, K: int, tau: float, *, grid: np.ndarray, max_
         if V > 0 and (V / vs > 1e3 or V / vs < 1e-3):
             vs = V  # rescale the objective to O(1) and solve again on the same points
             continue
-        e = grid * (Bd @ gv) - fd
-        ae = np.abs(e)
-        # every near-active local maximum is located precisely: a grid cannot see a violation of
-        # 1e-9 relative inside a shallow bump whose depth varies by 1e-4 between grid points
-        near = np.flatnonzero((ae[1:-1] >= ae[:-2]) & (ae[1:-1] >= ae[2:]) & (ae[1:-1] > (1 - 1e-3) * tau)) + 1
-        xs = _polish_maxima(K, target, gv, grid, near)
-        vals = np.abs(xs * (_pmf(K, xs) @ gv) - target.f_np(xs)) if xs.size else np.zeros(0)
-        viol = float(max(ae.max(), vals.max() if vals.size else 0.0) / tau - 1.0)
+        viol, new = _bias_exchange(K, target, gv, grid, Bd, fd, tau, viol_tol)
         if viol <= viol_tol or status not in GOOD:
             break
-        new = list(xs[vals > tau * (1 + viol_tol)])
-        if ae[-1] > tau * (1 + viol_tol):
-            new.append(grid[-1])
         pts = np.unique(np.concatenate([pts, new]))
     return ConvexSolution(g=gv, points=pts, nu=nu, status=status, exchanges=it, max_violation=viol,
                           seconds=round(time.perf_counter() - t0, 4))
@@ -191,9 +206,7 @@ def solve_exchange_sup(target: Target, K: int, tau: float, *, grid: np.ndarray, 
     vs, status, gv, viol = 1.0, "not solved", np.zeros(K), np.inf
     nu, wts = np.zeros(0), np.zeros(0)
     for it in range(1, max_exchanges + 1):
-        A = pts[:, None] * _pmf(K, pts) / tau
-        A[np.abs(A) < 1e-17 * np.abs(A).max(axis=1, keepdims=True)] = 0.0
-        fp = target.f_np(pts) / tau
+        A, fp = _bias_rows(K, target, pts, tau)
         upper, lower = A @ g - fp <= 1.0, A @ g - fp >= -1.0
         Bv = _pmf(K, vpts)
         vcons = []
@@ -202,15 +215,8 @@ def solve_exchange_sup(target: Target, K: int, tau: float, *, grid: np.ndarray, 
             Sig = p * (np.diag(b) - np.outer(b, b)) / vs
             vcons.append(cp.quad_form(g, cp.psd_wrap(0.5 * (Sig + Sig.T))) <= s)
         prob = cp.Problem(cp.Minimize(s), [upper, lower] + vcons)
-        try:
-            with warnings.catch_warnings():
-                warnings.filterwarnings("ignore", message="Solution may be inaccurate")
-                prob.solve(solver=cp.CLARABEL)
-        except cp.error.SolverError as exc:
-            status = f"solver error: {exc}"
-            break
-        status = str(prob.status)
-        if g.value is None:
+        status = _clarabel(prob)
+        if g.value is None or status.startswith("solver error"):
             break
         gv = np.array(g.value, dtype=np.float64)
         sv = float(s.value) * vs
@@ -219,20 +225,12 @@ def solve_exchange_sup(target: Target, K: int, tau: float, *, grid: np.ndarray, 
             continue
         nu = (np.asarray(upper.dual_value) - np.asarray(lower.dual_value)) * vs / tau
         wts = np.array([float(np.sum(c.dual_value)) for c in vcons])
-        e = grid * (Bd @ gv) - fd
-        ae = np.abs(e)
-        near = np.flatnonzero((ae[1:-1] >= ae[:-2]) & (ae[1:-1] >= ae[2:]) & (ae[1:-1] > (1 - 1e-3) * tau)) + 1
-        xs = _polish_maxima(K, target, gv, grid, near)
-        vals = np.abs(xs * (_pmf(K, xs) @ gv) - target.f_np(xs)) if xs.size else np.zeros(0)
-        bviol = float(max(ae.max(), vals.max() if vals.size else 0.0) / tau - 1.0)
+        bviol, new = _bias_exchange(K, target, gv, grid, Bd, fd, tau, viol_tol)
         pv = grid * ((Bd * gv[None, :] ** 2).sum(axis=1) - (Bd @ gv) ** 2)
         vviol = float(pv.max() / sv - 1.0) if sv > 0 else 0.0
         viol = max(bviol, vviol)
         if viol <= viol_tol or status not in GOOD:
             break
-        new = list(xs[vals > tau * (1 + viol_tol)])
-        if ae[-1] > tau * (1 + viol_tol):
-            new.append(grid[-1])
         pts = np.unique(np.concatenate([pts, new]))
         if vviol > viol_tol:
             loc = np.flatnonzero((pv[1:-1] >= pv[:-2]) & (pv[1:-1] >= pv[2:]) & (pv[1:-1] > sv * (1 + viol_tol))) + 1
