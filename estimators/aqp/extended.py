@@ -663,8 +663,6 @@ def solve_extended(target: Target, K: int, tau: float, *, points=None, g0=None, 
         log(f"    [aqp ipm] K={K} round {rnd}: |P| = {P.size}, {its} iterations, violation {viol:.2e}, V = {V:.6g}")
         if V > 0 and not 1e-2 < V / vs < 1e2:
             vs = V   # the objective scale matters to the centring heuristics: keep it O(1)
-        if viol <= stop:
-            break
         if viol <= polish_at and try_polish:
             st = _active_state(S, g, P, nu)
             try:
@@ -676,6 +674,8 @@ def solve_extended(target: Target, K: int, tau: float, *, points=None, g0=None, 
             except ExtendedError as exc:
                 log(f"    [aqp ipm] K={K}: polish failed ({exc}); continuing the exchange")
                 try_polish = False
+        if viol <= stop:
+            break
         big = max(abs(v) for v in nu)
         carrying = P[np.abs(np.asarray(nu)) > 1e-9 * big]
         recent.append(xs[rel > 0.1 * stop])
