@@ -37,7 +37,7 @@ def build_K(K: int, eps_values=SHIPPED_EPS, use_cache: bool = True, neighbour: d
         if isinstance(res, AQPError):
             tables[_eps_key(eps)] = {"refused": str(res)}
             continue
-        t = table_from_result(res, gen, {"eps": float(eps), "objective": "integrated"})
+        t = table_from_result(res, gen, {"eps": float(eps), "objective": "integrated"}, keep_reference=False)
         d = t.to_dict()
         tables[_eps_key(eps)] = {"values": d["values"], "provenance": d["provenance"], "certificate": d["certificate"],
                                  "seconds": res.seconds.get("total")}

@@ -18,11 +18,14 @@ __all__ = ["aqp_table", "table_from_result"]
 _PARAMS = ("eps", "variance_max", "solve", "objective", "gap_tol", "use_cache")
 
 
-def table_from_result(res, generator, params: dict, provenance: str | None = None) -> Table:
-    """A :class:`Table` carrying an :class:`~estimators.aqp.core.AQPResult`'s bound certificate."""
+def table_from_result(res, generator, params: dict, provenance: str | None = None, *,
+                      keep_reference: bool = True) -> Table:
+    """A :class:`Table` carrying an :class:`~estimators.aqp.core.AQPResult`'s bound certificate.
+    ``keep_reference=False`` leaves out the extended-precision entries (the certificate is about the stored
+    float64 table; the shipped set keeps its files small)."""
     from ..certificates import bind
     from .core import AQP_VERSION
-    ref = tuple(res.reference) if res.reference is not None else None
+    ref = tuple(res.reference) if res.reference is not None and keep_reference else None
     fields = {"values": res.values, "reference": ref, "reference_dps": res.reference_dps if ref else None,
               "generator": generator, "method": "aqp", "params": params}
     prov = provenance or (
