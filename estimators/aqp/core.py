@@ -327,7 +327,7 @@ def _solve_uncached(gen, target, K, eps, gap_tol, stored, warm, log) -> AQPResul
         t0 = time.perf_counter()
         try:
             a = solve_extended(target, K, tau_s, points=pts0, v_scale=vs, prec=prec, log=log)
-        except ExtendedError as exc:
+        except (ExtendedError, ArithmeticError) as exc:
             raise AQPError(f"K={K}, eps={eps:g}: the extended-precision solver failed: {exc}") from exc
         secs[f"extended_{attempt}"] = round(time.perf_counter() - t0, 4)
         gabs = max(abs(float(x.mid())) for x in a.g)
@@ -566,4 +566,6 @@ def solve_path(generator, K, eps_values: Iterable[float], *, stored: bool = True
             out[eps] = r
         except AQPError as exc:
             out[eps] = exc
+        except (ArithmeticError, RuntimeError, ValueError) as exc:   # a solver fault is a refusal with its reason
+            out[eps] = AQPError(f"K={K}, eps={eps:g}: the solver failed ({type(exc).__name__}: {exc})")
     return [(float(e), out[check_eps(e)]) for e in eps_values]

@@ -276,7 +276,10 @@ class _Solver:
                 M[i, m] = u
                 M[m, i] = u
                 rhs[i, 0] = self.tau_a + sg[i] * self.f_at(pts[i])
-            sol = M.solve(rhs, algorithm="approx")
+            try:
+                sol = M.solve(rhs, algorithm="approx")
+            except ZeroDivisionError as exc:
+                raise ExtendedError("the equality-constrained system of the active set is singular") from exc
             c = sol[m, 0]
             g = [arb(c.mid())]
             for j in range(self.K - 1):
@@ -440,7 +443,10 @@ def _newton_phase(S: _Solver, st: _State, log, max_iter: int = 40) -> None:
                     J[c, K + i] = s_ * A[i, c]
                     J[K + i, c] = s_ * (A[i, c] - ratio * A1[i, c]) if interior[i] else s_ * A[i, c]
                 rhs[K + i, 0] = -R2[i] + (s_ * e1[i] * ratio if interior[i] else arb(0))
-            d = J.solve(rhs, algorithm="approx")
+            try:
+                d = J.solve(rhs, algorithm="approx")
+            except ZeroDivisionError as exc:
+                raise ExtendedError(f"K={K}: the Newton system of the active set is singular") from exc
             dgm = arb_mat(K, 1, [d[c, 0] for c in range(K)])
             dg = [dgm[c, 0] for c in range(K)]
             A1dg = A1 * dgm

@@ -98,7 +98,10 @@ def ipm_solve(Q: arb_mat, A: arb_mat, lo: list, hi: list, *, g0: list | None = N
                      for rc, z, r, s, rc2, z2, r2, s2 in zip(rcu, zu, ru, su, rcl, zl, rl, sl)]
                 Atw = At * arb_mat(m, 1, w)
                 rhs = arb_mat(K, 1, [-rd[c] - Atw[c, 0] for c in range(K)])
-                dg = M.solve(rhs, algorithm="approx")
+                try:
+                    dg = M.solve(rhs, algorithm="approx")
+                except ZeroDivisionError as exc:
+                    raise IPMError("singular normal equations") from exc
                 dg = [dg[c, 0] for c in range(K)]
                 Adg = _dot_rows(A, dg)
                 dsu = [-r - a for r, a in zip(ru, Adg)]
