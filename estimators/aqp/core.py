@@ -289,7 +289,7 @@ def _solve_uncached(gen, target, K, eps, gap_tol, stored, warm, log) -> AQPResul
     tau_lo = bud["tau_lower"]
     # room for the float64 rounding of entries as large as a neighbouring solution's
     g_guess = warm.max_abs_g if warm is not None else 1.0
-    tau_s = tau_lo * (1.0 - SOLVE_MARGIN - 4 * g_guess * 2.0 ** -53 / tau_lo)
+    tau_s = tau_lo * (1.0 - SOLVE_MARGIN - g_guess * 2.0 ** -53 / tau_lo)
     secs: dict = {}
     const = _constant_table(gen, target, K, bud)
     if const is not None:
@@ -348,20 +348,28 @@ def _solve_uncached(gen, target, K, eps, gap_tol, stored, warm, log) -> AQPResul
         if c["bias"].upper <= tau_lo and c["gap"] <= gap_tol:
             return _result(gen, K, eps, bud, g64, reference, dps, "extended", c, a.points, a.signs, a.polished,
                            prec, repairs, secs, t_start)
-        rounding = max(abs(Fraction(v) - Fraction(r)) for v, r in zip(g64, reference))
-        if stored and float(rounding) > gap_tol * 1e-2 * tau_lo:
-            raise AQPError(
-                f"K={K}, eps={eps:g}: no float64 table can be certified: the optimal table's entries reach "
-                f"{gabs:.3g}, and rounding them to float64 alone moves the weighted bias by up to {float(rounding):.3g}, "
-                f"{float(rounding) / tau_lo:.2g} of the budget {tau_lo:.6g} (certified bias {c['bias'].upper:.6g}); the "
-                f"optimum V >= {c['lb']:.6g} is certified for the extended-precision table (stored=False). Use a "
-                f"larger eps or a smaller K")
+        rounding = float(max(abs(Fraction(v) - Fraction(r)) for v, r in zip(g64, reference)))
+
+        def no_float64(why):
+            return AQPError(
+                f"K={K}, eps={eps:g}: no float64 table can be certified: the optimal table's entries reach {gabs:.3g}, and "
+                f"rounding them to float64 moves the weighted bias by up to {rounding:.3g}, {rounding / tau_lo:.2g} of the "
+                f"budget {tau_lo:.6g}; {why}. The optimum V >= {c['lb']:.6g} is certified for the extended-precision "
+                f"table (stored=False). Use a larger eps or a smaller K")
+        if stored and rounding > gap_tol * tau_lo:
+            raise no_float64(f"tightening the budget by that much costs more than the optimality tolerance {gap_tol:g}")
         if c["bias"].upper > tau_lo:
+            if repairs == 3:
+                raise no_float64(f"after {repairs} tightenings of the budget the stored table's certified bias "
+                                 f"{c['bias'].upper:.9g} still exceeds it")
             excess = c["bias"].upper / tau_lo - 1
-            tau_s *= 1 - 2 * excess - 1e-9
+            tau_s *= 1 - 1.25 * excess - 1e-10
             repairs += 1
             pts0, vs, maxg = a.points, a.variance_estimate(), max(maxg, gabs)
             continue
+        if repairs and stored:
+            raise no_float64(f"the budget tightened {repairs} times to fit the rounding leaves the optimality bracket "
+                             f"[{c['lb']:.9g}, {c['V_up']:.9g}] {c['gap']:.3g} wide, above the tolerance {gap_tol:g}")
         raise AQPError(f"K={K}, eps={eps:g}: optimality bracket [{c['lb']:.9g}, {c['V_up']:.9g}] has relative width "
                        f"{c['gap']:.3g} > gap_tol = {gap_tol:g}")
     raise AQPError(f"K={K}, eps={eps:g}: the table failed its bias certificate after {repairs} repairs")
@@ -557,7 +565,9 @@ def solve_path(generator, K, eps_values: Iterable[float], *, stored: bool = True
     for eps in sorted({check_eps(e) for e in eps_values}, reverse=True):
         nb = neighbour.get(eps)
         if isinstance(nb, AQPError) and "no float64 table can be certified" in str(nb):
-            out[eps] = AQPError(f"K={K}, eps={eps:g}: not attempted: {nb}; the optimal entries grow with K (C5)")
+            root = str(nb).split("not attempted because ", 1)[-1].removesuffix(" (the optimal entries grow with K, C5)")
+            out[eps] = AQPError(f"K={K}, eps={eps:g}: no float64 table can be certified: not attempted because {root} "
+                                f"(the optimal entries grow with K, C5)")
             continue
         try:
             r = solve(generator, K, eps, stored=stored, gap_tol=gap_tol,
