@@ -159,16 +159,19 @@ def fit_laws(Ks, V, *, K_min: int, max_log_residual: float, local_span: int = 4)
                       "factor_per_K": le["factor_per_K"]}}
 
 
-def _law_text(fit: dict) -> str:
+def _law_text(fit: dict, short: bool = False) -> str:
+    """The fitted law in words; ``short``: only the direction of the tail and where the law is heading."""
     if not fit.get("preferred"):
         return "too few K to fit"
     p, e, loc = fit["power"], fit["exponential"], fit["local"]
     law = f"V ~ K^{p['slope']:.3f}" if fit["preferred"] == "power" else f"V ~ {e['factor_per_K']:.4f}^K"
     here = (f"K^{loc['power_slope']:.3f}" if fit["preferred"] == "power" else f"{loc['factor_per_K']:.4f}^K")
+    where = f"locally {here} at K={loc['K_range'][0]}-{loc['K_range'][1]}"
+    if short:
+        return f"{fit['direction']} from K={fit['K_range'][0]}, {where}"
     return (f"{fit['direction']} from K={fit['K_range'][0]}: {law}"
             + ("" if fit["fits"] else f", which does not fit (max log residual "
-               f"{fit[fit['preferred']]['max_log_residual']:.2f})")
-            + f"; locally {here} at K={loc['K_range'][0]}-{loc['K_range'][1]}")
+               f"{fit[fit['preferred']]['max_log_residual']:.2f})") + f"; {where}")
 
 
 # -- the parts of the check -------------------------------------------------------------------------------
@@ -387,7 +390,7 @@ def _fits(params, shipped) -> list:
         pts = sorted((K, r["V"]) for (K, e), r in shipped["tables"].items() if e == float(eps))
         f = fit_laws([k for k, _ in pts], [v for _, v in pts], K_min=params["fit_K_min"],
                      max_log_residual=params["fit_max_log_residual"], local_span=params["fit_local_span"])
-        out.append(dict(f, eps=float(eps), law=_law_text(f)))
+        out.append(dict(f, eps=float(eps), law=_law_text(f), trend=_law_text(f, short=True)))
     return out
 
 
@@ -478,16 +481,21 @@ def _headline(params, per_K, dual, fits) -> dict:
     red = [{"K": r["K"], "reduction_vs_minimax": a["reduction_vs_minimax"]}
            for r in per_K for a in r["aqp"] if a["eps"] == e and r["K"] in params["frontier_K"]]
     fit = next((f for f in fits if f["eps"] == float(params["fit_eps"])), None)
-    return {"eps": e, "reduction_vs_minimax": red,
+    missing = [{"K": r["K"], "why": "V = 0 (a constant table)" if e in r["aqp_V_zero_eps"] else
+                "no certified float64 table"} for r in per_K
+               if r["K"] in params["frontier_K"] and (e in r["aqp_refused_eps"] or e in r["aqp_V_zero_eps"])]
+    return {"eps": e, "reduction_vs_minimax": red, "reduction_unavailable": missing,
             "dual_ratio": [{"K": d["K"], "ratio_lower": d["ratio_lower"], "ratio_upper": d["ratio_upper"]} for d in dual],
-            "fit_eps": float(params["fit_eps"]), "fit_law": fit["law"] if fit else None}
+            "fit_eps": float(params["fit_eps"]), "fit_law": fit["law"] if fit else None,
+            "fit_trend": fit["trend"] if fit else None}
 
 
 def _summary(params, head, per_K, dual, fits, frontier, shipped, solver) -> str:
-    red = ", ".join(f"K={r['K']}: {r['reduction_vs_minimax']:.3g}" for r in head["reduction_vs_minimax"]) or "none"
+    red = ", ".join([f"K={r['K']}: {r['reduction_vs_minimax']:.3g}" for r in head["reduction_vs_minimax"]]
+                    + [f"K={r['K']}: {r['why']}" for r in head["reduction_unavailable"]]) or "none"
     rat = ", ".join(f"K={d['K']}: {d['ratio_lower']:.3f}-{d['ratio_upper']:.3f}" for d in head["dual_ratio"]) or "none"
     viol = sum(len(f["shape"]["violations"]) for f in frontier)
-    laws = "; ".join(f"eps={f['eps']:g}: {f['law']}" for f in fits if f.get("preferred"))
+    laws = "; ".join(f"eps={f['eps']:g}: {f['trend']}" for f in fits if f.get("preferred"))
     return (f"Variance-reduction factor V(minimax)/V(AQP) at eps={head['eps']:g}: {red}. At the plug-in's variance "
             f"the least certified weighted bias is, as a ratio to the plug-in's: {rat}. Frontier "
             f"({len(frontier)} K, {sum(f['n_points'] for f in frontier)} points) re-verified, non-increasing and convex: "
@@ -540,7 +548,7 @@ def _tables(per_K, dual, frontier, ranges, fits, shipped, solver) -> list:
                       ["K", "E*_K <=", "V(minimax)"] + [f"eps={e:g}" for e in eps_cols],
                       [[r["K"], f"{r['E_star_upper']:.6e}", f"{r['V_minimax']:.3e}"]
                        + [cell(r, e, "reduction_vs_minimax") for e in eps_cols] for r in per_K])
-    var = ReportTable("C6: weighted variance V = int_0^1 p V_g(p) dp of AQP(eps) and the classic tables",
+    var = ReportTable("C6: weighted variance V = ∫₀¹ p V_g(p) dp of AQP(eps) and the classic tables",
                       ["K", "plug-in", "jackknife"] + [f"AQP eps={e:g}" for e in eps_cols],
                       [[r["K"], f"{r['plugin']['V']:.3e}", f"{r['jackknife']['V']:.3e}"]
                        + [cell(r, e, "V") for e in eps_cols] for r in per_K])
@@ -621,7 +629,7 @@ def _plots(ctx, params, per_K, frontier, dual, fits, shipped, classic) -> list:
 
 
 _BIAS = r"weighted bias $\sup_p\, p\,|b_g(p)|$"
-_V = r"$V(g) = \int_0^1 p\, V_g(p)\, dp$"
+_V = "$V(g)$ = ∫₀¹ p $V_g(p)$ dp"
 _CLASSIC = (("plug-in", "plugin", "^", "C3"), ("jackknife", "jackknife", "v", "C2"), ("minimax", "minimax", "D", "C4"))
 
 
@@ -753,7 +761,7 @@ CLAIM = ClaimSpec(
         + ", ".join(f"{r['reduction_vs_minimax']:.2g} (K={r['K']})" for r in f["headline"]["reduction_vs_minimax"])
         + "; least bias at the plug-in's V / plug-in's bias = "
         + ", ".join(f"{d['ratio_upper']:.3f} (K={d['K']})" for d in f["headline"]["dual_ratio"])
-        + f"; at eps={f['headline']['fit_eps']:g}: {f['headline']['fit_law']}")),
+        + f"; V(AQP(eps={f['headline']['fit_eps']:g})) against K: {f['headline']['fit_trend']}")),
     profiles={
         "quick": {"frontier_path": None, "frontier_K": [4, 8], "frontier_bias_stride": 4, "shipped_K_max": 16,
                   "verify_K": [4, 8, 16], "verify_bias": [(8, 1.0), (16, 10.0)], "dual_resolve_K": [4, 8],
