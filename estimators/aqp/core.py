@@ -29,7 +29,7 @@ from fractions import Fraction
 from typing import Callable, Iterable
 
 import numpy as np
-from flint import arb, ctx
+from flint import arb, ctx, fmpq
 
 from .. import cache as _cache
 from .._validate import check_K
@@ -415,8 +415,13 @@ def _solve_sup_uncached(gen, target, K, eps, gap_tol, log) -> AQPResult:
     from ..table import Table
     tmp = Table(values=g64, generator=gen, method="aqp")
     grid = dense_grid(K, tau_s)
-    grid_val = float(np.max(_mom(tmp, grid).weighted_var))
-    c = {"bias": bb, "V": Fraction(0), "V_lo": max(0.0, grid_val * (1 - 1e-12)), "V_up": U, "lb": lb, "gap": gap,
+    p_star = float(grid[int(np.argmax(_mom(tmp, grid).weighted_var))])
+    # a rigorous lower bound of the table's sup: p V_g(p) at the grid's maximiser, in exact rationals
+    m = _mom(tmp, [Fraction(p_star)], engine="exact")
+    with ctx.workprec(128):
+        wv = m.weighted_var[0]
+        v_lo = float_down(arb(fmpq(wv.numerator, wv.denominator)))
+    c = {"bias": bb, "V": Fraction(0), "V_lo": v_lo, "V_up": U, "lb": lb, "gap": gap,
          "seconds": {}, "dual": ([float(sol.points[i]) for i in sel], [float(sol.nu[i]) for i in sel]),
          "kind": "stored"}
     res = _result(gen, K, eps, bud, g64, None, None, "clarabel", c, [], [], False, 0, 0,
