@@ -92,7 +92,7 @@ def dual_lower_bound(K: int, target: Target, tau_up: float, points, nu, *, prec:
         raise ValueError("points and nu must be non-empty and of the same length")
     if any(not 0.0 < x <= 1.0 for x in pts):
         raise ValueError("dual points must lie in (0, 1]")
-    nu_q = [Fraction(float(v)) for v in nu]
+    nu_q = [Fraction(v) if isinstance(v, (str, Fraction)) else Fraction(float(v)) for v in nu]  # exactly
     xq = [Fraction(x) for x in pts]
     j = max(range(len(pts)), key=lambda i: pts[i])
     rest = sum((nu_q[i] * xq[i] for i in range(len(pts)) if i != j), Fraction(0))

@@ -107,8 +107,8 @@ class AQPResult:
     variance_upper: float
     optimum_lower: float          # certified lower bound on the optimal V
     gap: float                    # variance_upper / optimum_lower - 1 (rigorous upper bound)
-    dual_points: list             # points and multipliers of the dual certificate (re-checkable)
-    dual_nu: list
+    dual_points: list             # points and multipliers of the dual certificate (re-checkable):
+    dual_nu: list                 # floats, or decimal strings where float64 would cost the bound
     active_points: list
     active_signs: list
     max_abs_g: float
@@ -278,7 +278,9 @@ def _certify(gen, target, K, eps, bud, entries, hints, dual_points, dual_nu, pre
         gap = 0.0 if V_up == 0 else math.inf
     return {"bias": bb, "V": V, "V_lo": V_lo, "V_up": V_up, "lb": max(lb, 0.0), "gap": gap,
             "seconds": {"certify_bias": round(t1 - t0, 4), "certify_dual": round(t2 - t1, 4)},
-            "dual": ([float(dual_points[i]) for i in sel], [float(dual_nu[i]) for i in sel]), "kind": certified_kind}
+            "dual": ([float(dual_points[i]) for i in sel],
+                     [dual_nu[i] if isinstance(dual_nu[i], str) else float(dual_nu[i]) for i in sel]),
+            "kind": certified_kind}
 
 
 def _solve_uncached(gen, target, K, eps, gap_tol, stored, warm, log) -> AQPResult:

@@ -285,7 +285,16 @@ class _Solver:
             for j in range(self.K - 1):
                 acc = sum((Y1[j, i] * sol[i, 0] for i in range(m)), arb(0))
                 g.append(arb((c - acc / 2).mid()))
+            self.last_lambda = [arb(sol[i, 0].mid()) for i in range(m)]
         return g, [float(sol[i, 0].mid()) for i in range(m)]
+
+    def multipliers(self, pts, sg, digits: int) -> list:
+        """The signed multipliers nu_i = s_i lambda_i of the active set at the working precision, as decimal
+        strings: the dual bound is a quadratic in nu whose curvature grows with the entries, so at small
+        budgets float64 multipliers would cost it (the certificate keeps ``digits`` digits)."""
+        self.equalities(pts, sg)
+        with ctx.workprec(self.prec):
+            return [(s * lam).mid().str(digits, radius=False) for s, lam in zip(sg, self.last_lambda)]
 
     def cheb(self, g) -> np.ndarray:
         with ctx.workprec(self.prec):
@@ -673,8 +682,9 @@ def solve_extended(target: Target, K: int, tau: float, *, points=None, g0=None, 
             st = _active_state(S, g, P, nu)
             try:
                 viol = _converge(S, st, tol, 2 * K + 20, log)
+                nu = S.multipliers(st.pts, st.sg, max(20, int(0.28 * prec)))
                 return ActiveSet(points=st.pts, signs=st.sg, lam=st.lam, g=st.g, prec=prec, tau=tau,
-                                 dual_points=list(st.pts), dual_nu=[l * s for l, s in zip(st.lam, st.sg)],
+                                 dual_points=list(st.pts), dual_nu=nu,
                                  polished=True, iterations=it_total, rounds=rnd + 1, max_violation=viol,
                                  seconds=round(time.perf_counter() - t0, 4))
             except ExtendedError as exc:
