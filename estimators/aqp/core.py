@@ -291,7 +291,7 @@ def _solve_uncached(gen, target, K, eps, gap_tol, stored, warm, log) -> AQPResul
     tau_lo = bud["tau_lower"]
     # room for the float64 rounding of entries as large as a neighbouring solution's
     g_guess = warm.max_abs_g if warm is not None else 1.0
-    tau_s = tau_lo * (1.0 - SOLVE_MARGIN - g_guess * 2.0 ** -53 / tau_lo)
+    tau_s = tau_lo * (1.0 - SOLVE_MARGIN - 0.3 * g_guess * 2.0 ** -53 / tau_lo)  # repaired if too small
     secs: dict = {}
     const = _constant_table(gen, target, K, bud)
     if const is not None:
