@@ -10,6 +10,7 @@ import importlib
 import os
 import sys
 from fractions import Fraction
+from pathlib import Path
 
 __all__ = ["main", "SUBCOMMANDS"]
 
@@ -118,7 +119,9 @@ def _cmd_rebuild(args) -> int:
     from estimators.aqp.build import rebuild
     if args.rebuild == "aqp-frontier":
         from estimators.aqp.frontier import FRONTIER_K, build_frontier
-        doc = build_frontier(FRONTIER_K, log=lambda m: print(m, file=sys.stderr, flush=True))
+        Ks = [K for K in FRONTIER_K if K in _parse_K_range(args.rebuild_K)]
+        doc = build_frontier(Ks, processes=args.processes, path=Path(args.data_dir) / "frontier_kl.json"
+                             if args.data_dir else None, log=lambda m: print(m, file=sys.stderr, flush=True))
         print(f"rebuilt the AQP frontier for K = {', '.join(doc['K'])} in {doc['build_seconds']}s")
         return 0
     if args.processes < 1:

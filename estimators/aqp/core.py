@@ -225,6 +225,8 @@ def solve(generator, K, eps, *, objective: str = "integrated", gap_tol: float = 
     target = target_for(gen)
     ident = {"generator": gen.to_dict(), "K": K, "eps": eps, "objective": objective, "gap_tol": gap_tol,
              "stored": stored, "version": AQP_VERSION}
+    if not stored:      # the reference-table path aims at the budget without room for rounding (since aqp-2)
+        ident["margin"] = "solve-margin-only"
 
     def compute():
         if objective == "sup":
@@ -289,8 +291,9 @@ def _solve_uncached(gen, target, K, eps, gap_tol, stored, warm, log) -> AQPResul
     t_start = time.perf_counter()
     bud = budget(gen, K, eps)
     tau_lo = bud["tau_lower"]
-    # room for the float64 rounding of entries as large as a neighbouring solution's
-    g_guess = warm.max_abs_g if warm is not None else 1.0
+    # room for the float64 rounding of entries as large as a neighbouring solution's; none is needed when
+    # the extended-precision table itself is certified (stored=False: the frontier)
+    g_guess = (warm.max_abs_g if warm is not None else 1.0) if stored else 0.0
     tau_s = tau_lo * (1.0 - SOLVE_MARGIN - 0.3 * g_guess * 2.0 ** -53 / tau_lo)  # repaired if too small
     secs: dict = {}
     const = _constant_table(gen, target, K, bud)

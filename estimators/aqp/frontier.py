@@ -14,6 +14,7 @@ import datetime as _dt
 import hashlib
 import json
 import math
+import sys
 import time
 from pathlib import Path
 from typing import Callable
@@ -42,40 +43,86 @@ def _point(res) -> dict:
             "dual_points": res.dual_points, "dual_nu": res.dual_nu, "seconds": res.seconds.get("total")}
 
 
-def build_frontier(Ks=FRONTIER_K, eps_values=FRONTIER_EPS, *, path=None, log: Callable[[str], None] = print) -> dict:
-    """Solve the frontier and the dual at the plug-in's variance for every K; write the document atomically."""
-    from .._io import atomic_write_text
+def _frontier_K(args) -> tuple[int, dict]:
+    """One K of the frontier (a worker): the path of budgets and the dual at the plug-in's variance."""
+    K, eps_values = args
     from ..generators import get_generator
-    from .core import AQP_VERSION, AQPError, solve_dual, solve_path
+    from .core import AQPError, solve_dual, solve_path
     gen = get_generator("kl")
+    tk = time.perf_counter()
+    pts, refused = [], {}
+    def progress(msg):
+        print(msg, file=sys.stderr, flush=True)
+
+    for eps, res in solve_path(gen, K, eps_values, stored=False, log=progress):
+        if isinstance(res, AQPError):
+            refused[repr(eps)] = str(res)
+        else:
+            pts.append(_point(res))
+    try:
+        out = solve_dual(gen, K, "plugin")
+        dual = {k: out[k] for k in ("variance_max", "eps_upper", "eps_lower", "bias_upper", "bias_lower",
+                                    "rel_width", "bisection_steps")}
+        dual["table"] = _point(out["table"])
+    except (AQPError, ValueError) as exc:
+        dual = {"refused": str(exc)}
+    return K, {"points": pts, "refused": refused, "dual_plugin": dual, "seconds": round(time.perf_counter() - tk, 1)}
+
+
+def _write(doc: dict, path) -> None:
+    from .._io import atomic_write_text
+    body = json.dumps(doc, sort_keys=True, separators=(",", ":"))
+    out = dict(doc, sha256=hashlib.sha256(body.encode()).hexdigest())
+    atomic_write_text(path, json.dumps(out, sort_keys=True, separators=(",", ":")) + "\n")
+
+
+def build_frontier(Ks=FRONTIER_K, eps_values=FRONTIER_EPS, *, path=None, processes: int = 2,
+                   log: Callable[[str], None] = print) -> dict:
+    """Solve the frontier and the dual at the plug-in's variance for every K of ``Ks`` (largest first, in
+    ``processes`` worker processes) and write the document atomically after each K, so that an interrupted
+    build keeps what it finished. K already in the document at ``path`` and not in ``Ks`` are kept when the
+    document has the same certifier and budgets."""
+    import multiprocessing as mp
+
+    from .core import AQP_VERSION
+    path = Path(path or frontier_path())
+    eps_values = [float(e) for e in eps_values]
+    Ks = sorted({int(k) for k in Ks}, reverse=True)
+    if processes < 1:
+        raise ValueError(f"processes must be an integer >= 1, got {processes}")
     t0 = time.perf_counter()
     doc = {"format": FORMAT, "format_version": FORMAT_VERSION, "certifier": AQP_VERSION,
-           "eps": list(eps_values), "K": {}}
-    for K in Ks:
-        tk = time.perf_counter()
-        pts, refused = [], {}
-        for eps, res in solve_path(gen, K, eps_values, stored=False):
-            if isinstance(res, AQPError):
-                refused[repr(eps)] = str(res)
-            else:
-                pts.append(_point(res))
-        dual = None
-        try:
-            out = solve_dual(gen, K, "plugin")
-            dual = {k: out[k] for k in ("variance_max", "eps_upper", "eps_lower", "bias_upper", "bias_lower",
-                                        "rel_width", "bisection_steps")}
-            dual["table"] = _point(out["table"])
-        except (AQPError, ValueError) as exc:
-            dual = {"refused": str(exc)}
-        doc["K"][str(K)] = {"points": pts, "refused": refused, "dual_plugin": dual,
-                            "seconds": round(time.perf_counter() - tk, 1)}
-        log(f"[aqp frontier] K={K}: {len(pts)} points, {len(refused)} refused, dual "
-            f"{'ok' if 'refused' not in dual else 'refused'} ({time.perf_counter() - tk:.0f}s)")
-    doc["built_utc"] = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    doc["build_seconds"] = round(time.perf_counter() - t0, 1)
-    body = json.dumps(doc, sort_keys=True, separators=(",", ":"))
-    doc["sha256"] = hashlib.sha256(body.encode()).hexdigest()
-    atomic_write_text(path or frontier_path(), json.dumps(doc, sort_keys=True, separators=(",", ":")) + "\n")
+           "eps": eps_values, "K": {}}
+    try:
+        old = load_frontier(path)
+        if old.get("certifier") == AQP_VERSION and old.get("eps") == eps_values:
+            doc["K"] = {k: v for k, v in old["K"].items() if int(k) not in Ks}
+    except ValueError:
+        pass
+    doc["build_seconds"] = 0.0
+    jobs = [(K, eps_values) for K in Ks]
+    log(f"[aqp frontier] K = {', '.join(map(str, Ks))} x {len(eps_values)} budgets in {processes} process(es); "
+        f"each K is written when done")
+    if processes == 1:
+        results = map(_frontier_K, jobs)
+        pool = None
+    else:
+        pool = mp.get_context("spawn").Pool(min(processes, len(jobs)))
+        results = pool.imap_unordered(_frontier_K, jobs)
+    try:
+        for K, entry in results:
+            doc["K"][str(K)] = entry
+            doc["built_utc"] = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+            doc["build_seconds"] = round(time.perf_counter() - t0, 1)
+            _write(doc, path)
+            d = entry["dual_plugin"]
+            log(f"[aqp frontier] K={K}: {len(entry['points'])} points, {len(entry['refused'])} refused, dual "
+                f"{'refused' if 'refused' in d else 'ok'} ({entry['seconds']:.0f}s; {time.perf_counter() - t0:.0f}s "
+                f"elapsed)")
+    finally:
+        if pool is not None:
+            pool.terminate()
+            pool.join()
     return doc
 
 
