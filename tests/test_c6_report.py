@@ -1,0 +1,140 @@
+"""The C6 report section (AQP): what it recomputes, what makes it fail, and its small helpers.
+
+The section runs end to end on the quick profile (K <= 16 of the shipped set, the frontier at K = 4, 8);
+the default profile runs once, in ``alft baseline`` (``tox -e regression`` / ``.ci/run``).
+"""
+import json
+import math
+
+import numpy as np
+import pytest
+
+from estimators import build_table
+from estimators.aqp import ShippedTableError
+from estimators.aqp.frontier import frontier_path, load_frontier
+from estimators.aqp.shipped import manifest
+from proofs_numeric.c6_aqp import CLAIM, _ranges, _refusal_text, certifiable_ranges, fit_laws
+from proofs_numeric.result import FAIL, PASS, RunContext
+
+
+@pytest.fixture(scope="module")
+def quick():
+    return CLAIM.execute("quick", RunContext(log=lambda m: None))
+
+
+def test_quick_section_passes_and_recomputes_what_it_reports(quick):
+    assert quick.status == PASS, quick.summary
+    f = quick.figures
+    # every shipped table of K <= 16 is loaded (all eps are certified there) and its V recomputed exactly
+    assert f["shipped"]["n_loaded"] == 15 * 7
+    for r in f["verified"]:
+        assert r["recomputed_matches"] and r["budget_matches"], r
+        assert 0.0 <= r["optimum_lower"] <= r["V"] * (1 + 1e-12)
+        assert r["gap"] <= CLAIM.profiles["quick"]["gap_tol"]
+    assert sum(r["bias_recertified"] for r in f["verified"]) == len(CLAIM.profiles["quick"]["verify_bias"])
+
+
+def test_quick_section_figures_obey_the_theorems(quick):
+    f = quick.figures
+    for r in f["per_K"]:
+        for a in r["aqp"]:
+            # the minimax table is feasible for every budget, so the optimum's V is at most its V
+            assert a["V_not_above_minimax"] and a["reduction_vs_minimax"] >= 1 - 1e-9, (r["K"], a)
+        V = [a["V"] for a in sorted(r["aqp"], key=lambda a: a["eps"])]
+        assert all(x >= y * (1 - 1e-9) for x, y in zip(V, V[1:])), (r["K"], V)   # larger budget, smaller V
+    for d in f["dual_plugin"]:
+        # the plug-in table is feasible at its own V, so the least bias there is at most the plug-in's bias
+        assert d["bias_lower"] <= d["bias_upper"] <= d["plugin_bias_upper"]
+        assert 0 < d["ratio_lower"] <= d["ratio_upper"] <= 1 + 1e-9
+    for fr in f["frontier"]:
+        assert fr["shape"]["violations"] == [] and fr["n_points"] == 14
+
+
+def test_missing_frontier_is_a_failure_that_names_the_fix(tmp_path):
+    res = CLAIM.execute("quick", RunContext(log=lambda m: None),
+                        overrides={"frontier_path": str(tmp_path / "absent.json")})
+    assert res.status == FAIL
+    assert "alft tables --rebuild aqp-frontier" in res.summary
+
+
+def _resigned(doc: dict) -> str:
+    import hashlib
+    body = json.dumps(doc, sort_keys=True, separators=(",", ":"))
+    return json.dumps(dict(doc, sha256=hashlib.sha256(body.encode()).hexdigest()), sort_keys=True,
+                      separators=(",", ":"))
+
+
+def test_a_frontier_point_whose_stored_figures_are_wrong_fails_the_section(tmp_path):
+    """The section recomputes each point (exact V, dual bound): a document with a consistent checksum but a
+    wrong optimum_lower is caught by the recomputation, not by the checksum."""
+    doc = load_frontier()
+    pt = doc["K"]["8"]["points"][5]
+    pt["optimum_lower"] *= 1.01
+    p = tmp_path / "frontier.json"
+    p.write_text(_resigned(doc) + "\n")
+    res = CLAIM.execute("quick", RunContext(log=lambda m: None), overrides={"frontier_path": str(p)})
+    assert res.status == FAIL
+    assert f"frontier K=8, eps={pt['eps']:g}" in res.summary
+
+
+def test_a_corrupted_frontier_document_is_refused(tmp_path):
+    doc = json.loads(frontier_path().read_text())
+    doc["K"]["8"]["points"][0]["variance"] *= 2          # edited without re-signing: checksum mismatch
+    p = tmp_path / "frontier.json"
+    p.write_text(json.dumps(doc))
+    with pytest.raises(ValueError, match="corrupted"):
+        load_frontier(p)
+
+
+@pytest.mark.parametrize("eps", [0.1, 1.0])
+def test_certifiable_ranges_agree_with_what_loads(eps):
+    """The K range the section reports per eps is read from the manifest; check it against loading."""
+    man = manifest()
+    row = next(r for r in certifiable_ranges(man) if r["eps"] == eps)
+    ok = []
+    for K in range(man["K"][0], man["K"][1] + 1):
+        try:
+            build_table("kl", "aqp", K, eps=eps)
+            ok.append(K)
+        except ShippedTableError:
+            pass
+    assert row["certified_K"] == _ranges(ok)
+    assert row["n_certified"] == len(ok)
+
+
+def test_ranges_formats_runs():
+    assert _ranges([7, 2, 3, 4, 9, 10]) == "2-4, 7, 9-10"
+    assert _ranges([]) == "none"
+    assert _ranges([5]) == "5"
+
+
+def test_fit_laws_recovers_a_power_law_and_an_exponential():
+    K = np.arange(8, 65)
+    p = fit_laws(K, 3.0 * K ** -1.5, K_min=8, max_log_residual=1e-6)
+    assert p["preferred"] == "power" and p["fits"] and p["direction"] == "decreasing"
+    assert math.isclose(p["power"]["slope"], -1.5, rel_tol=1e-9)
+    e = fit_laws(K, 2.0 * 1.3 ** K, K_min=8, max_log_residual=1e-6)
+    assert e["preferred"] == "exponential" and e["fits"] and e["direction"] == "increasing"
+    assert math.isclose(e["exponential"]["factor_per_K"], 1.3, rel_tol=1e-9)
+
+
+def test_fit_laws_uses_only_the_monotone_tail():
+    """V first falls with K and then grows: only the growing tail (from the minimum) is fitted."""
+    K = np.arange(4, 41)
+    V = np.where(K < 20, 100.0 / K, 5.0 * 1.2 ** (K - 20))
+    f = fit_laws(K, V, K_min=4, max_log_residual=1e-6)
+    assert f["K_range"] == [20, 40] and f["direction"] == "increasing"
+    assert math.isclose(f["exponential"]["factor_per_K"], 1.2, rel_tol=1e-9)
+
+
+def test_fit_laws_needs_three_points():
+    assert fit_laws([8, 16], [1.0, 2.0], K_min=8, max_log_residual=0.1) == {"n_points": 2, "preferred": None,
+                                                                           "fits": False}
+
+
+def test_refusal_text_gives_the_gist_of_a_float64_refusal():
+    reasons = [r for d in manifest()["refused"].values() for r in d.values()
+               if "not attempted" not in r and "entries reach" in r]
+    assert reasons, "the shipped set has float64 refusals at small eps"
+    text = _refusal_text(reasons[0])
+    assert text.startswith("entries up to ") and "of the budget" in text
