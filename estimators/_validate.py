@@ -5,6 +5,7 @@ the allowed range. Nothing is clipped or coerced silently.
 """
 from __future__ import annotations
 
+import math
 import numbers
 from fractions import Fraction
 
@@ -88,6 +89,20 @@ def check_positive_int(x, *, name: str, minimum: int = 1) -> int:
     if int(x) < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {x}")
     return int(x)
+
+
+def as_real(x, *, name: str, allowed: str) -> float:
+    """``x`` as a float, or TypeError (a bool, or not a number) / ValueError (NaN or inf) saying
+    "``name`` must be ``allowed``"; the caller checks the range with the same wording."""
+    if isinstance(x, bool):
+        raise TypeError(f"{name} must be {allowed}, got {x!r}")
+    try:
+        v = float(x)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise TypeError(f"{name} must be {allowed}, got {short_repr(x)}") from exc
+    if not math.isfinite(v):
+        raise ValueError(f"{name} must be {allowed}, got {x!r}")
+    return v
 
 
 def check_finite_real(x, *, name: str) -> float:

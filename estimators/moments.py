@@ -22,13 +22,11 @@ import math
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import lru_cache
-from math import comb
 from typing import Any
 
 import mpmath
 import numpy as np
 from flint import arb, ctx
-from scipy import special
 
 from ._validate import K_MAX, check_positive_int, check_probabilities, check_rational_probability
 from .table import Table

@@ -13,14 +13,13 @@ method) for V_g(p). Intervals are Bonferroni-corrected over all reported quantit
 """
 from __future__ import annotations
 
-import math
 import numbers
 from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import stats
 
-from ._validate import check_K, check_positive_int, check_unit_interval_open
+from ._validate import as_real, check_K, check_positive_int, check_unit_interval_open
 from .table import Table
 
 __all__ = ["leave_one_out_counts", "sample_groups", "check_answer_distribution", "MonteCarloResult",
@@ -46,15 +45,10 @@ def check_seed(seed, *, name: str = "seed") -> int:
 
 def check_min_expected(x, *, name: str = "min_expected") -> float:
     """Return ``x`` as a float after checking it is finite and >= 0."""
-    if isinstance(x, bool):
-        raise TypeError(f"{name} must be a finite number >= 0, got {x!r}")
-    try:
-        v = float(x)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"{name} must be a finite number >= 0, got {x!r}") from exc
-    if not (math.isfinite(v) and v >= 0):
-        raise ValueError(f"{name} must be a finite number >= 0 (answers with fewer expected observations are not "
-                         f"tested), got {x!r}")
+    allowed = "a finite number >= 0 (answers with fewer expected observations are not tested)"
+    v = as_real(x, name=name, allowed=allowed)
+    if v < 0:
+        raise ValueError(f"{name} must be {allowed}, got {x!r}")
     return v
 
 

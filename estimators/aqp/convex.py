@@ -12,7 +12,7 @@ objective scale is re-estimated from each solution.
 
 Double precision resolves the problem while sqrt(V)·||H^+||^(1/2) is small against tau / 2^-53, i.e.
 for moderate budgets (V up to ~1e3 at K = 64); beyond that Clarabel reports "inaccurate" or fails and
-the extended-precision stage (:mod:`.refine`) takes over. Nothing here is trusted: the table is
+the extended-precision stage (:mod:`.extended`) takes over. Nothing here is trusted: the table is
 certified afterwards (:mod:`.certify`).
 """
 from __future__ import annotations
@@ -52,7 +52,7 @@ class ConvexSolution:
 
     def active(self, rel: float = 1e-7):
         """Clusters of significant multipliers: one (point, sign) per run of same-sign multipliers,
-        at the point carrying the largest multiplier of the run (a warm start for :mod:`.refine`)."""
+        at the point carrying the largest multiplier of the run (a warm start for :mod:`.extended`)."""
         if not self.nu.size:
             return [], []
         big = np.abs(self.nu) > rel * np.abs(self.nu).max()
@@ -172,23 +172,13 @@ def solve_exchange(target: Target, K: int, tau: float, *, grid: np.ndarray, max_
 
 
 @dataclass
-class SupSolution:
-    """Solution of the discretised sup-variance problem: table, bias points/multipliers, variance points/weights."""
+class SupSolution(ConvexSolution):
+    """Solution of the discretised sup-variance problem: besides the table and the bias points/multipliers,
+    the sup ``s`` and the variance points with their weights."""
 
-    g: np.ndarray
     s: float
-    points: np.ndarray
-    nu: np.ndarray
     vpoints: np.ndarray
     weights: np.ndarray
-    status: str
-    exchanges: int
-    max_violation: float
-    seconds: float
-
-    @property
-    def ok(self) -> bool:
-        return self.status in GOOD
 
 
 def solve_exchange_sup(target: Target, K: int, tau: float, *, grid: np.ndarray, max_exchanges: int = 40,

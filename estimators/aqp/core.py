@@ -32,7 +32,7 @@ import numpy as np
 from flint import arb, ctx, fmpq
 
 from .. import cache as _cache
-from .._validate import check_K
+from .._validate import as_real, check_K
 from ..minimax.certify import CertificateError, float_down, float_up
 from ..minimax.targets import target_for
 
@@ -56,15 +56,11 @@ class AQPError(CertificateError):
 
 def check_eps(eps) -> float:
     """eps must be a finite number > 0 (eps = 0 is the minimax table itself: method 'minimax')."""
-    if isinstance(eps, bool):
-        raise TypeError(f"eps must be a finite number > 0, got {eps!r}")
-    try:
-        v = float(eps)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"eps must be a finite number > 0 (the bias budget is (1 + eps) E*_K), got {eps!r}") from exc
-    if not math.isfinite(v) or v <= 0:
+    allowed = "a finite number > 0 (the bias budget is (1 + eps) E*_K)"
+    v = as_real(eps, name="eps", allowed=allowed)
+    if v <= 0:
         hint = " (eps = 0 is the minimax table: use method 'minimax')" if v == 0 else ""
-        raise ValueError(f"eps must be a finite number > 0 (the bias budget is (1 + eps) E*_K), got {eps!r}{hint}")
+        raise ValueError(f"eps must be {allowed}, got {eps!r}{hint}")
     if v > 1e6:
         raise ValueError(f"eps must be <= 1e6 (beyond that the budget admits a constant table), got {eps!r}")
     return v
@@ -550,13 +546,8 @@ def _check_variance_max(gen, K, variance_max):
             raise ValueError(f"variance_max must be a number >= 0 or 'plugin', got {variance_max!r}")
         from ..methods import build_table
         return float(variance_exact(build_table(gen, "plugin", K).values)), "plugin"
-    if isinstance(variance_max, bool):
-        raise TypeError(f"variance_max must be a number >= 0 or 'plugin', got {variance_max!r}")
-    try:
-        v = float(variance_max)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"variance_max must be a number >= 0 or 'plugin', got {variance_max!r}") from exc
-    if not math.isfinite(v) or v < 0:
+    v = as_real(variance_max, name="variance_max", allowed="a finite number >= 0 or 'plugin'")
+    if v < 0:
         raise ValueError(f"variance_max must be a finite number >= 0 or 'plugin', got {variance_max!r}")
     return v, "number"
 

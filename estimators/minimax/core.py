@@ -352,7 +352,6 @@ def _solve_uncached(gen, target: Target, K: int, constrained: bool, rel_tol: flo
                     f"K={K}: the computed error does not alternate in sign at the {len(extrema)} points "
                     f"(de la Vallee Poussin bound unavailable); the Remez solution is not trustworthy")
             upper, L, nint, depth, limited = sup_upper(Pu, target, extrema, rel_acc=min(1e-11, rel_tol / 100))
-            gap = upper / lower - 1
             res_lower, res_upper = lower, upper
             out.update(errors=[_arb_str(v, 30) for v in vals], intervals=nint, prec_bits=prec)
             t3 = time.perf_counter()
