@@ -458,7 +458,10 @@ def run(params, ctx) -> ClaimResult:
                            "V": [shipped["tables"][(K, x)]["V"] for (K, x) in sorted(shipped["tables"]) if x == float(e)]}
                           for e in SHIPPED_EPS],
         "verified": [{k: v for k, v in r.items()} for r in shipped["verified"]],
-        "per_K": per_K, "frontier": frontier, "dual_plugin": dual, "fits": fits, "solver_reproduction": solver,
+        "per_K": per_K, "frontier": frontier, "dual_plugin": dual,
+        "fits": [f for f in fits if f["preferred"]],        # the laws fitted (declared in REGRESSION)
+        "fits_unavailable": [{"eps": f["eps"], "n_points": f["n_points"]} for f in fits if not f["preferred"]],
+        "solver_reproduction": solver,
         "headline": headline,
         "checks": {"failures": fails, "aqp_V_not_above_minimax": f"{n_not_above}/{n_aqp}",
                    "optimum_above_minimax": above},
@@ -503,7 +506,9 @@ def _summary(params, head, per_K, dual, fits, frontier, shipped, solver) -> str:
             f"{len(shipped['verified'])} with budget and dual bound, "
             f"{sum(r['bias_recertified'] for r in shipped['verified'])} with the bias sup); "
             f"{sum(s['brackets_intersect'] for s in solver)}/{len(solver)} fresh solves reproduce them. "
-            f"V(AQP) against K: {laws}.")
+            f"V(AQP) against K: {laws}" + "".join(
+                f"; eps={f['eps']:g}: no law (only {f['n_points']} K on the monotone tail)"
+                for f in fits if not f.get("preferred")) + ".")
 
 
 def _accuracy(params, shipped, frontier, dual, classic) -> dict:
