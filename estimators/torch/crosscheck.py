@@ -24,7 +24,6 @@ import importlib
 import inspect
 import json
 import sys
-import traceback
 from dataclasses import asdict, dataclass, field
 from typing import Callable
 
@@ -35,7 +34,7 @@ from ..methods import METHODS, build_table
 from ..montecarlo import leave_one_out_counts as reference_counts
 
 __all__ = ["crosscheck", "load_kernel", "CrosscheckReport", "TOLERANCES", "flat_kernel", "dense_kernel",
-           "add_parser", "main"]
+           "run_cli"]
 
 #: torch.testing.assert_close defaults, by the dtype the kernel returns
 TOLERANCES = {
@@ -398,12 +397,7 @@ def load_kernel(spec: str) -> Callable:
 
 
 # ----------------------------------------------------------------------------- CLI
-
-def add_parser(sub) -> None:
-    """Register ``alft crosscheck`` (the parser lives in :mod:`proofs_numeric.crosscheck_cli`)."""
-    from proofs_numeric.crosscheck_cli import add_parser as _add
-    _add(sub)
-
+# (the parser of `alft crosscheck` lives in proofs_numeric.crosscheck_cli: layers point one way)
 
 def run_cli(args) -> int:
     if args.max_examples < 1:
@@ -418,21 +412,3 @@ def run_cli(args) -> int:
         from .._io import atomic_write_text
         atomic_write_text(args.json, json.dumps(report.to_json(), indent=2) + "\n")
     return 0 if report.passed else 1
-
-
-def main(argv=None) -> int:  # pragma: no cover - thin wrapper for `python -m estimators.torch.crosscheck`
-    import argparse
-    parser = argparse.ArgumentParser(prog="alft")
-    sub = parser.add_subparsers(dest="command", required=True)
-    add_parser(sub)
-    args = parser.parse_args(["crosscheck", *(sys.argv[1:] if argv is None else argv)])
-    try:
-        return run_cli(args)
-    except (ValueError, TypeError) as exc:
-        print(f"alft crosscheck: error: {exc}", file=sys.stderr)
-        traceback.print_exc(limit=0)
-        return 2
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
