@@ -82,6 +82,8 @@ def _canon(x: Any) -> Any:
         return str(x)
     if isinstance(x, Mapping):
         return {str(k): _canon(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)) and all(type(v) is float for v in x):   # fast path: a list of floats
+        return [v.hex() if math.isfinite(v) else repr(v) for v in x]
     if isinstance(x, (list, tuple, np.ndarray)):
         return [_canon(v) for v in x]
     raise TypeError(f"certificate fields must be JSON-like (numbers, strings, lists, dicts), got {type(x).__name__}")

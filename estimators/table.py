@@ -29,6 +29,20 @@ def _reward_text(const: Fraction) -> str:
     return f"g(C) + {const}" if const > 0 else f"g(C) - {-const}"
 
 
+def _copy_jsonlike(x):
+    """A deep copy of nested dicts and lists (lists of scalars copied in one step: a certificate holds long
+    lists of multipliers); any other object is deep-copied."""
+    if isinstance(x, dict):
+        return {k: _copy_jsonlike(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        if all(v is None or type(v) in (float, int, str, bool) for v in x):
+            return list(x) if isinstance(x, list) else tuple(x)
+        return type(x)(_copy_jsonlike(v) for v in x)
+    if x is None or type(x) in (float, int, str, bool):
+        return x
+    return copy.deepcopy(x)
+
+
 @dataclass(frozen=True, eq=False)
 class Table:
     """An immutable float64 table with metadata.
@@ -85,7 +99,7 @@ class Table:
         if self.certificate is not None:
             if not isinstance(self.certificate, Mapping):
                 raise TypeError(f"certificate must be a mapping or None, got {type(self.certificate).__name__}")
-            cert = copy.deepcopy(dict(self.certificate))
+            cert = _copy_jsonlike(dict(self.certificate))
             check_binding(self, cert)  # CertificateMismatchError unless bound to exactly this table
             object.__setattr__(self, "certificate", types.MappingProxyType(cert))
 
