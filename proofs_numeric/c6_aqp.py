@@ -245,8 +245,25 @@ def _shipped(params, ctx, fails) -> dict:
     return {"manifest": man, "Ks": Ks, "tables": tables, "verified": verified}
 
 
-def _per_K(Ks, shipped, classic) -> list:
-    """Per K: E*_K, the classic estimators, and every AQP table's V and reduction factor against minimax."""
+def _near_plugin(K, shipped, plugin, factor) -> dict | None:
+    """The shipped AQP table of this K with the least certified bias among those whose exact V is at most
+    ``factor`` times the plug-in's: its bias as a ratio to the plug-in's (certified upper end: the table's
+    certified bias sup over the plug-in's certified lower end)."""
+    V_pl = plugin["V"]
+    best = None
+    for (k, eps), rec in shipped["tables"].items():
+        if k != K or rec["V"] > factor * V_pl:
+            continue
+        b = rec["table"].certificate["bias_upper"]
+        if best is None or b < best["bias_upper"]:
+            best = {"eps": eps, "V": rec["V"], "V_over_plugin": rec["V"] / V_pl, "bias_upper": b,
+                    "bias_ratio_upper": b / plugin["bias_lower"]}
+    return best
+
+
+def _per_K(Ks, shipped, classic, near_factor) -> list:
+    """Per K: E*_K, the classic estimators, every AQP table's V and reduction factor against minimax, and the
+    least-bias shipped table within ``near_factor`` times the plug-in's V."""
     rows = []
     for K in Ks:
         cl = classic[K]
@@ -263,7 +280,8 @@ def _per_K(Ks, shipped, classic) -> list:
                             "V_not_above_minimax": bool(rec["V_exact"] <= Vmm)})
         rows.append({"K": K, "E_star_lower": cl["minimax"]["bias_lower"], "E_star_upper": cl["minimax"]["bias_upper"],
                      "V_minimax": cl["minimax"]["V"], "plugin": cl["plugin"], "jackknife": cl["jackknife"],
-                     "aqp": aqp, "aqp_V_zero_eps": zero, "aqp_refused_eps": refused})
+                     "aqp": aqp, "aqp_V_zero_eps": zero, "aqp_refused_eps": refused,
+                     "near_plugin": _near_plugin(K, shipped, cl["plugin"], near_factor)})
     return rows
 
 
@@ -430,7 +448,7 @@ def run(params, ctx) -> ClaimResult:
             classic[K] = _classic(K, params["bias_rel_tol"])
         ctx.log(f"[C6] plug-in, jackknife and minimax tables: V exact, certified bias brackets for K = "
                 f"{_ranges(classic)}")
-        per_K = _per_K(sorted(classic), shipped, classic)
+        per_K = _per_K(sorted(classic), shipped, classic, params["near_plugin_factor"])
         dual = _dual(params, ctx, doc, frontier, classic, fails)
         solver = _solver_check(params, ctx, shipped, fails)
     except (ShippedTableError, CertificateError) as exc:
@@ -487,7 +505,9 @@ def _headline(params, per_K, dual, fits) -> dict:
     missing = [{"K": r["K"], "why": "V = 0 (a constant table)" if e in r["aqp_V_zero_eps"] else
                 "no certified float64 table"} for r in per_K
                if r["K"] in params["frontier_K"] and (e in r["aqp_refused_eps"] or e in r["aqp_V_zero_eps"])]
+    near = [dict(r["near_plugin"], K=r["K"]) for r in per_K if r["K"] in params["frontier_K"] and r["near_plugin"]]
     return {"eps": e, "reduction_vs_minimax": red, "reduction_unavailable": missing,
+            "near_plugin_factor": float(params["near_plugin_factor"]), "near_plugin": near,
             "dual_ratio": [{"K": d["K"], "ratio_lower": d["ratio_lower"], "ratio_upper": d["ratio_upper"]} for d in dual],
             "fit_eps": float(params["fit_eps"]), "fit_law": fit["law"] if fit else None,
             "fit_trend": fit["trend"] if fit else None}
@@ -499,8 +519,11 @@ def _summary(params, head, per_K, dual, fits, frontier, shipped, solver) -> str:
     rat = ", ".join(f"K={d['K']}: {d['ratio_lower']:.3f}-{d['ratio_upper']:.3f}" for d in head["dual_ratio"]) or "none"
     viol = sum(len(f["shape"]["violations"]) for f in frontier)
     laws = "; ".join(f"eps={f['eps']:g}: {f['trend']}" for f in fits if f.get("preferred"))
+    near = ", ".join(f"K={n['K']}: {n['bias_ratio_upper']:.3g} (eps={n['eps']:g}, V = {n['V_over_plugin']:.2f}x)"
+                     for n in head["near_plugin"]) or "none"
     return (f"Variance-reduction factor V(minimax)/V(AQP) at eps={head['eps']:g}: {red}. At the plug-in's variance "
-            f"the least certified weighted bias is, as a ratio to the plug-in's: {rat}. Frontier "
+            f"the least certified weighted bias is, as a ratio to the plug-in's: {rat}; allowing up to "
+            f"{head['near_plugin_factor']:g}x the plug-in's V, a shipped AQP table has at most this ratio: {near}. Frontier "
             f"({len(frontier)} K, {sum(f['n_points'] for f in frontier)} points) re-verified, non-increasing and convex: "
             f"{viol} certified violations. {len(shipped['tables'])} shipped tables re-verified (V exact; "
             f"{len(shipped['verified'])} with budget and dual bound, "
@@ -748,6 +771,8 @@ REGRESSION = (
     relative("dual_plugin[*]/bias_upper", 1e-9, "certified bias of the dual table (Arb sup, rounded up)"),
     relative("dual_plugin[*]/bias_lower", 1e-9, "certified lower end of the least bias at the plug-in's V"),
     relative("dual_plugin[*]/ratio_upper", 1e-9, "bias ratio to the plug-in: certified brackets (Arb)"),
+    relative("headline/near_plugin[*]/bias_ratio_upper", 1e-9,
+             "least certified bias of a shipped table within the V factor, over the plug-in's (Arb brackets)"),
     exact("frontier[*]/shape/violations", "certified shape violations of the frontier: none expected"),
     exact("frontier[*]/n_points", "points of the frontier re-verified, per K"),
     relative("fits[*]/power/slope", 1e-9, "fitted power-law exponent of V(AQP) in K (least squares)"),
@@ -766,19 +791,21 @@ CLAIM = ClaimSpec(
         + ", ".join(f"{r['reduction_vs_minimax']:.2g} (K={r['K']})" for r in f["headline"]["reduction_vs_minimax"])
         + "; least bias at the plug-in's V / plug-in's bias = "
         + ", ".join(f"{d['ratio_upper']:.3f} (K={d['K']})" for d in f["headline"]["dual_ratio"])
+        + f"; within {f['headline']['near_plugin_factor']:g}x the plug-in's V: "
+        + ", ".join(f"{n['bias_ratio_upper']:.2g} (K={n['K']})" for n in f["headline"]["near_plugin"])
         + f"; V(AQP(eps={f['headline']['fit_eps']:g})) against K: {f['headline']['fit_trend']}")),
     profiles={
         "quick": {"frontier_path": None, "frontier_K": [4, 8], "frontier_bias_stride": 4, "shipped_K_max": 16,
                   "verify_K": [4, 8, 16], "verify_bias": [(8, 1.0), (16, 10.0)], "dual_resolve_K": [4, 8],
                   "table_K": [2, 4, 8, 16], "solve_check": [(8, 10.0)], "fit_K_min": 8,
-                  "fit_max_log_residual": 0.1, "fit_local_span": 4, "gap_tol": 1e-3, "bias_rel_tol": 1e-3, "headline_eps": 1.0,
+                  "fit_max_log_residual": 0.1, "fit_local_span": 4, "gap_tol": 1e-3, "bias_rel_tol": 1e-3, "headline_eps": 1.0, "near_plugin_factor": 2.0,
                   "fit_eps": 10.0},
         "default": {"frontier_path": None, "frontier_K": _FRONTIER_K, "frontier_bias_stride": 3, "shipped_K_max": 128,
                     "verify_K": [2, 4, 8, 16, 32, 64, 128],
                     "verify_bias": [(8, e) for e in SHIPPED_EPS] + [(32, 1.0), (64, 10.0), (128, 10.0), (128, 100.0)],
                     "dual_resolve_K": _FRONTIER_K, "table_K": [2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128],
                     "solve_check": [(8, 3.0), (8, 10.0), (16, 3.0), (16, 10.0)], "fit_K_min": 16,
-                    "fit_max_log_residual": 0.1, "fit_local_span": 8, "gap_tol": 1e-3, "bias_rel_tol": 1e-3, "headline_eps": 1.0,
+                    "fit_max_log_residual": 0.1, "fit_local_span": 8, "gap_tol": 1e-3, "bias_rel_tol": 1e-3, "headline_eps": 1.0, "near_plugin_factor": 2.0,
                     "fit_eps": 10.0},
         "full": {"frontier_path": None, "frontier_K": _FRONTIER_K, "frontier_bias_stride": 1, "shipped_K_max": 128,
                  "verify_K": list(range(2, 129)),
@@ -786,6 +813,6 @@ CLAIM = ClaimSpec(
                  "table_K": list(range(2, 129)), "solve_check": [(8, 3.0), (8, 10.0), (16, 3.0), (16, 10.0), (32, 10.0),
                                                                  (64, 30.0)],
                  "fit_K_min": 16, "fit_max_log_residual": 0.1, "fit_local_span": 8, "gap_tol": 1e-3, "bias_rel_tol": 1e-3,
-                 "headline_eps": 1.0, "fit_eps": 10.0},
+                 "headline_eps": 1.0, "near_plugin_factor": 2.0, "fit_eps": 10.0},
     },
 )

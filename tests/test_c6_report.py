@@ -138,3 +138,17 @@ def test_refusal_text_gives_the_gist_of_a_float64_refusal():
     assert reasons, "the shipped set has float64 refusals at small eps"
     text = _refusal_text(reasons[0])
     assert text.startswith("entries up to ") and "of the budget" in text
+
+
+def test_near_plugin_is_the_least_biased_shipped_table_within_the_variance_factor(quick):
+    factor = CLAIM.profiles["quick"]["near_plugin_factor"]
+    for r in quick.figures["per_K"]:
+        n = r["near_plugin"]
+        V_pl = r["plugin"]["V"]
+        within = [(e, build_table("kl", "aqp", r["K"], eps=e)) for e in (a["eps"] for a in r["aqp"])]
+        within = [(e, t) for e, t in within if next(a["V"] for a in r["aqp"] if a["eps"] == e) <= factor * V_pl]
+        within += [(e, build_table("kl", "aqp", r["K"], eps=e)) for e in r["aqp_V_zero_eps"]]
+        assert n is not None and within
+        assert n["V_over_plugin"] <= factor
+        assert n["bias_upper"] == min(t.certificate["bias_upper"] for _, t in within)
+        assert n["bias_ratio_upper"] == n["bias_upper"] / r["plugin"]["bias_lower"]
