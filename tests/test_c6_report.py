@@ -152,3 +152,24 @@ def test_near_plugin_is_the_least_biased_shipped_table_within_the_variance_facto
         assert n["V_over_plugin"] <= factor
         assert n["bias_upper"] == min(t.certificate["bias_upper"] for _, t in within)
         assert n["bias_ratio_upper"] == n["bias_upper"] / r["plugin"]["bias_lower"]
+
+
+def test_stored_frontier_covers_every_K_and_budget_and_has_the_convex_program_shape():
+    from estimators.aqp.frontier import FRONTIER_EPS, FRONTIER_K, check_shape
+    doc = load_frontier()
+    assert sorted(map(int, doc["K"])) == list(FRONTIER_K) and len(FRONTIER_EPS) >= 12
+    for K in FRONTIER_K:
+        entry = doc["K"][str(K)]
+        assert sorted(p["eps"] for p in entry["points"]) == sorted(FRONTIER_EPS), K
+        assert all(p["optimum_lower"] <= p["variance_upper"] and p["gap"] <= 1e-3 for p in entry["points"]), K
+        assert check_shape(entry["points"])["violations"] == [], K
+        assert "refused" not in entry["dual_plugin"], K
+
+
+def test_a_K128_frontier_point_reverifies_at_small_eps():
+    """The hardest stored point (K = 128, eps = 0.01, entries ~ 1e33): exact V and the Arb dual bound."""
+    from estimators.aqp.frontier import reverify
+    p = min(load_frontier()["K"]["128"]["points"], key=lambda q: q["eps"])
+    rv = reverify(128, p, bias=False)
+    assert rv["matches"], rv
+    assert p["optimum_lower"] <= rv["variance_upper"] <= p["optimum_lower"] * (1 + 1e-3)
