@@ -157,18 +157,33 @@ def test_c6_corrupted_or_mismatched_data_file_is_detected(tmp_path, monkeypatch)
     monkeypatch.setattr(sh, "data_dir", lambda: dst)
     sh.clear_caches()
     try:
-        raw = (dst / "kl" / "K010.json").read_text()
-        (dst / "kl" / "K010.json").write_text(raw.replace('"values":[', '"values":[1.0e-3,', 1))
+        f10 = dst / sh.table_file(10, 10.0)
+        f10.write_text(f10.read_text().replace('"values":[', '"values":[1.0e-3,', 1))
         with pytest.raises(ShippedTableError, match="corrupted"):
             sh.load(10, 10.0)
-        # a file for another K under this K's name, with a matching checksum: still refused
+        # a file for another (K, eps) under this one's name, with a matching checksum: still refused
         man = json.loads((dst / "manifest.json").read_text())
-        (dst / "kl" / "K011.json").write_bytes((dst / "kl" / "K012.json").read_bytes())
-        man["files"]["kl/K011.json"] = man["files"]["kl/K012.json"]
+        for (K, eps), (K2, eps2), what in [((11, 10.0), (12, 10.0), "K=11"), ((11, 30.0), (11, 3.0), "K=11, eps=30.0")]:
+            (dst / sh.table_file(K, eps)).write_bytes((dst / sh.table_file(K2, eps2)).read_bytes())
+            man["files"][sh.table_file(K, eps)] = man["files"][sh.table_file(K2, eps2)]
+            (dst / "manifest.json").write_text(json.dumps(man))
+            sh.clear_caches()
+            with pytest.raises(ShippedTableError, match=f"does not belong to {what}"):
+                sh.load(K, eps)
+        # a missing file, and a table the manifest does not list
+        (dst / sh.table_file(20, 10.0)).unlink()
+        with pytest.raises(ShippedTableError, match="missing or unreadable"):
+            sh.load(20, 10.0)
+        del man["files"][sh.table_file(21, 10.0)]
         (dst / "manifest.json").write_text(json.dumps(man))
         sh.clear_caches()
-        with pytest.raises(ShippedTableError, match="does not belong to K=11"):
-            sh.load(11, 10.0)
+        with pytest.raises(ShippedTableError, match="not listed in the shipped manifest"):
+            sh.load(21, 10.0)
+        # a manifest of another format version
+        (dst / "manifest.json").write_text(json.dumps(dict(man, format_version=1)))
+        sh.clear_caches()
+        with pytest.raises(ShippedTableError, match="manifest of version"):
+            sh.load(16, 10.0)
     finally:
         sh.clear_caches()
 
@@ -261,3 +276,48 @@ def test_c6_sup_objective_is_offered_and_certified():
     assert float(np.max(moments(t, grid).weighted_var)) <= r.variance_upper
     # the integrated objective's optimum is no larger than the sup's times 1 (int p V <= sup p V)
     assert solve("kl", 8, 10.0).optimum_lower <= r.variance_upper
+
+
+# -- rebuilding (small K: the solves are cached after the first run) -------------------------------------
+
+def test_c6_rebuild_writes_a_loadable_set_and_keeps_other_K(tmp_path, monkeypatch):
+    import estimators.aqp.shipped as sh
+    from estimators.aqp.build import rebuild
+    out = tmp_path / "data"
+    logs = []
+    man = rebuild(range(2, 6), out_dir=out, processes=1, log=logs.append)
+    assert man["K"] == [2, 5] and man["format_version"] == sh.FORMAT_VERSION
+    assert any("K=5:" in m for m in logs)                      # progress per K
+    assert not list(tmp_path.glob("data.*"))                   # no temporary directory left behind
+    monkeypatch.setattr(sh, "data_dir", lambda: out)
+    sh.clear_caches()
+    try:
+        for K in range(2, 6):
+            for eps in SHIPPED_EPS:
+                mine = sh.load(K, eps)
+                assert mine.certificate["bias_upper"] <= mine.certificate["budget_lower"]
+        first = {rel: (out / rel).read_bytes() for rel in man["files"] if "K002" in rel}
+        man2 = rebuild(range(4, 6), out_dir=out, processes=1, log=lambda m: None)   # K = 2, 3 are kept
+        assert man2["K"] == [2, 5] and set(man2["files"]) == set(man["files"])
+        assert {rel: (out / rel).read_bytes() for rel in first} == first
+        # a damaged kept file stops the incremental rebuild (and names the fix) instead of dropping the K
+        (out / sh.table_file(2, 10.0)).write_text("{}")
+        with pytest.raises(ValueError, match="include K=2 in --rebuild-K"):
+            rebuild(range(4, 6), out_dir=out, processes=1, log=lambda m: None)
+        assert (out / "manifest.json").exists() and not list(tmp_path.glob("data.*"))
+    finally:
+        sh.clear_caches()
+
+
+def test_c6_frontier_build_writes_a_verified_document(tmp_path):
+    from estimators.aqp.frontier import build_frontier, check_shape, load_frontier, reverify
+    path = tmp_path / "frontier.json"
+    build_frontier([4], [0.3, 3.0, 30.0], path=path, processes=1, log=lambda m: None)
+    doc = load_frontier(path)
+    pts = doc["K"]["4"]["points"]
+    assert [p["eps"] for p in pts] == [0.3, 3.0, 30.0] and check_shape(pts)["violations"] == []
+    assert all(reverify(4, p, bias=False)["matches"] for p in pts if p["certified"] == "reference")
+    build_frontier([8], [0.3, 3.0, 30.0], path=path, processes=1, log=lambda m: None)   # adds K = 8, keeps K = 4
+    assert set(load_frontier(path)["K"]) == {"4", "8"}
+    build_frontier([8], [3.0], path=path, processes=1, log=lambda m: None)   # other budgets: K = 4 is not kept
+    assert set(load_frontier(path)["K"]) == {"8"}

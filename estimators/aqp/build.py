@@ -17,7 +17,7 @@ from pathlib import Path
 from queue import Empty
 from typing import Callable, Iterable
 
-from .shipped import FORMAT, FORMAT_VERSION, SHIPPED_EPS, _eps_key, _sha256, data_dir
+from .shipped import FORMAT, FORMAT_VERSION, SHIPPED_EPS, _eps_key, _sha256, data_dir, table_file
 
 __all__ = ["rebuild", "build_K"]
 
@@ -81,14 +81,14 @@ def rebuild(Ks: Iterable[int] = range(2, 129), eps_values=SHIPPED_EPS, *, out_di
     if tmp.exists():
         shutil.rmtree(tmp)
     (tmp / "kl").mkdir(parents=True)
-    # K outside the requested range keep their files (an incremental rebuild), when the old set is ours
-    kept = _keep_other_K(out, tmp, set(Ks), eps_values)
     t0 = time.perf_counter()
-    log(f"[aqp rebuild] certified minimax E*_K for K = {Ks[0]}..{Ks[-1]} (cached after the first run)")
-    sweep("kl", Ks)
-    files, refused, seconds = kept["files"], kept["refused"], kept["seconds"]
     chains = [Ks[i::processes] for i in range(max(1, processes))]   # interleaved: balanced, each warm-started
     try:
+        # K outside the requested range keep their files (an incremental rebuild), when the old set is ours
+        kept = _keep_other_K(out, tmp, set(Ks), eps_values)
+        files, refused, seconds = kept["files"], kept["refused"], kept["seconds"]
+        log(f"[aqp rebuild] certified minimax E*_K for K = {Ks[0]}..{Ks[-1]} (cached after the first run)")
+        sweep("kl", Ks)
         ctx = mp.get_context("spawn")
         with ctx.Manager() as manager, ctx.Pool(len(chains)) as pool:
             queue = manager.Queue()
@@ -152,15 +152,23 @@ def _keep_other_K(out: Path, tmp: Path, Ks: set, eps_values) -> dict:
     if (old.get("format"), old.get("format_version"), old.get("certifier"), old.get("eps")) != \
             (FORMAT, FORMAT_VERSION, AQP_VERSION, [float(e) for e in eps_values]):
         return kept
-    for rel, sha in old.get("files", {}).items():
-        K = int(rel.split("K")[-1].split(".")[0])
+    lo, hi = old.get("K", [0, -1])
+    for K in range(lo, hi + 1):
         if K in Ks:
             continue
-        raw = (out / rel).read_bytes()
-        if _sha256(raw) != sha:
-            continue
-        (tmp / rel).write_bytes(raw)
-        kept["files"][rel] = sha
+        for eps in eps_values:
+            rel = table_file(K, eps)
+            if rel not in old.get("files", {}):
+                continue
+            try:
+                raw = (out / rel).read_bytes()
+            except OSError:
+                raw = b""
+            if _sha256(raw) != old["files"][rel]:
+                raise ValueError(f"{out / rel} (kept from the previous set) is missing or corrupted: include "
+                                 f"K={K} in --rebuild-K (or rebuild every K)")
+            (tmp / rel).write_bytes(raw)
+            kept["files"][rel] = old["files"][rel]
         kept["K"].append(K)
         if str(K) in old.get("refused", {}):
             kept["refused"][str(K)] = old["refused"][str(K)]
@@ -170,11 +178,17 @@ def _keep_other_K(out: Path, tmp: Path, Ks: set, eps_values) -> dict:
 
 
 def _write(tmp: Path, K: int, doc: dict, files: dict, refused: dict, seconds: dict, log, t0: float) -> None:
-    rel = f"kl/K{K:03d}.json"
-    raw = (json.dumps(doc, indent=None, separators=(",", ":"), sort_keys=True) + "\n").encode()
-    (tmp / rel).write_bytes(raw)
-    files[rel] = _sha256(raw)
-    ref = {e: v["refused"] for e, v in doc["tables"].items() if "refused" in v}
+    """Write one K's certified tables, one file each (:func:`.shipped.table_file`), and note its refusals."""
+    ref = {}
+    for key, entry in doc["tables"].items():
+        if "refused" in entry:
+            ref[key] = entry["refused"]
+            continue
+        rel = table_file(K, float(key))
+        body = dict(entry, K=K, eps=float(key), generator=doc["generator"])
+        raw = (json.dumps(body, indent=None, separators=(",", ":"), sort_keys=True) + "\n").encode()
+        (tmp / rel).write_bytes(raw)
+        files[rel] = _sha256(raw)
     if ref:
         refused[str(K)] = ref
     seconds[str(K)] = doc["seconds"]

@@ -3,9 +3,11 @@
 Layout (inside the package, ``estimators/aqp/data/``)::
 
     manifest.json          format, version, generator, the eps set, the K range, the certifier and solver
-                           versions, the build time, and the SHA-256 of every table file
-    kl/K002.json ...       one file per K: for each eps either a table (float64 values, provenance and the
-                           bound certificate of :mod:`.core`) or the reason it was refused
+                           versions, the build time, the SHA-256 of every table file, and for every
+                           (K, eps) without a table the reason it was refused
+    kl/K002_eps0.1.json …  one file per certified table: K, eps, the float64 values, provenance and the
+                           bound certificate of :mod:`.core` (one small file per table: loading one
+                           parses only it)
 
 Loading needs no solver: the file is checked against the manifest's checksum, the table against its
 certificate's binding (:mod:`estimators.certificates`), and the certificate against the request
@@ -21,13 +23,13 @@ from functools import lru_cache
 from pathlib import Path
 
 __all__ = ["SHIPPED_EPS", "SHIPPED_K", "ShippedTableError", "load", "data_dir", "manifest", "FORMAT",
-           "FORMAT_VERSION", "shipped_entry", "clear_caches"]
+           "FORMAT_VERSION", "shipped_entry", "clear_caches", "table_file"]
 
 #: budgets of the shipped set: tau = (1 + eps) E*_K
 SHIPPED_EPS = (0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
 SHIPPED_K = (2, 128)
 FORMAT = "alft-verify/aqp-tables"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 REBUILD = "regenerate the shipped set with `alft tables --rebuild aqp`"
 
 
@@ -88,8 +90,13 @@ def _eps_key(eps) -> str:
     return repr(float(eps))
 
 
+def table_file(K: int, eps: float) -> str:
+    """The data file of the shipped table (K, eps), relative to the data directory."""
+    return f"kl/K{int(K):03d}_eps{float(eps):g}.json"
+
+
 def shipped_entry(K: int, eps: float) -> dict:
-    """The raw entry (table or refusal) of the shipped set for (K, eps)."""
+    """The raw entry of the shipped set for (K, eps): the table document, or ``{"refused": reason}``."""
     from .._validate import check_K
     K = check_K(K, name="K", minimum=SHIPPED_K[0], maximum=SHIPPED_K[1])
     if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not math.isfinite(float(eps)):
@@ -98,15 +105,16 @@ def shipped_entry(K: int, eps: float) -> dict:
         raise ShippedTableError(
             f"eps = {eps!r} is not in the shipped set; shipped budgets are eps in {list(SHIPPED_EPS)}. For another "
             f"eps solve it: build_table('kl', 'aqp', K, eps={eps!r}, solve=True) (needs the solver; cached)")
-    rel = f"kl/K{K:03d}.json"
+    reason = manifest().get("refused", {}).get(str(K), {}).get(_eps_key(eps))
+    if reason is not None:
+        return {"refused": reason}
+    rel = table_file(K, eps)
     doc = _file(rel)
-    if doc.get("K") != K or doc.get("generator", {}).get("name") != "kl":
-        raise ShippedTableError(f"{rel} holds K={doc.get('K')!r}, generator {doc.get('generator')!r}: it does not "
-                                f"belong to K={K}, kl; {REBUILD}")
-    entry = doc.get("tables", {}).get(_eps_key(eps))
-    if entry is None:
-        raise ShippedTableError(f"{rel} has no entry for eps = {eps!r}; {REBUILD}")
-    return entry
+    if doc.get("K") != K or doc.get("eps") != float(eps) or doc.get("generator", {}).get("name") != "kl":
+        raise ShippedTableError(f"{rel} holds K={doc.get('K')!r}, eps={doc.get('eps')!r}, generator "
+                                f"{doc.get('generator')!r}: it does not belong to K={K}, eps={float(eps)!r}, kl; "
+                                f"{REBUILD}")
+    return doc
 
 
 def load(K: int, eps: float):
