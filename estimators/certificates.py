@@ -82,8 +82,11 @@ def _canon(x: Any) -> Any:
         return str(x)
     if isinstance(x, Mapping):
         return {str(k): _canon(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)) and all(type(v) is float for v in x):   # fast path: a list of floats
-        return [v.hex() if math.isfinite(v) else repr(v) for v in x]
+    if isinstance(x, (list, tuple)):   # fast path for a list of floats (hex of inf/nan equals their repr)
+        try:
+            return [v.hex() for v in x]
+        except AttributeError:
+            pass
     if isinstance(x, (list, tuple, np.ndarray)):
         return [_canon(v) for v in x]
     raise TypeError(f"certificate fields must be JSON-like (numbers, strings, lists, dicts), got {type(x).__name__}")

@@ -29,16 +29,19 @@ def _reward_text(const: Fraction) -> str:
     return f"g(C) + {const}" if const > 0 else f"g(C) - {-const}"
 
 
+_IMMUTABLE = frozenset({float, int, str, bool, type(None)})
+
+
 def _copy_jsonlike(x):
     """A deep copy of nested dicts and lists (lists of scalars copied in one step: a certificate holds long
     lists of multipliers); any other object is deep-copied."""
     if isinstance(x, dict):
         return {k: _copy_jsonlike(v) for k, v in x.items()}
     if isinstance(x, (list, tuple)):
-        if all(v is None or type(v) in (float, int, str, bool) for v in x):
+        if all(map(_IMMUTABLE.__contains__, map(type, x))):
             return list(x) if isinstance(x, list) else tuple(x)
         return type(x)(_copy_jsonlike(v) for v in x)
-    if x is None or type(x) in (float, int, str, bool):
+    if type(x) in _IMMUTABLE:
         return x
     return copy.deepcopy(x)
 
