@@ -585,7 +585,8 @@ def _tables(per_K, dual, frontier, ranges, fits, shipped, solver) -> list:
                        "ratio to the plug-in's bias", "lower end from"],
                       [[d["K"], f"{d['V_plugin']:.6e}", f"{d['bias_lower']:.6e}", f"{d['bias_upper']:.6e}",
                         f"{d['rel_width']:.1e}", f"[{d['plugin_bias_lower']:.6e}, {d['plugin_bias_upper']:.6e}]",
-                        f"[{d['ratio_lower']:.4f}, {d['ratio_upper']:.4f}]", d["lower_end_from"]] for d in dual])
+                        f"[{d['ratio_lower']:.4f}, {d['ratio_upper']:.4f}]",
+                        "dual bound" if d["lower_end_from"].startswith("dual bound") else "frontier"] for d in dual])
     fr = ReportTable("C6: frontier points re-verified and its shape (non-increasing, convex in the budget)",
                      ["K", "points", "refused", "bias sups recomputed", "shipped tables added", "pairs", "triples",
                       "violations", "V* = 0 for budgets >="],
