@@ -107,16 +107,7 @@ def as_real(x, *, name: str, allowed: str) -> float:
 
 def check_finite_real(x, *, name: str) -> float:
     """Return ``x`` as a float after checking it is a finite real number (not NaN or inf, not a bool)."""
-    if isinstance(x, bool):
-        raise TypeError(f"{name} must be a finite real number, got {x!r}")
-    try:
-        v = float(x)
-    except (TypeError, ValueError, OverflowError) as exc:
-        raise TypeError(f"{name} must be a finite real number, got {short_repr(x)}") from exc
-    if not np.isfinite(v):
-        raise ValueError(f"{name} must be a finite real number (a NaN or inf scale makes every reward NaN or inf), "
-                         f"got {x!r}")
-    return v
+    return as_real(x, name=name, allowed="a finite real number")
 
 
 def check_unit_interval_open(x, *, name: str) -> float:
