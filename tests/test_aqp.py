@@ -203,6 +203,9 @@ def test_c6_corrupted_or_mismatched_data_file_is_detected(tmp_path, monkeypatch)
     ({"variance_max": "median"}, ValueError, "variance_max must be a number >= 0 or 'plugin'"),
     ({"eps": 10, "objective": "max"}, ValueError, "objective must be one of"),
     ({"eps": 10, "solve": "yes"}, TypeError, "solve must be True or False"),
+    ({"eps": 10, "solve": True, "certified": "both"}, ValueError, "certified must be 'stored'"),
+    ({"eps": 10, "certified": "reference"}, ValueError, "certified='reference' needs solve=True"),
+    ({"variance_max": "plugin", "certified": "reference"}, ValueError, "certified='reference' needs solve=True"),
 ])
 def test_c6_bad_input_is_a_clear_error(kwargs, exc, match):
     with pytest.raises(exc, match=match):
@@ -321,3 +324,24 @@ def test_c6_frontier_build_writes_a_verified_document(tmp_path):
     assert set(load_frontier(path)["K"]) == {"4", "8"}
     build_frontier([8], [3.0], path=path, processes=1, log=lambda m: None)   # other budgets: K = 4 is not kept
     assert set(load_frontier(path)["K"]) == {"8"}
+
+
+def test_c6_where_float64_is_refused_the_extended_precision_optimum_is_certified():
+    """K = 52, eps = 0.1: no float64 table ships (rounding the ~7e9 entries costs more than the 1e-3 gap), but
+    the extended-precision optimum is solved and certified, its reference entries bound to the certificate."""
+    with pytest.raises(ShippedTableError, match="certified='reference'"):
+        build_table("kl", "aqp", 52, eps=0.1)
+    t = build_table("kl", "aqp", 52, eps=0.1, solve=True, certified="reference")
+    c = t.certificate
+    assert c["table_certified"] == "reference" and t.params["certified"] == "reference"
+    assert c["bias_upper"] <= c["budget_lower"] and c["optimality_gap"] <= 1e-3
+    from fractions import Fraction
+    V = variance_exact([Fraction(r) for r in t.reference])
+    assert c["variance_lower"] <= float(V) <= c["variance_upper"]
+    # the float64 rounding is large against the budget: the provenance says by how much
+    assert "of the budget" in t.provenance and max(abs(t.values)) > 1e9
+    d = t.to_dict()
+    d["reference"][5] = str(Fraction(d["reference"][5]) + Fraction(1, 10**30))
+    from estimators import Table
+    with pytest.raises(CertificateMismatchError):
+        Table.from_dict(d)

@@ -356,7 +356,8 @@ def _solve_uncached(gen, target, K, eps, gap_tol, stored, warm, log) -> AQPResul
                 f"K={K}, eps={eps:g}: no float64 table can be certified: the optimal table's entries reach {gabs:.3g}, and "
                 f"rounding them to float64 moves the weighted bias by up to {rounding:.3g}, {rounding / tau_lo:.2g} of the "
                 f"budget {tau_lo:.6g}; {why}. The optimum V >= {c['lb']:.6g} is certified for the extended-precision "
-                f"table (stored=False). Use a larger eps or a smaller K")
+                f"table (stored=False; build_table(..., solve=True, certified='reference')). Use a larger eps or a "
+                f"smaller K")
         if stored and rounding > gap_tol * tau_lo:
             raise no_float64(f"tightening the budget by that much costs more than the optimality tolerance {gap_tol:g}")
         if c["bias"].upper > tau_lo:

@@ -135,7 +135,8 @@ def _load(K: int, eps: float):
     entry = shipped_entry(K, eps)
     if "refused" in entry:
         raise ShippedTableError(f"K={K}, eps={eps!r}: no certified float64 table exists in the shipped set: "
-                                f"{entry['refused']}")
+                                f"{entry['refused']}. The extended-precision optimum can be solved and certified: "
+                                f"build_table('kl', 'aqp', {K}, eps={eps!r}, solve=True, certified='reference')")
     cert = entry.get("certificate") or {}
     if cert.get("eps") != float(eps) or cert.get("budget_lower") is None or len(entry.get("values", ())) != K:
         raise ShippedTableError(f"the shipped entry for K={K}, eps={eps!r} does not match its certificate; {REBUILD}")

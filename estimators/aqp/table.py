@@ -2,6 +2,10 @@
 
 * ``eps`` in the shipped set (KL, default objective): the shipped certified table, loaded without a solver;
 * ``eps`` anything else, with ``solve=True``: solved and certified (:func:`.core.solve`, cached on disk);
+* ``certified="reference"`` (with ``solve=True``): the extended-precision optimum, certified as such (its
+  decimal entries are the table's ``reference``; its float64 ``values`` are their rounding, which the
+  provenance says can move the bias by how much). For small eps at larger K no float64 table can be certified
+  (the shipped set refuses them); this is the certified optimum there, for uses that keep the precision;
 * ``variance_max`` (a number or ``"plugin"``): the dual, the least weighted bias with V(g) <= variance_max
   (:func:`.core.solve_dual`, solver needed); the table returned is the bracket's feasible end.
 
@@ -15,7 +19,7 @@ from .shipped import SHIPPED_EPS, load
 
 __all__ = ["aqp_table", "table_from_result"]
 
-_PARAMS = ("eps", "variance_max", "solve", "objective", "gap_tol", "use_cache")
+_PARAMS = ("eps", "variance_max", "solve", "objective", "gap_tol", "use_cache", "certified")
 
 
 def table_from_result(res, generator, params: dict, provenance: str | None = None, *,
@@ -42,13 +46,19 @@ def table_from_result(res, generator, params: dict, provenance: str | None = Non
 @register_method("aqp", "C6: least weighted variance under the bias budget (1+eps) E*_K (certified; shipped for "
                         "KL, K = 2..128, eps in " + ", ".join(f"{e:g}" for e in SHIPPED_EPS) + ")", params=_PARAMS)
 def aqp_table(generator, K, *, eps=None, variance_max=None, solve: bool = False, objective: str = "integrated",
-              gap_tol: float = 1e-3, use_cache: bool = True) -> Table:
+              gap_tol: float = 1e-3, use_cache: bool = True, certified: str = "stored") -> Table:
     """See the module docstring. Exactly one of ``eps`` and ``variance_max`` must be given."""
     if (eps is None) == (variance_max is None):
         raise TypeError("method 'aqp' needs exactly one of eps (the budget excess over E*_K, e.g. eps=10; shipped: "
                         f"{list(SHIPPED_EPS)}) and variance_max (a number or 'plugin')")
     if not isinstance(solve, bool):
         raise TypeError(f"solve must be True or False, got {solve!r}")
+    if certified not in ("stored", "reference"):
+        raise ValueError(f"certified must be 'stored' (the float64 table is certified) or 'reference' (the "
+                         f"extended-precision table is), got {certified!r}")
+    if certified == "reference" and (not solve or variance_max is not None or objective != "integrated"):
+        raise ValueError("certified='reference' needs solve=True with eps and the integrated objective (the shipped "
+                         "tables, the dual and the sup objective certify the float64 table)")
     from .core import check_aqp_K, check_eps, check_objective
     K = check_aqp_K(K)
     objective = check_objective(objective)
@@ -72,6 +82,18 @@ def aqp_table(generator, K, *, eps=None, variance_max=None, solve: bool = False,
             f"shipped set is kl with eps in {list(SHIPPED_EPS)} (K = 2..128). Solve this one with solve=True "
             f"(e.g. build_table({gen.name!r}, 'aqp', {K}, eps={eps!r}, solve=True); needs the solver, cached)")
     from .core import solve as solve_aqp
+    if certified == "reference":
+        res = solve_aqp(gen, K, eps, objective=objective, gap_tol=gap_tol, use_cache=use_cache, stored=False)
+        if res.reference is None:         # double precision sufficed: the float64 table itself is certified
+            return table_from_result(res, gen, {"eps": eps, "objective": objective})
+        from fractions import Fraction
+        rounding = float(max(abs(Fraction(v) - Fraction(r)) for v, r in zip(res.values, res.reference)))
+        prov = (f"AQP solved by the {res.stage} stage at {res.prec_bits} bits; certified for the extended-precision "
+                f"entries (reference, {res.reference_dps} digits): bias <= (1+eps) E*_K on [0, 1], V exact, "
+                f"optimality gap {res.gap:.2g}. The float64 values differ from them by up to {rounding:.3g}, which "
+                f"can move the weighted bias by as much ({rounding / res.tau_lower:.2g} of the budget): keep the "
+                f"reference entries where that matters")
+        return table_from_result(res, gen, {"eps": eps, "objective": objective, "certified": "reference"}, prov)
     res = solve_aqp(gen, K, eps, objective=objective, gap_tol=gap_tol, use_cache=use_cache)
     return table_from_result(res, gen, {"eps": eps, "objective": objective})
 
