@@ -136,7 +136,8 @@ def _load(K: int, eps: float):
     if "refused" in entry:
         raise ShippedTableError(f"K={K}, eps={eps!r}: no certified float64 table exists in the shipped set: "
                                 f"{entry['refused']}. The extended-precision optimum can be solved and certified: "
-                                f"build_table('kl', 'aqp', {K}, eps={eps!r}, solve=True, certified='reference')")
+                                f"build_table('kl', 'aqp', {K}, eps={eps!r}, solve=True, certified='reference') (CLI: alft tables "
+                                f"--method aqp --K {K} --eps {eps!r} --solve --param certified=reference)")
     cert = entry.get("certificate") or {}
     if cert.get("eps") != float(eps) or cert.get("budget_lower") is None or len(entry.get("values", ())) != K:
         raise ShippedTableError(f"the shipped entry for K={K}, eps={eps!r} does not match its certificate; {REBUILD}")
