@@ -84,8 +84,8 @@ def _canon(x: Any) -> Any:
         return {str(k): _canon(v) for k, v in x.items()}
     if isinstance(x, (list, tuple)):   # fast path for a list of floats (hex of inf/nan equals their repr)
         try:
-            return [v.hex() for v in x]
-        except AttributeError:
+            return [float.hex(v) for v in x]      # TypeError for anything that is not a float
+        except TypeError:
             pass
     if isinstance(x, (list, tuple, np.ndarray)):
         return [_canon(v) for v in x]

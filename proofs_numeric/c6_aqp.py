@@ -69,14 +69,6 @@ def _ranges(Ks) -> str:
     return ", ".join(out)
 
 
-def _as_certified(point: dict) -> dict:
-    """A frontier point with its entries as certified: a point certified as stored holds a float64 table,
-    whose entries the document keeps as repr() strings; read as decimals they would be another table."""
-    if point.get("certified") == "stored":
-        return dict(point, entries=[float(e) for e in point["entries"]])
-    return point
-
-
 def _table_point(table) -> dict:
     """A shipped table and its certificate in the form :func:`estimators.aqp.frontier.reverify` reads."""
     c = table.certificate
@@ -297,7 +289,7 @@ def _frontier(params, ctx, doc, shipped, fails) -> tuple[dict, list]:
         pts, stride = [], params["frontier_bias_stride"]
         for i, p in enumerate(sorted(entry["points"], key=lambda q: q["eps"])):
             bias = stride > 0 and (i % stride == 0 or i == len(entry["points"]) - 1)
-            rv = _reverify(K, _as_certified(p), bias)
+            rv = _reverify(K, p, bias)
             if not rv["matches"]:
                 fails.append(f"frontier K={K}, eps={p['eps']:g}: recomputed figures do not match the stored point")
             pts.append({"eps": p["eps"], "tau_lower": p["tau_lower"], "tau_upper": p["tau_upper"],
@@ -337,7 +329,7 @@ def _dual(params, ctx, doc, frontier, classic, fails) -> list:
         V0 = classic[K]["plugin"]["V"]
         if V0 != d["variance_max"]:
             fails.append(f"dual at K={K}: the plug-in's V is {V0!r} here, {d['variance_max']!r} in the document")
-        rv = _reverify(K, _as_certified(d["table"]), True)
+        rv = _reverify(K, d["table"], True)
         if not (rv["matches"] and rv["variance_upper"] <= V0):
             fails.append(f"dual at K={K}: the feasible table does not re-verify (V <= {rv['variance_upper']:.9g}, "
                          f"plug-in's V {V0:.9g}, bias within budget: {rv.get('bias_within_budget')})")

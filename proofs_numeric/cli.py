@@ -117,15 +117,18 @@ def _parse_K_range(text: str) -> range:
 
 def _cmd_rebuild(args) -> int:
     from estimators.aqp.build import rebuild
+    if args.processes < 1:
+        raise ValueError(f"--processes must be an integer >= 1, got {args.processes}")
     if args.rebuild == "aqp-frontier":
         from estimators.aqp.frontier import FRONTIER_K, build_frontier
         Ks = [K for K in FRONTIER_K if K in _parse_K_range(args.rebuild_K)]
+        if not Ks:
+            raise ValueError(f"--rebuild-K {args.rebuild_K} holds none of the frontier's K "
+                             f"({', '.join(map(str, FRONTIER_K))})")
         doc = build_frontier(Ks, processes=args.processes, path=Path(args.data_dir) / "frontier_kl.json"
                              if args.data_dir else None, log=lambda m: print(m, file=sys.stderr, flush=True))
         print(f"rebuilt the AQP frontier for K = {', '.join(doc['K'])} in {doc['build_seconds']}s")
         return 0
-    if args.processes < 1:
-        raise ValueError(f"--processes must be an integer >= 1, got {args.processes}")
     Ks = _parse_K_range(args.rebuild_K)
     man = rebuild(Ks, processes=args.processes, out_dir=args.data_dir,
                   log=lambda m: print(m, file=sys.stderr, flush=True))

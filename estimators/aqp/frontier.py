@@ -154,7 +154,9 @@ def reverify(K: int, point: dict, *, bias: bool = True) -> dict:
     from .certify import certify_bias, dual_lower_bound, variance_bracket
     from .core import _hints
     target = target_for(get_generator("kl"))
-    entries = point["entries"]
+    # a point certified as stored holds a float64 table, kept as repr() strings: read as decimals they would
+    # be another table
+    entries = ([float(e) for e in point["entries"]] if point.get("certified") == "stored" else point["entries"])
     t0 = time.perf_counter()
     V, V_lo, V_up = variance_bracket(entries)
     out = {"variance_lower": V_lo, "variance_upper": V_up}
