@@ -119,3 +119,22 @@ def check_unit_interval_open(x, *, name: str) -> float:
     if not 0.0 < v < 1.0:
         raise ValueError(f"{name} must be a number in (0, 1), got {x!r}")
     return v
+
+
+def to_float64(x) -> float:
+    """float64 value of an entry; an entry beyond float64's range is a clear error, not an OverflowError."""
+    try:
+        v = float(x)
+    except OverflowError:
+        v = float("inf")
+    if v in (float("inf"), float("-inf")):
+        raise ValueError(f"a table entry ({_entry_text(x)}) "
+                         f"exceeds the float64 range; scale the generator's coefficients down")
+    return v
+
+
+def _entry_text(x) -> str:
+    import mpmath
+    if isinstance(x, Fraction):
+        return mpmath.nstr(mpmath.mpf(x.numerator) / x.denominator, 8)
+    return mpmath.nstr(mpmath.mpf(x), 8)

@@ -99,6 +99,10 @@ class Table:
             raise TypeError(f"generator must be an estimators Generator, got {type(self.generator).__name__}")
         if not isinstance(self.params, Mapping):
             raise TypeError(f"params must be a mapping, got {type(self.params).__name__}")
+        if "advantage" in self.params and self.params["advantage"] != "rloo":
+            # only a table corrected for a sample-dependent baseline records it (docs/advantages.md)
+            raise ValueError(f"params['advantage'] records the baseline a table was corrected for and can only be "
+                             f"'rloo' (absent: 'decoupled'), got {self.params['advantage']!r}")
         if self.certificate is not None:
             if not isinstance(self.certificate, Mapping):
                 raise TypeError(f"certificate must be a mapping or None, got {type(self.certificate).__name__}")
@@ -119,6 +123,13 @@ class Table:
 
     def __len__(self) -> int:
         return self.K
+
+    @property
+    def advantage(self) -> str:
+        """The trainer advantage this table is built for (C9): ``"decoupled"`` (the table is the estimator the
+        trainer applies), or ``"rloo"`` (corrected: a leave-one-out or group-mean baseline turns it into the
+        estimator named by ``method``; :mod:`estimators.advantages`)."""
+        return self.params.get("advantage", "decoupled")
 
     def __call__(self, counts):
         """Gather ``values[counts]`` (counts must be integers in [0, K-1])."""
@@ -163,6 +174,7 @@ class Table:
             "generator": gen.name,
             "generator_params": dict(gen.params),
             "method": self.method,
+            "advantage": self.advantage,
             "params": dict(self.params),
             "estimand": gen.target_text,
             "dropped_constant": str(gen.dropped_constant),
@@ -206,6 +218,9 @@ class Table:
             raise ValueError(f"values must be a list of finite numbers, got {d['values']!r:.80}") from exc
         if "K" in d and (isinstance(d["K"], bool) or d["K"] != values.size):
             raise ValueError(f"K = {d['K']!r} but values has {values.size} entries")
+        if "advantage" in d and d["advantage"] != (d.get("params") or {}).get("advantage", "decoupled"):
+            raise ValueError(f"advantage = {d['advantage']!r} but the table's params record "
+                             f"{(d.get('params') or {}).get('advantage', 'decoupled')!r}")
         ref = d.get("reference")
         if ref is not None and d.get("reference_dps") is None:
             ref = tuple(Fraction(r) for r in ref)
@@ -222,5 +237,6 @@ class Table:
             return cls(**fields, certificate=None)
 
     def __repr__(self) -> str:
-        return (f"Table(method={self.method!r}, generator={self.generator.label()!r}, K={self.K}, "
+        adv = "" if self.advantage == "decoupled" else f", advantage={self.advantage!r}"
+        return (f"Table(method={self.method!r}, generator={self.generator.label()!r}, K={self.K}{adv}, "
                 f"estimand={self.generator.target_text!r}, max|g|={np.max(np.abs(self.values)):.3g})")

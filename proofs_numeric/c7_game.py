@@ -2,7 +2,7 @@
 
 Exact part (no sampling): p* and every table's fixed points (all KKT points; the one the expected
 dynamics reach from uniform logits first), with TV and KL distances to p*, for the leave-one-out
-baselines (``rloo_decoupled``: the fixed point of r - beta B_g = lambda; ``rloo``: the usual baseline,
+baselines (``decoupled``: the fixed point of r - beta B_g = lambda; ``rloo``: the usual baseline,
 whose correlation with the scored sample shifts it to the effective table B_g - p B_g'/(K-1)) and
 for GRPO's std-normalised advantage (by exact enumeration of group compositions).
 Stochastic part: runs with a decaying step size checked against the exact fixed points (plug-in,
@@ -30,7 +30,7 @@ from .result import FAIL, PASS, ClaimResult, ClaimSpec, KeyFigure, ReportTable
 
 __all__ = ["CLAIM"]
 
-ADVANTAGES_EXACT = ("rloo_decoupled", "rloo")
+ADVANTAGES_EXACT = ("decoupled", "rloo")
 
 
 def _fmt_p(p) -> str:
@@ -68,7 +68,7 @@ def _grpo_rows(game, methods, Ks, ps, exact_rows, log) -> list:
     for (label, K), table in sorted(tables.items(), key=lambda kv: (kv[0][1], kv[0][0])):
         e = table_equilibria(game, table, "grpo", p_star=ps)
         dec = next((r for r in exact_rows if r["method"] == label and r["K"] == K
-                    and r["advantage"] == "rloo_decoupled"), None)
+                    and r["advantage"] == "decoupled"), None)
         p = np.asarray(e["fixed_points"][0])
         out.append({"game": game.name, "method": label, "K": K, "p": p.tolist(), "tv": e["tv"][0], "kl": e["kl"][0],
                     "tv_to_decoupled": None if dec is None else float(total_variation(p, dec["fixed_points"][0])),
@@ -85,9 +85,9 @@ def _traces_rows(game, base_rows, Ks, ps, log, cache) -> list:
     tables, _ = build_tables(game, [("plugin", {}), ("jackknife", {})], Ks)
     out = []
     for (label, K), table in sorted(tables.items(), key=lambda kv: (kv[0][1], kv[0][0])):
-        e = cached_equilibria(cache, game, label, table, "rloo_decoupled", ps)
+        e = cached_equilibria(cache, game, label, table, "decoupled", ps)
         single = next((r for r in base_rows if r["method"] == label and r["K"] == K
-                       and r["advantage"] == "rloo_decoupled"), None)
+                       and r["advantage"] == "decoupled"), None)
         if single is None:
             continue
         split = np.asarray(e["reached_trace_split"])
@@ -146,7 +146,7 @@ def run(params, ctx) -> ClaimResult:
     if worst_res > KKT_TOL:
         fails.append(f"a fixed point has KKT residual {worst_res:.1e} > {KKT_TOL:g}")
     for r in exact_eu:
-        if r["method"] == "ustat" and r["advantage"] == "rloo_decoupled" and r["tv"][0] > 1e-12:
+        if r["method"] == "ustat" and r["advantage"] == "decoupled" and r["tv"][0] > 1e-12:
             fails.append(f"the unbiased ustat table's fixed point at K={r['K']} is {r['tv'][0]:.1e} from p*")
     for r in exact_kl:
         if r["method"] == "plugin" and r["tv"][0] <= 1e-6:
@@ -262,7 +262,7 @@ def run(params, ctx) -> ClaimResult:
     for s in skipped:
         notes.append(f"skipped {s['method']}" + (f" at K={s['K']}" if s["K"] is not None else "")
                      + f": {s['reason']}")
-    pl = {r["K"]: r for r in exact_kl if r["method"] == "plugin" and r["advantage"] == "rloo_decoupled"}
+    pl = {r["K"]: r for r in exact_kl if r["method"] == "plugin" and r["advantage"] == "decoupled"}
     lost_txt = ", ".join(f"K={K}: answers {r['support_lost'][0]}" for K, r in sorted(pl.items()) if r["support_lost"][0])
     agree_ok = [c["case"] for c in agreement if c["all_within"]]
     summary = (f"p* = {_fmt_p(ps_kl)} (KL game). The plug-in's fixed point is TV "
@@ -362,7 +362,7 @@ REGRESSION = (
 
 def _key(f) -> str:
     pl = [r for r in f["exact"] if r["game"] == "default" and r["method"] == "plugin"
-          and r["advantage"] == "rloo_decoupled"]
+          and r["advantage"] == "decoupled"]
     ok = sum(c["all_within"] for c in f["agreement"])
     return (f"plug-in fixed point TV to p*: " + ", ".join(f"{r['tv'][0]:.3f} (K={r['K']})" for r in pl)
             + f"; {ok}/{len(f['agreement'])} stochastic checks agree with the exact fixed points")
@@ -371,8 +371,8 @@ def _key(f) -> str:
 _AGREEMENT_DEFAULT = [
     {"game": "default", "method": "plugin", "K": 32, "alternative": "rloo"},
     {"game": "euclidean", "method": "ustat", "K": 8, "alternative": "rloo"},
-    {"game": "euclidean", "method": "ustat", "K": 4, "advantage": "rloo", "alternative": "rloo_decoupled"},
-    {"game": "default", "method": "plugin", "K": 16, "advantage": "grpo", "alternative": "rloo_decoupled"},
+    {"game": "euclidean", "method": "ustat", "K": 4, "advantage": "rloo", "alternative": "decoupled"},
+    {"game": "default", "method": "plugin", "K": 16, "advantage": "grpo", "alternative": "decoupled"},
     {"game": "traces", "method": "plugin", "K": 32},
 ]
 # twice the seeds need twice the schedule (eta_T * seeds constant, see AgreementCase)

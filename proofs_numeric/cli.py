@@ -57,6 +57,7 @@ def _parse_coeffs(text: str) -> list:
 
 def add_tables_parser(sub) -> None:
     from estimators import GENERATORS, method_names
+    from estimators.advantages import ADVANTAGES
 
     p = sub.add_parser("tables", help="print or export one estimator table",
                        description="Build one table (generator, method, K) and print or export it.")
@@ -68,6 +69,11 @@ def add_tables_parser(sub) -> None:
                    help="whether --coeffs are phi's coefficients (default) or the reward's")
     p.add_argument("--method", choices=method_names())
     p.add_argument("--K", type=int, help="group size (integer >= 2)")
+    p.add_argument("--advantage", choices=list(ADVANTAGES), default="decoupled",
+                   help="the trainer's advantage the table is for (C9): decoupled (default; no baseline, or one that "
+                        "does not see the sample), rloo (leave-one-out or group-mean baseline: TRL "
+                        "scale_rewards='none'/'batch', verl RLOO, GRPO without std, REINFORCE++-baseline; K >= 3), "
+                        "grpo (group std: refused, no table corrects it)")
     p.add_argument("--eps", type=float, help="aqp: bias budget (1 + eps) E*_K; shipped for kl: 0.1, 0.3, 1, 3, 10, 30, "
                                              "100 (others with --solve)")
     p.add_argument("--variance-max", help="aqp, the dual: least bias with V(g) <= this number, or 'plugin' "
@@ -165,7 +171,8 @@ def _cmd_tables(args) -> int:
             if name in params:
                 raise ValueError(f"{name} is given twice (--{name.replace('_', '-')} and --param)")
             params[name] = val
-    table = build_table(args.generator, args.method, args.K, generator_params=_generator_params(args), **params)
+    table = build_table(args.generator, args.method, args.K, advantage=args.advantage,
+                        generator_params=_generator_params(args), **params)
     if args.format == "json":
         text = json.dumps(table.to_dict(), indent=2) + "\n"
     elif args.format == "csv":

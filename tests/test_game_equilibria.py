@@ -75,9 +75,9 @@ def _proj(r, beta):
 #: Euclidean game (phi = t^2/2, beta = 4): closed-form fixed points as simplex projections of r / beta_eff.
 #: (method, advantage, beta_eff / beta as a function of K) -- derived from B_h for h = g or the rloo effective table.
 EUCLIDEAN_REFERENCE = [
-    ("ustat", "rloo_decoupled", lambda K: 1.0),                 # unbiased: p* itself (C7(b))
+    ("ustat", "decoupled", lambda K: 1.0),                 # unbiased: p* itself (C7(b))
     ("ustat", "rloo", lambda K: (K - 2) / (K - 1)),             # B_h = p (n-1)/n
-    ("plugin", "rloo_decoupled", lambda K: 1 - 1 / K),          # B_g = p (1 - 1/K) + 1/K
+    ("plugin", "decoupled", lambda K: 1 - 1 / K),          # B_g = p (1 - 1/K) + 1/K
     ("plugin", "rloo", lambda K: (K - 2) / K),                  # B_h = (1 + (n-1) p)/K
 ]
 
@@ -90,7 +90,7 @@ def test_euclidean_fixed_points_match_closed_forms(method, advantage, factor, K)
     assert len(e["fixed_points"]) == 1 and e["max_kkt_residual"] <= 1e-14
     ref = _proj(g.r, g.beta * factor(K))
     assert np.max(np.abs(e["fixed_points"][0] - ref)) < 1e-12
-    if method == "ustat" and advantage == "rloo_decoupled":
+    if method == "ustat" and advantage == "decoupled":
         assert e["tv"][0] < 1e-12
     assert e["reached_distance"] < 5e-3   # lost answers decay like 1/tau under policy gradient (tau = 1e4)
 
@@ -106,7 +106,7 @@ def test_rloo_at_K2_cancels_the_diversity_term():
 def test_kl_fixed_points_are_exact_kkt_points(method, K):
     g = get_game("default")
     t = build_table("kl", method, K)
-    for adv in ("rloo_decoupled", "rloo"):
+    for adv in ("decoupled", "rloo"):
         m = table_marginal(t, adv)
         pts = solve_kkt(g.r, g.beta, m)
         for q in pts:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Callable, Mapping
 
 from .._validate import check_K
+from ..advantages import check_advantage, correct_for, refuse_grpo
 from ..generators import Generator, get_generator
 from ..table import Table
 
@@ -23,17 +24,21 @@ class MethodSpec:
     builder: Callable[..., Table]
     summary: str
     params: tuple = ()
+    #: True when the builder takes ``advantage=`` itself (it certifies or optimises the effective table);
+    #: otherwise :func:`build_table` corrects the method's table for K - 1 (:mod:`estimators.advantages`)
+    baseline_aware: bool = False
 
 
 METHODS: dict[str, MethodSpec] = {}
 
 
-def register_method(name: str, summary: str, params: tuple = ()) -> Callable:
-    """Decorator registering ``builder(generator, K, **params)`` under ``name``."""
+def register_method(name: str, summary: str, params: tuple = (), *, baseline_aware: bool = False) -> Callable:
+    """Decorator registering ``builder(generator, K, **params)`` under ``name`` (with ``baseline_aware``,
+    ``builder(generator, K, advantage=..., **params)``)."""
     def deco(builder):
         if name in METHODS:
             raise ValueError(f"method {name!r} is already registered")
-        METHODS[name] = MethodSpec(name, builder, summary, tuple(params))
+        METHODS[name] = MethodSpec(name, builder, summary, tuple(params), bool(baseline_aware))
         return builder
     return deco
 
@@ -42,7 +47,8 @@ def method_names() -> list[str]:
     return sorted(METHODS)
 
 
-def build_table(generator, method: str, K, *, generator_params: Mapping | None = None, **params) -> Table:
+def build_table(generator, method: str, K, *, advantage: str = "decoupled", generator_params: Mapping | None = None,
+                **params) -> Table:
     """Build the table of ``method`` for ``generator`` and group size ``K``.
 
     Parameters
@@ -53,6 +59,12 @@ def build_table(generator, method: str, K, *, generator_params: Mapping | None =
         One of :func:`method_names` (``ustat``, ``plugin``, ``jackknife``, ...).
     K : int
         Group size, ``2 <= K``.
+    advantage : {"decoupled", "rloo", "grpo"}
+        The trainer's advantage (C9, :mod:`estimators.advantages`). ``"decoupled"`` (default): the table is
+        the estimator. ``"rloo"`` (leave-one-out or group-mean baseline, TRL ``scale_rewards="none"`` or
+        ``"batch"``, verl RLOO / GRPO without std / REINFORCE++-baseline): the table g whose *effective*
+        table under that baseline is the method's estimator for the K - 1 samples a stock group carries
+        (``K >= 3``). ``"grpo"`` (group std) is refused: no table corrects it.
     **params
         Method parameters.
     """
@@ -65,7 +77,23 @@ def build_table(generator, method: str, K, *, generator_params: Mapping | None =
     if unknown:
         allowed = ", ".join(spec.params) or "none"
         raise TypeError(f"unknown parameter(s) {sorted(unknown)} for method {method!r} (allowed: {allowed})")
-    return spec.builder(gen, K, **params)
+    adv = check_advantage(advantage)
+    if adv == "decoupled":
+        return spec.builder(gen, K, **params)
+    if adv == "grpo":
+        raise refuse_grpo()
+    if K < 3:
+        raise ValueError(f"K = {K} under the {adv!r} advantage: the baseline leaves one free value (the effective "
+                         f"table of a group of 2 is the constant g(0), so the diversity term cancels). Use K >= 3, "
+                         f"or advantage='decoupled' with a baseline that does not see the sample")
+    if spec.baseline_aware:
+        return spec.builder(gen, K, advantage=adv, **params)
+    try:
+        inner = spec.builder(gen, K - 1, **params)
+    except ValueError as exc:
+        raise ValueError(f"under the {adv!r} advantage a group of K = {K} carries what K - 1 = {K - 1} samples "
+                         f"carry, and method {method!r} cannot build that estimator: {exc}") from exc
+    return correct_for(inner, adv)
 
 
 # the built-in methods register themselves on import

@@ -5,22 +5,10 @@ from fractions import Fraction
 
 import mpmath
 
-from .._validate import check_exact_work
+from .._validate import check_exact_work, to_float64
 
 #: digits used for non-polynomial targets before the single rounding to float64
 REFERENCE_DPS = 40
-
-
-def _float(x) -> float:
-    """float64 value of an entry; an entry beyond float64's range is a clear error, not an OverflowError."""
-    try:
-        v = float(x)
-    except OverflowError:
-        v = float("inf")
-    if v in (float("inf"), float("-inf")):
-        raise ValueError(f"a table entry ({mpmath.nstr(mpmath.mpf(x.numerator) / x.denominator if isinstance(x, Fraction) else x, 8)}) "
-                         f"exceeds the float64 range; scale the generator's coefficients down")
-    return v
 
 
 def evaluate_entries(generator, entries, *, method: str = "plugin") -> tuple[list[float], tuple, int | None, str]:
@@ -32,11 +20,11 @@ def evaluate_entries(generator, entries, *, method: str = "plugin") -> tuple[lis
     if generator.is_polynomial:
         check_exact_work(generator, len(entries), method=method)
         ref = tuple(Fraction(h(generator.target_exact)) for h in entries)
-        return [_float(r) for r in ref], ref, None, "exact rational arithmetic, each entry rounded once to float64"
+        return [to_float64(r) for r in ref], ref, None, "exact rational arithmetic, each entry rounded once to float64"
     with mpmath.workdps(REFERENCE_DPS + 10):
         def tmp(q: Fraction):
             return generator.target_mp(mpmath.mpf(q.numerator) / q.denominator)
         hp = [h(tmp) for h in entries]
         ref = tuple(mpmath.nstr(v, REFERENCE_DPS, strip_zeros=False) for v in hp)
-        vals = [_float(v) for v in hp]
+        vals = [to_float64(v) for v in hp]
     return vals, ref, REFERENCE_DPS, f"mpmath at {REFERENCE_DPS + 10} digits, each entry rounded once to float64"

@@ -12,11 +12,49 @@ from fractions import Fraction
 from .._validate import check_exact_work
 from ..bernstein import monomial_to_bernstein
 from ..table import Table
+from ..advantages import correct_for
 from . import register_method
 
 
-@register_method("ustat", "C1: unbiased falling-factorial U-statistic (polynomial rewards of degree <= K-1)")
-def ustat_table(generator, K: int) -> Table:
+@register_method("ustat", "C1: unbiased falling-factorial U-statistic (polynomial rewards of degree <= K-1; "
+                          "<= K-2 under the rloo advantage, C9)", baseline_aware=True)
+def ustat_table(generator, K: int, *, advantage: str = "decoupled") -> Table:
+    if advantage == "rloo":
+        return _ustat_under_baseline(generator, K)
+    return _ustat(generator, K)
+
+
+def _ustat_under_baseline(generator, K: int) -> Table:
+    """C9: the table whose effective table under a leave-one-out / group-mean baseline is the U-statistic of
+    K - 1 samples, exactly unbiased after the baseline; it exists iff the target's degree is <= K - 2."""
+    d = generator.degree
+    if not generator.is_polynomial:
+        return _ustat(generator, K - 1)   # its refusal names the methods that apply (C2)
+    if d > K - 2:
+        raise ValueError(
+            f"method 'ustat' under the 'rloo' advantage needs the reward degree <= K - 2 = {K - 2} (the baseline "
+            f"leaves K - 1 samples' worth of information); the target {generator.target_text!r} has degree {d}, "
+            f"so K must be >= {d + 2}. {_best_reachable(generator, K)}")
+    try:
+        inner = _ustat(generator, K - 1)
+    except ValueError as exc:
+        raise ValueError(f"method 'ustat' under the 'rloo' advantage builds the U-statistic of K - 1 = {K - 1} "
+                         f"samples: {exc}") from exc
+    return correct_for(inner, "rloo")
+
+
+def _best_reachable(generator, K: int) -> str:
+    """The certified least effective weighted bias under the baseline (the minimax error of K - 1 samples)."""
+    from ..minimax import best_weighted_bias
+    try:
+        b = best_weighted_bias(generator, K - 1)
+    except ValueError as exc:
+        return f"(The least reachable effective weighted bias could not be certified here: {exc})"
+    return (f"No table is unbiased after the baseline; the least reachable effective weighted bias is certified in "
+            f"[{b['lower']:.6g}, {b['upper']:.6g}] (method 'minimax' with advantage='rloo' attains it).")
+
+
+def _ustat(generator, K: int) -> Table:
     if not generator.is_polynomial:
         raise ValueError(
             f"method 'ustat' needs a polynomial target; generator {generator.label()!r} has target "

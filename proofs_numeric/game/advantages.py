@@ -4,7 +4,7 @@ Sample i of a group of K has answer z_i, leave-one-out count C_i and reward
 R_i = r(z_i) - beta * g(C_i) (the table's dropped constant is the same for every sample, so
 it cancels in every advantage below and is left out). Three advantages:
 
-``rloo_decoupled``
+``decoupled``
     R_i - b_i with b_i the mean over the others j != i of r(z_j) - beta * g(C_j^(-i)), where
     C_j^(-i) counts z_j among the group *without sample i*. b_i depends on the other K - 1
     samples only, so it adds no bias: E[A_i | z_i = z] = r(z) - beta * B_g(p(z)) + const and the
@@ -14,7 +14,8 @@ it cancels in every advantage below and is left out). Three advantages:
     z_i through their counts (C_j counts sample i when z_j = z_i), so the baseline is correlated
     with the sample it is subtracted from: E[A_i | z_i = z] = r(z) - beta * B_h(p(z)) + const with
     the *effective table* h(c) = ((n - c) g(c) + c g(c - 1)) / n, i.e. B_h = B_g - p B_g' / n
-    (n = K - 1). The fixed point moves by O(1/K) even for an unbiased table; at K = 2 the
+    (n = K - 1), the polynomial E g(X) with X ~ Bin(K - 2, p): the trainer applies g(0..K-2) as a table
+    for K - 1 samples (C9). The fixed point moves by O(1/K) even for an unbiased table; at K = 2 the
     diversity term cancels entirely (h is constant).
 ``grpo``
     (R_i - mean_j R_j) / (std_j R_j + eps), GRPO's group-normalised advantage (unbiased sample
@@ -30,11 +31,12 @@ from fractions import Fraction
 import numpy as np
 
 from estimators import Table
+from estimators.advantages import effective_coefficients
 
 __all__ = ["ADVANTAGES", "GRPO_EPS", "GroupSums", "advantage", "effective_table", "check_advantage"]
 
 ADVANTAGES = {
-    "rloo_decoupled": "leave-one-out baseline from the others' rewards recounted without sample i (no bias)",
+    "decoupled": "leave-one-out baseline from the others' rewards recounted without sample i (no bias)",
     "rloo": "leave-one-out baseline: mean of the others' rewards (correlated with sample i through the counts)",
     "grpo": "GRPO: (R_i - group mean) / (group std + 1e-4), std with K - 1 degrees of freedom",
 }
@@ -68,7 +70,7 @@ def advantage(kind: str, *, R, r_i, g_i, g_minus_i, C_i, sums: GroupSums, beta: 
     n = K - 1
     if kind == "rloo":
         return (K * R - sums.R) / n
-    if kind == "rloo_decoupled":
+    if kind == "decoupled":
         # sum over j != i of g(C_j^(-i)): the C_i others with z_j = z_i lose one count, the rest keep theirs
         others_g = sums.g - (C_i + 1) * g_i + C_i * g_minus_i
         baseline = ((sums.r - r_i) - beta * others_g) / n
@@ -80,16 +82,13 @@ def advantage(kind: str, *, R, r_i, g_i, g_minus_i, C_i, sums: GroupSums, beta: 
 
 
 def effective_table(table: Table, kind: str) -> list[Fraction] | None:
-    """Bernstein coefficients h (exact rationals, from the stored float64 entries) of the mean u = B_h
-    that the expected dynamics with this advantage equalise across the support; None for ``grpo``.
+    """Bernstein coefficients h (degree K - 1, exact rationals, from the stored float64 entries) of the mean
+    u = B_h that the expected dynamics with this advantage equalise across the support; None for ``grpo``.
 
-    ``rloo_decoupled``: h = g. ``rloo``: h(c) = ((n - c) g(c) + c g(c - 1)) / n (module docstring).
+    ``decoupled``: h = g. ``rloo``: h(c) = ((n - c) g(c) + c g(c - 1)) / n, the polynomial E g(X),
+    X ~ Bin(K - 2, p) (:func:`estimators.advantages.effective_coefficients`, C9).
     """
     check_advantage(kind)
-    g = [Fraction(float(v)) for v in table.values]
-    if kind == "rloo_decoupled":
-        return g
-    if kind == "rloo":
-        n = table.n
-        return [g[0]] + [((n - c) * g[c] + c * g[c - 1]) / n for c in range(1, n + 1)]
-    return None
+    if kind == "grpo":
+        return None
+    return effective_coefficients([Fraction(float(v)) for v in table.values], kind)

@@ -62,8 +62,8 @@ def add_parser(sub) -> None:
                    help="method(s), comma-separated (default: plugin with --exact; every compared method otherwise)")
     p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                    help="method parameter for --exact (repeatable), e.g. --param eps=10")
-    p.add_argument("--advantage", choices=sorted(ADVANTAGES), default="rloo_decoupled",
-                   help="advantage / baseline (default rloo_decoupled: the fixed point of r - beta B_g = lambda)")
+    p.add_argument("--advantage", choices=sorted(ADVANTAGES), default="decoupled",
+                   help="advantage / baseline (default decoupled: the fixed point of r - beta B_g = lambda)")
     p.add_argument("--update", choices=sorted(UPDATES), default="pg", help="logit update (default pg)")
     p.add_argument("--steps", type=int, default=400)
     p.add_argument("--seeds", type=int, default=64)

@@ -75,7 +75,7 @@ class ComparisonConfig:
     steps: int = 400
     groups: int = 16
     seeds: int = 64
-    advantage: str = "rloo_decoupled"
+    advantage: str = "decoupled"
     update: str = "pg"
     targets: tuple = (0.1, 0.05, 0.02)
     final_window: int = 50
@@ -268,7 +268,7 @@ class AgreementCase:
     game: str
     method: str
     K: int
-    advantage: str = "rloo_decoupled"
+    advantage: str = "decoupled"
     params: dict = field(default_factory=dict)
     step_size: float = 5.0
     decay_after: int = 100
@@ -288,7 +288,7 @@ def agreement_check(game: GameSpec, case: AgreementCase, *, alpha: float, p_star
     """Do the stochastic runs settle on the exact fixed point? (module docstring)
 
     ``alternative``: another advantage whose fixed point is also tested against the same intervals
-    (e.g. ``rloo`` when the run uses ``rloo_decoupled``): the check has power when that one is excluded.
+    (e.g. ``rloo`` when the run uses ``decoupled``): the check has power when that one is excluded.
     """
     ps = np.asarray(p_star)
     table = build_table(game.generator, case.method, case.K, **case.params)

@@ -43,7 +43,7 @@ class RunConfig:
     steps: int
     groups: int = 8
     seeds: int = 64
-    advantage: str = "rloo_decoupled"
+    advantage: str = "decoupled"
     update: str = "pg"
     record_every: int = 1
     seed: int = 0
@@ -164,9 +164,9 @@ def simulate(game: GameSpec, table: Table, cfg: RunConfig, *, log=None, theta0=N
         rz = r[z]
         R = rz - beta * gC
         sum_R = R.sum(axis=2, keepdims=True)
-        if cfg.advantage == "rloo_decoupled":
+        if cfg.advantage == "decoupled":
             sums = GroupSums(R=sum_R, r=rz.sum(axis=2, keepdims=True), g=gC.sum(axis=2, keepdims=True), css=None)
-            A = advantage("rloo_decoupled", R=R, r_i=rz, g_i=gC, g_minus_i=g[np.maximum(C - 1, 0)], C_i=C,
+            A = advantage("decoupled", R=R, r_i=rz, g_i=gC, g_minus_i=g[np.maximum(C - 1, 0)], C_i=C,
                           sums=sums, beta=beta, K=K)
         elif cfg.advantage == "grpo":
             dev = R - sum_R / K

@@ -188,7 +188,7 @@ def bernstein_marginal(coeffs, dropped: Fraction, label: str) -> Marginal:
                     notes=notes)
 
 
-def table_marginal(table: Table, advantage: str = "rloo_decoupled") -> Marginal:
+def table_marginal(table: Table, advantage: str = "decoupled") -> Marginal:
     """u = B_h + dropped constant for ``table`` under ``advantage`` (h from :func:`effective_table`)."""
     check_advantage(advantage)
     h = effective_table(table, advantage)

@@ -31,7 +31,7 @@ def optimum_summary(game: GameSpec) -> dict:
             "support_lost": [int(z) for z in np.flatnonzero(p == 0)]}
 
 
-def table_equilibria(game: GameSpec, table: Table, advantage: str = "rloo_decoupled", *, update: str = "pg",
+def table_equilibria(game: GameSpec, table: Table, advantage: str = "decoupled", *, update: str = "pg",
                      p_star=None, tau: float = ODE_TAU) -> dict:
     """Every fixed point of ``table`` in ``game`` under ``advantage``, the reached one first.
 

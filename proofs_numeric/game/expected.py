@@ -5,7 +5,7 @@ For a policy with answer distribution p, the expected advantage of a sample with
     F(z; p) = E[A_i | z_i = z],
 
 an exact finite sum over the compositions of the other K - 1 samples (multinomial weights), computed
-here by enumeration for every advantage of :mod:`.advantages`; for ``rloo_decoupled`` and ``rloo``
+here by enumeration for every advantage of :mod:`.advantages`; for ``decoupled`` and ``rloo``
 it has the closed form r(z) - beta * u(p(z)) + const (:func:`closed_form_advantage`), which the
 tests check against the enumeration.
 

@@ -53,7 +53,7 @@ def plot_fixed_point_errors(exact_rows: list, path, title: str):
     """TV(fixed point, p*) against K per method and advantage (exact, no sampling)."""
     labels = list(dict.fromkeys(r["method"] for r in exact_rows))
     col = _colors(labels)
-    styles = {"rloo_decoupled": ("-", "o"), "rloo": ("--", "s"), "grpo": (":", "^")}
+    styles = {"decoupled": ("-", "o"), "rloo": ("--", "s"), "grpo": (":", "^")}
     fig, ax = plt.subplots(figsize=(6.6, 4.3))
     Ks_all = sorted({r["K"] for r in exact_rows})
     for lab in labels:
