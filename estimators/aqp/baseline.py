@@ -1,0 +1,85 @@
+"""AQP under a leave-one-out or group-mean baseline: the variance of the trainer's advantage (claim C9).
+
+Under the ``rloo`` advantage the trainer applies the effective table e = g(0..K-2), a table for K - 1
+samples (:mod:`estimators.advantages`), so the bias constraint is C6's at K - 1 on e. What it multiplies
+into the gradient is the advantage, whose table part for sample i is a_i = g(C_i) - mean_{j != i} g(C_j).
+For an answer of probability p among answers that are each rare (every other answer's count is 0), given
+C_i = c the c samples sharing the answer have count c and the other n - c have count 0, so
+
+    a(c) = ((n - c) / n) (e(c) - e(0)),   c = 0 .. n - 1,     a(n) = 0        (n = K - 1),
+
+and the objective is C6's weighted variance of a, int_0^1 p Var a(C) dp with C ~ Bin(n, p):
+
+    V_adv(e) = a^T H_K a = e^T Q e,    Q = L^T H_K L,    L e = a,
+
+an exact rational form on R^(K-1) (H_K = N / D from :mod:`.hessian`; L = L_int / n with integer L_int), so
+Q = (L_int^T N L_int) / (D n^2). Q is positive semidefinite and Q e = 0 exactly when a = 0, i.e. when e is
+constant: the null space the solver requires. docs/advantages.md, section 4, explains the choice.
+"""
+from __future__ import annotations
+
+from fractions import Fraction
+from functools import lru_cache
+from math import gcd
+
+from .hessian import hessian_integer
+
+__all__ = ["advantage_matrix", "advantage_variance_integer", "advantage_variance_objective",
+           "advantage_variance_exact", "advantage_values", "IDENT_PREFIX"]
+
+IDENT_PREFIX = "rloo-advantage-variance"
+
+
+def advantage_matrix(K: int) -> list[list[int]]:
+    """L_int (K rows, K - 1 columns): n * a = L_int e (row c: n - c at column c, -(n - c) at column 0)."""
+    n = K - 1
+    rows = []
+    for c in range(K):
+        row = [0] * (K - 1)
+        if 0 < c < n:
+            row[c] += n - c
+            row[0] -= n - c
+        rows.append(row)
+    return rows
+
+
+@lru_cache(maxsize=16)
+def advantage_variance_integer(K: int) -> tuple[tuple[tuple[int, ...], ...], int]:
+    """``(N_Q, D_Q)`` with Q = N_Q / D_Q exactly, reduced by the gcd of N_Q's entries."""
+    from flint import fmpz_mat
+    if K < 3:
+        raise ValueError(f"the advantage variance under a baseline needs K >= 3, got {K}")
+    N, D = hessian_integer(K)
+    L = fmpz_mat(advantage_matrix(K))
+    Q = L.transpose() * fmpz_mat([list(r) for r in N]) * L
+    rows = [[int(Q[i, j]) for j in range(K - 1)] for i in range(K - 1)]
+    den = D * (K - 1) ** 2
+    g = den
+    for row in rows:
+        for x in row:
+            g = gcd(g, x)
+    return tuple(tuple(x // g for x in row) for row in rows), den // g
+
+
+def advantage_variance_objective(K: int):
+    """The :class:`~estimators.aqp.objective.QuadraticObjective` e^T Q e on the effective table (K - 1 entries)."""
+    from .objective import QuadraticObjective
+    N, D = advantage_variance_integer(K)
+    return QuadraticObjective(
+        N=N, D=D, ident=f"{IDENT_PREFIX}-K{K}",
+        description=(f"int_0^1 p Var a(C) dp, C ~ Bin({K - 1}, p): the variance of the rloo advantage's table "
+                     f"part a(c) = ((n - c)/n)(e(c) - e(0)) for an answer among rare ones (K = {K}, on the "
+                     f"effective table e of {K - 1} entries)"))
+
+
+def advantage_values(g) -> list[Fraction]:
+    """a(c) of a K-table g, exactly (float entries taken as binary rationals)."""
+    vals = [Fraction(v) for v in g]
+    n = len(vals) - 1
+    return [Fraction(n - c, n) * (vals[c] - vals[0]) for c in range(n)] + [Fraction(0)]
+
+
+def advantage_variance_exact(g) -> Fraction:
+    """V_adv of a K-table g (its last entry is ignored), exactly: a^T H_K a with a = :func:`advantage_values`."""
+    from .hessian import variance_exact
+    return variance_exact(advantage_values(g))
