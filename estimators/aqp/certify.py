@@ -6,7 +6,8 @@ For a table g and the budget tau = (1 + eps) E*_K (E*_K known by a certified bra
 * **feasibility** -- sup_{p in [0,1]} |p B_g(p) - f(p)| <= (1 + eps) E_lo <= tau, for the float64
   table *as stored* (or its extended-precision reference), by the Taylor-model branch and bound of
   :func:`estimators.minimax.certify.sup_upper` in Arb ball arithmetic: a rigorous upper bound;
-* **objective** -- V(g) = g^T H g exactly, in rational arithmetic (:func:`.hessian.variance_exact`);
+* **objective** -- V(g) = g^T H g exactly, in rational arithmetic (:meth:`.objective.QuadraticObjective.value_exact`;
+  H is the objective's exact form, by default the integrated weighted variance H_K of :mod:`.hessian`);
 * **optimality** -- a certified *lower* bound on the optimal value. Restricting the bias constraint
   to finitely many points x_i is a relaxation, and for any multipliers nu (with
   sum_i nu_i x_i = 0, which makes the Lagrangian bounded below in the constant direction H·1 = 0)
@@ -33,8 +34,8 @@ from flint import arb, arb_mat, ctx, fmpq
 
 from ..minimax.certify import float_down, float_up, poly_u_from_bernstein, sup_upper
 from ..minimax.targets import Target
-from .hessian import hessian_integer, variance_exact
 from .extended import bernstein_row
+from .objective import QuadraticObjective, check_objective_for
 
 __all__ = ["BiasBound", "certify_bias", "dual_lower_bound", "variance_bracket", "certificate_precision"]
 
@@ -79,11 +80,12 @@ def _arb_exact(v) -> arb:
 
 
 def dual_lower_bound(K: int, target: Target, tau_up: float, points, nu, *, prec: int = 256,
-                     hessian11=None) -> dict:
+                     hessian11=None, objective: QuadraticObjective | None = None) -> dict:
     """Certified lower bound on the AQP optimum from multipliers ``nu`` at ``points`` (see module docstring).
 
-    ``hessian11``: a callable returning H[1:,1:] as an Arb matrix at the current precision, for another
-    objective g^T H g with H·1 = 0 (default: the integrated weighted variance, from exact integers).
+    ``objective``: the exact quadratic form (:class:`.objective.QuadraticObjective`, default the integrated
+    weighted variance H_K); ``hessian11``: instead, a callable returning H[1:,1:] as an Arb matrix at the
+    current precision (another form g^T H g with H·1 = 0 whose definiteness the caller guarantees).
     Returns ``{"lower": float (rounded down), "points": m, "adjusted": index of the exactly adjusted
     multiplier}``. Raises ValueError when no multiplier can carry the adjustment (all points at 0).
     """
@@ -97,7 +99,8 @@ def dual_lower_bound(K: int, target: Target, tau_up: float, points, nu, *, prec:
     j = max(range(len(pts)), key=lambda i: pts[i])
     rest = sum((nu_q[i] * xq[i] for i in range(len(pts)) if i != j), Fraction(0))
     nu_q[j] = -rest / xq[j]                      # exactly: sum_i nu_i x_i = 0
-    N, D = hessian_integer(K)
+    if hessian11 is None:
+        objective = check_objective_for(objective, K)
     with ctx.workprec(prec):
         nu_a = [arb(fmpq(v.numerator, v.denominator)) for v in nu_q]
         w = [arb(0)] * K
@@ -109,8 +112,7 @@ def dual_lower_bound(K: int, target: Target, tau_up: float, points, nu, *, prec:
                 w[c] += v * xa * b[c]
             fsum += v * target.f(xa)
         if hessian11 is None:
-            Da = arb(D)
-            H11 = arb_mat([[arb(N[i][c]) / Da for c in range(1, K)] for i in range(1, K)])
+            H11 = objective.arb_h11(prec)
         else:
             H11 = hessian11()
         z = H11.solve(arb_mat(K - 1, 1, w[1:]))       # rigorous enclosure
@@ -156,9 +158,11 @@ def sup_variance_upper(entries, hints, *, prec: int | None = None) -> float:
         return float_up(up)
 
 
-def variance_bracket(entries) -> tuple[Fraction, float, float]:
-    """Exact V(g) and its outward float64 rounding ``(V, V_down, V_up)``."""
-    V = variance_exact(entries)
+def variance_bracket(entries, objective: QuadraticObjective | None = None) -> tuple[Fraction, float, float]:
+    """Exact V(g) = g^T H g (``objective``: the form, default H_K) and its outward float64 rounding
+    ``(V, V_down, V_up)``."""
+    entries = list(entries)
+    V = check_objective_for(objective, len(entries)).value_exact(entries)
     with ctx.workprec(128):
         va = arb(fmpq(V.numerator, V.denominator))
         return V, float_down(va), float_up(va)

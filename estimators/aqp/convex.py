@@ -2,9 +2,9 @@
 
 The semi-infinite constraint |p B_g(p) - f(p)| <= tau is imposed on a finite point set P, the QP
 
-    minimise g^T H g / V_scale   subject to   -1 <= (p b(p)^T g - f(p)) / tau <= 1   (p in P)
+    minimise g^T Q g / V_scale   subject to   -1 <= (p b(p)^T g - f(p)) / tau <= 1   (p in P)
 
-is solved by Clarabel through cvxpy, and the error of its solution is scanned on a dense grid; local
+(Q the objective's float64 copy, :mod:`.objective`; H_K by default) is solved by Clarabel through cvxpy, and the error of its solution is scanned on a dense grid; local
 maxima of |e| above tau are added to P and the QP is solved again, until the scan finds no violation
 above ``viol_tol`` (a cutting-plane / exchange scheme, not a fixed dense grid). The rows p b(p) are
 non-negative with sum p (well scaled), the objective and the constraints are scaled to O(1), and the
@@ -26,7 +26,7 @@ import numpy as np
 
 from ..minimax.targets import Target
 from ..moments import binomial_pmf
-from .hessian import hessian_float64
+from .objective import QuadraticObjective, check_objective_for
 
 __all__ = ["ConvexSolution", "solve_exchange"]
 
@@ -137,12 +137,14 @@ def _initial_points(K: int) -> np.ndarray:
 
 
 def solve_exchange(target: Target, K: int, tau: float, *, grid: np.ndarray, max_exchanges: int = 30,
-                   viol_tol: float = 1e-9, v_scale: float | None = None) -> ConvexSolution:
-    """Exchange loop around Clarabel (see module docstring). ``grid``: the dense scan grid."""
+                   viol_tol: float = 1e-9, v_scale: float | None = None,
+                   objective: QuadraticObjective | None = None) -> ConvexSolution:
+    """Exchange loop around Clarabel (see module docstring). ``grid``: the dense scan grid; ``objective``:
+    the quadratic form (default: the integrated weighted variance H_K)."""
     import cvxpy as cp
 
     t0 = time.perf_counter()
-    H = hessian_float64(K)
+    H = check_objective_for(objective, K).float64
     Bd = _pmf(K, grid)
     fd = target.f_np(grid)
     pts = _initial_points(K)

@@ -3,7 +3,11 @@
     AQP_K(eps) = argmin_g V(g) = int_0^1 p V_g(p) dp
                  subject to sup_p |p B_g(p) - f(p)| <= tau = (1 + eps) E*_K
 
-with E*_K the certified minimax error (:mod:`estimators.minimax`). :func:`solve` runs
+with E*_K the certified minimax error (:mod:`estimators.minimax`). The objective and the budget source are
+pluggable: ``solve(..., quadratic=Q, E_star=EStarBracket(lo, up, source))`` minimises the exact form g^T Q g
+(:class:`.objective.QuadraticObjective`, null space exactly the constants) under (1 + eps) E* with a caller's
+certified bracket on E*; the defaults (H_K, minimax E*_K) leave cache keys and certificates unchanged.
+:func:`solve` runs
 
 1. the double-precision stage (:mod:`.convex`: cvxpy + Clarabel with exchange), accepted when its
    table certifies with an optimality gap <= ``gap_tol``;
@@ -35,9 +39,10 @@ from .. import cache as _cache
 from .._validate import as_real, check_K
 from ..minimax.certify import CertificateError, float_down, float_up
 from ..minimax.targets import target_for
+from .objective import QuadraticObjective, check_objective_for
 
-__all__ = ["AQPResult", "AQPError", "solve", "solve_dual", "budget", "check_eps", "check_objective",
-           "AQP_VERSION", "K_MIN", "K_MAX", "DEFAULT_GAP_TOL", "OBJECTIVES", "SOLVE_MARGIN"]
+__all__ = ["AQPResult", "AQPError", "EStarBracket", "solve", "solve_dual", "budget", "check_eps", "check_objective",
+           "AQP_VERSION", "K_MIN", "K_MAX", "DEFAULT_GAP_TOL", "OBJECTIVES", "SOLVE_MARGIN", "QuadraticObjective"]
 
 #: certifier name and version (cache key, certificate binding): bump when the numerics change
 AQP_VERSION = "aqp-2"
@@ -74,6 +79,36 @@ def check_objective(objective) -> str:
 
 def check_aqp_K(K) -> int:
     return check_K(K, name="K", minimum=K_MIN, maximum=K_MAX)
+
+
+@dataclass(frozen=True)
+class EStarBracket:
+    """A certified bracket ``lower <= E* <= upper`` on the error that the budget scales, tau = (1 + eps) E*,
+    and where it comes from (``source``: a short name, written into the certificate and the cache key).
+
+    The default budget source is the certified minimax error E*_K of :mod:`estimators.minimax` (no bracket
+    passed); a caller that solves the same bias constraint against another problem's error (e.g. an effective
+    minimax error under a baseline) passes that problem's certified bracket here. Both ends must be finite
+    floats with 0 < lower <= upper (a zero error leaves a zero budget: only exactly unbiased tables, see
+    method 'ustat')."""
+
+    lower: float
+    upper: float
+    source: str
+
+    def __post_init__(self):
+        lo = as_real(self.lower, name="E_star.lower", allowed="a finite number > 0")
+        up = as_real(self.upper, name="E_star.upper", allowed="a finite number >= E_star.lower")
+        if not 0 < lo <= up:
+            raise ValueError(f"E_star must satisfy 0 < lower <= upper, got lower={self.lower!r}, upper={self.upper!r}")
+        if not isinstance(self.source, str) or not self.source or len(self.source) > 200:
+            raise ValueError(f"E_star.source must be a non-empty string (at most 200 characters) naming where the "
+                             f"bracket comes from, got {self.source!r}")
+        object.__setattr__(self, "lower", float(lo))
+        object.__setattr__(self, "upper", float(up))
+
+    def identity(self) -> dict:
+        return {"lower": float(self.lower).hex(), "upper": float(self.upper).hex(), "source": self.source}
 
 
 @dataclass
@@ -116,6 +151,8 @@ class AQPResult:
     repairs: int = 0
     seconds: dict = field(default_factory=dict)
     version: str = AQP_VERSION
+    quadratic: dict | None = None          # identity of a non-default objective (None: the default H_K)
+    E_star_source: str | None = None        # where a caller-supplied E* bracket comes from (None: minimax E*_K)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -146,7 +183,7 @@ class AQPResult:
                 "dual_points": list(self.dual_points), "dual_multipliers": list(self.dual_nu),
                 "stage": self.stage, "max_abs_entry": self.max_abs_g,
             }
-        return {
+        cert = {
             "quantity": ("AQP_K(eps): min_g V(g) = int_0^1 p V_g(p) dp subject to sup_p |p B_g(p) - f(p)| <= "
                          "(1 + eps) E*_K"),
             "eps": self.eps, "objective": self.objective,
@@ -165,27 +202,60 @@ class AQPResult:
             "dual_points": list(self.dual_points), "dual_multipliers": list(self.dual_nu),
             "stage": self.stage, "max_abs_entry": self.max_abs_g,
         }
+        return self._other_problem(cert)
+
+    def _other_problem(self, cert: dict) -> dict:
+        """Name a non-default objective and budget source in the certificate (the default's is unchanged, so
+        the shipped tables' bindings stay valid)."""
+        if self.quadratic is None and self.E_star_source is None:
+            return cert
+        q = self.quadratic["ident"] if self.quadratic else "V(g) = int_0^1 p V_g(p) dp"
+        src = f"E* from {self.E_star_source}" if self.E_star_source else "E*_K"
+        cert["quantity"] = (f"min_g g^T Q g (Q: {q}) subject to sup_p |p B_g(p) - f(p)| <= (1 + eps) E* ({src}); "
+                            f"'variance' fields hold the value g^T Q g")
+        if self.quadratic is not None:
+            cert["quadratic_objective"] = dict(self.quadratic)
+        if self.E_star_source is not None:
+            cert["E_star_source"] = self.E_star_source
+        return cert
 
 
 # -- budget --------------------------------------------------------------------------------------
 
-def budget(generator, K: int, eps: float, *, use_cache: bool = True) -> dict:
-    """Certified budget bracket: E*_K from the minimax solver, (1+eps) E_lower (rounded down) and
-    (1+eps) E_upper (rounded up)."""
-    from ..minimax import solve as minimax_solve
-    r = minimax_solve(generator, K, use_cache=use_cache)
+def budget(generator, K: int, eps: float, *, use_cache: bool = True, E_star: EStarBracket | None = None) -> dict:
+    """Certified budget bracket: E* (by default E*_K from the minimax solver; ``E_star``: a caller's certified
+    bracket), (1+eps) E_lower (rounded down) and (1+eps) E_upper (rounded up).
+
+    Raises AQPError when E* = 0 (a polynomial target of degree <= K - 1: the budget is 0, and the only table
+    within it is the exactly unbiased U-statistic table, method 'ustat')."""
+    r = None
+    if E_star is not None:
+        if not isinstance(E_star, EStarBracket):
+            raise TypeError(f"E_star must be an EStarBracket(lower, upper, source) or None, got {type(E_star).__name__}")
+        E_lo, E_up = E_star.lower, E_star.upper
+    else:
+        from ..minimax import solve as minimax_solve
+        r = minimax_solve(generator, K, use_cache=use_cache)
+        E_lo, E_up = r.lower, r.upper
+        if r.exact_zero or E_lo <= 0:
+            raise AQPError(
+                f"K={K}: the target is a polynomial of degree <= K - 1, so E*_K = 0 exactly and the budget "
+                f"(1 + eps) E*_K is 0 for every eps: the only table within it is the exactly unbiased U-statistic "
+                f"table (build_table(..., 'ustat', {K})); AQP needs a target with E*_K > 0 (or a smaller K)")
     with ctx.workprec(128):
         e = arb(1) + arb(eps)
-        lo = float_down(e * arb(r.lower))
-        up = float_up(e * arb(r.upper))
-    return {"E_lower": r.lower, "E_upper": r.upper, "tau_lower": lo, "tau_upper": up, "minimax": r, "eps": eps}
+        lo = float_down(e * arb(E_lo))
+        up = float_up(e * arb(E_up))
+    return {"E_lower": E_lo, "E_upper": E_up, "tau_lower": lo, "tau_upper": up, "minimax": r, "eps": eps,
+            "source": E_star.source if E_star is not None else None}
 
 
 # -- solve ----------------------------------------------------------------------------------------
 
 def solve(generator, K, eps, *, objective: str = "integrated", gap_tol: float = DEFAULT_GAP_TOL,
           stored: bool = True, warm: AQPResult | None = None, use_cache: bool = True,
-          log: Callable[[str], None] | None = None) -> AQPResult:
+          log: Callable[[str], None] | None = None, quadratic: QuadraticObjective | None = None,
+          E_star: EStarBracket | None = None) -> AQPResult:
     """Solve and certify AQP_K(eps) for ``generator`` (kl, power(alpha); see the module docstring).
 
     Parameters
@@ -200,6 +270,11 @@ def solve(generator, K, eps, *, objective: str = "integrated", gap_tol: float = 
                             where no float64 table can hold the optimum)
     warm : AQPResult        a neighbouring solution (points, objective scale): speed only
     use_cache : bool        results are cached on disk (see :mod:`estimators.cache`)
+    quadratic : QuadraticObjective
+                            the exact quadratic form g^T Q g minimised (default None: the integrated
+                            weighted variance H_K); its identity goes into the cache key and certificate
+    E_star : EStarBracket   the certified bracket that the budget scales, tau = (1 + eps) E* (default None:
+                            E*_K of the minimax solver); named in the cache key and certificate
 
     Raises
     ------
@@ -218,20 +293,33 @@ def solve(generator, K, eps, *, objective: str = "integrated", gap_tol: float = 
     gap_tol = float(gap_tol)
     if not 0 < gap_tol < 1:
         raise ValueError(f"gap_tol must be in (0, 1), got {gap_tol!r}")
+    Q = check_objective_for(quadratic, K)
+    if E_star is not None and not isinstance(E_star, EStarBracket):
+        raise TypeError(f"E_star must be an EStarBracket(lower, upper, source) or None, got {type(E_star).__name__}")
+    if objective == "sup" and (not Q.is_default or E_star is not None):
+        raise ValueError("objective 'sup' (sup_p p V_g(p)) takes neither quadratic nor E_star: use the integrated "
+                         "objective with them")
     target = target_for(gen)
     ident = {"generator": gen.to_dict(), "K": K, "eps": eps, "objective": objective, "gap_tol": gap_tol,
              "stored": stored, "version": AQP_VERSION}
     if not stored:      # the reference-table path aims at the budget without room for rounding (since aqp-2)
         ident["margin"] = "solve-margin-only"
+    if not Q.is_default:                    # the default's key is unchanged
+        ident["quadratic"] = {"ident": Q.ident, "sha256": Q.sha256}
+    if E_star is not None:
+        ident["E_star"] = E_star.identity()
 
     def compute():
         if objective == "sup":
             return _solve_sup_uncached(gen, target, K, eps, gap_tol, log or (lambda m: None)).to_dict()
-        return _solve_uncached(gen, target, K, eps, gap_tol, stored, warm, log or (lambda m: None)).to_dict()
+        return _solve_uncached(gen, target, K, eps, gap_tol, stored, warm, log or (lambda m: None), Q,
+                               E_star).to_dict()
 
     val, hit = _cache.cached("aqp", ident, compute, use_cache=use_cache)
     res = AQPResult.from_dict(val)
-    if (res.K, res.eps, res.objective, res.generator) != (K, eps, objective, gen.to_dict()):
+    if (res.K, res.eps, res.objective, res.generator) != (K, eps, objective, gen.to_dict()) or \
+            res.quadratic != (None if Q.is_default else Q.identity()) or \
+            res.E_star_source != (E_star.source if E_star is not None else None):
         raise AQPError(f"cached AQP result does not match the request (K={K}, eps={eps}); clear the cache")
     return res
 
@@ -257,18 +345,18 @@ def _hints(target, K: int, g, tau: float) -> list:
     return [float(x) for x in xs if 0 < x <= 1]
 
 
-def _certify(gen, target, K, eps, bud, entries, hints, dual_points, dual_nu, prec, certified_kind):
+def _certify(gen, target, K, eps, bud, entries, hints, dual_points, dual_nu, prec, certified_kind, Q):
     from .certify import certify_bias, dual_lower_bound, variance_bracket
     t0 = time.perf_counter()
     bb = certify_bias(entries, target, hints)
     t1 = time.perf_counter()
-    V, V_lo, V_up = variance_bracket(entries)
+    V, V_lo, V_up = variance_bracket(entries, Q)
     # multipliers below 1e-12 of the largest (an interior-point solver's inactive constraints) are left out:
     # any multipliers give a valid bound, and the certificate stays small
     big = max((abs(float(v)) for v in dual_nu), default=0.0)
     sel = [i for i, v in enumerate(dual_nu) if abs(float(v)) > 1e-12 * big and 0.0 < float(dual_points[i]) <= 1.0]
     lb = dual_lower_bound(K, target, bud["tau_upper"], [dual_points[i] for i in sel], [dual_nu[i] for i in sel],
-                          prec=max(prec, 192))["lower"]
+                          prec=max(prec, 192), objective=Q)["lower"]
     t2 = time.perf_counter()
     if lb > 0:
         gap = float_up(arb(V_up) / arb(lb) - 1)
@@ -281,11 +369,11 @@ def _certify(gen, target, K, eps, bud, entries, hints, dual_points, dual_nu, pre
             "kind": certified_kind}
 
 
-def _solve_uncached(gen, target, K, eps, gap_tol, stored, warm, log) -> AQPResult:
+def _solve_uncached(gen, target, K, eps, gap_tol, stored, warm, log, Q, E_star) -> AQPResult:
     from .convex import solve_exchange
     from .extended import ExtendedError, dense_grid, solve_extended, working_precision
     t_start = time.perf_counter()
-    bud = budget(gen, K, eps)
+    bud = budget(gen, K, eps, E_star=E_star)
     tau_lo = bud["tau_lower"]
     # room for the float64 rounding of entries as large as a neighbouring solution's; none is needed when
     # the extended-precision table itself is certified (stored=False: the frontier)
@@ -294,32 +382,32 @@ def _solve_uncached(gen, target, K, eps, gap_tol, stored, warm, log) -> AQPResul
     secs: dict = {}
     const = _constant_table(gen, target, K, bud)
     if const is not None:
-        return const
+        return _named(const, Q, bud)
     # -- stage 1: double precision (skipped when a warm start says it failed next door)
     sol = None
     # double precision first, unless a neighbouring solution shows a variance far beyond its reach
     if warm is None or warm.stage in ("clarabel", "constant") or warm.V < 1e3:
         t0 = time.perf_counter()
         sol = solve_exchange(target, K, tau_s, grid=dense_grid(K, tau_s),
-                             v_scale=warm.V if warm is not None and warm.V > 0 else None)
+                             v_scale=warm.V if warm is not None and warm.V > 0 else None, objective=Q)
         secs["clarabel"] = round(time.perf_counter() - t0, 4)
         log(f"  [aqp] K={K} eps={eps:g}: Clarabel {sol.status} in {secs['clarabel']:.2f}s "
             f"({sol.exchanges} exchanges, violation {sol.max_violation:.1e})")
         if sol.ok and sol.max_violation <= 1e-7:
             g64 = [float(v) for v in sol.g]
             c = _certify(gen, target, K, eps, bud, g64, _hints(target, K, g64, tau_s) + list(sol.points),
-                         list(sol.points), list(sol.nu), 192, "stored")
+                         list(sol.points), list(sol.nu), 192, "stored", Q)
             secs.update(c["seconds"])
             if c["bias"].upper <= tau_lo and c["gap"] <= gap_tol:
                 pts, sg = sol.active()
-                return _result(gen, K, eps, bud, g64, None, None, "clarabel", c, pts, sg, False, 0, 0, secs,
-                               t_start)
+                return _named(_result(gen, K, eps, bud, g64, None, None, "clarabel", c, pts, sg, False, 0, 0, secs,
+                                      t_start), Q, bud)
             log(f"  [aqp] K={K} eps={eps:g}: double precision does not certify (bias {c['bias'].upper / tau_lo - 1:+.1e} "
                 f"relative to the budget, gap {c['gap']:.1e}); extended precision")
     # -- stage 2: extended precision
     pts0 = list(warm.active_points) if warm is not None else (sol.active()[0] if sol is not None else [])
     vs = (warm.V if warm is not None and warm.V > 0 else
-          (float(np.asarray(sol.g) @ _H(K) @ np.asarray(sol.g)) if sol is not None and sol.g is not None else None))
+          (Q.value_float64(sol.g) if sol is not None and sol.g is not None else None))
     maxg = max(warm.max_abs_g if warm is not None else 1.0, float(np.abs(sol.g).max()) if sol is not None else 1.0,
                1e4)
     repairs = 0
@@ -327,7 +415,7 @@ def _solve_uncached(gen, target, K, eps, gap_tol, stored, warm, log) -> AQPResul
         prec = working_precision(K, maxg, tau_s)
         t0 = time.perf_counter()
         try:
-            a = solve_extended(target, K, tau_s, points=pts0, v_scale=vs, prec=prec, log=log)
+            a = solve_extended(target, K, tau_s, points=pts0, v_scale=vs, prec=prec, log=log, objective=Q)
         except (ExtendedError, ArithmeticError) as exc:
             raise AQPError(f"K={K}, eps={eps:g}: the extended-precision solver failed: {exc}") from exc
         secs[f"extended_{attempt}"] = round(time.perf_counter() - t0, 4)
@@ -341,14 +429,14 @@ def _solve_uncached(gen, target, K, eps, gap_tol, stored, warm, log) -> AQPResul
         g64 = [float(s) for s in reference]          # correctly rounded decimal -> float64
         entries = g64 if stored else reference
         c = _certify(gen, target, K, eps, bud, entries, a.points + _hints(target, K, g64, tau_s),
-                     a.dual_points, a.dual_nu, prec, "stored" if stored else "reference")
+                     a.dual_points, a.dual_nu, prec, "stored" if stored else "reference", Q)
         secs.update(c["seconds"])
         log(f"  [aqp] K={K} eps={eps:g}: extended stage ({a.rounds} rounds, {a.iterations} interior-point "
             f"iterations, polished={a.polished}) in {secs[f'extended_{attempt}']:.1f}s; bias "
             f"{c['bias'].upper / tau_lo - 1:+.1e} relative to the budget, gap {c['gap']:.1e}, max|g| {gabs:.2e}")
         if c["bias"].upper <= tau_lo and c["gap"] <= gap_tol:
-            return _result(gen, K, eps, bud, g64, reference, dps, "extended", c, a.points, a.signs, a.polished,
-                           prec, repairs, secs, t_start)
+            return _named(_result(gen, K, eps, bud, g64, reference, dps, "extended", c, a.points, a.signs,
+                                  a.polished, prec, repairs, secs, t_start), Q, bud)
         rounding = float(max(abs(Fraction(v) - Fraction(r)) for v, r in zip(g64, reference)))
 
         def no_float64(why):
@@ -456,9 +544,11 @@ def _constant_table(gen, target, K, bud):
     return _result(gen, K, bud["eps"], bud, g, None, None, "constant", c, [], [], True, 0, 0, {}, time.perf_counter())
 
 
-def _H(K):
-    from .hessian import hessian_float64
-    return hessian_float64(K)
+def _named(res: AQPResult, Q: QuadraticObjective, bud: dict) -> AQPResult:
+    """Record a non-default objective and budget source on the result (the default leaves both None)."""
+    res.quadratic = None if Q.is_default else Q.identity()
+    res.E_star_source = bud.get("source")
+    return res
 
 
 def _result(gen, K, eps, bud, g64, reference, dps, stage, c, pts, sg, polished, prec, repairs, secs, t_start):

@@ -3,7 +3,10 @@ finished by Newton on the active set.
 
 Problem (weighted bias e_g(p) = p B_g(p) - f(p), f(p) = p·target(p), budget tau):
 
-    minimise  g^T H g   subject to   |e_g(x)| <= tau  for every x in [0, 1].
+    minimise  g^T H g   subject to   |e_g(x)| <= tau  for every x in [0, 1],
+
+H the objective's exact form (:class:`.objective.QuadraticObjective`; by default the integrated weighted
+variance H_K), read here as Arb balls.
 
 Double precision stops resolving it once the optimal entries grow: the constraint is evaluated with
 cancellation of order max|g| · 2^-53, which exceeds tau at small budgets (Clarabel then reports
@@ -39,7 +42,7 @@ from scipy import fft
 
 from ..minimax.certify import poly_u_from_bernstein
 from ..minimax.targets import Target
-from .hessian import hessian_integer
+from .objective import QuadraticObjective, check_objective_for
 
 __all__ = ["ExtendedError", "ActiveSet", "solve_extended", "bernstein_row", "working_precision", "dense_grid",
            "scan_extrema", "locate_maxima"]
@@ -59,6 +62,7 @@ class ActiveSet:
     dual_points, dual_nu the points and signed multipliers nu_i for the dual certificate (the active
                          set after a polish, else every point of the exchange set)
     polished             whether Newton on the continuous KKT system converged
+    objective            the quadratic form solved for (None: the default H_K)
     """
 
     points: list
@@ -74,14 +78,14 @@ class ActiveSet:
     rounds: int = 0
     max_violation: float = float("nan")
     seconds: float = 0.0
+    objective: QuadraticObjective | None = field(default=None, repr=False)
 
     def variance_estimate(self) -> float:
         """g^T H g in float64 from the Arb table (an objective scale for warm starts)."""
         if self.g is None:
             return 1.0
-        from .hessian import hessian_float64
         gf = np.array([float(x.mid()) if isinstance(x, arb) else float(x) for x in self.g])
-        return float(gf @ hessian_float64(gf.size) @ gf)
+        return check_objective_for(self.objective, gf.size).value_float64(gf)
 
 
 def working_precision(K: int, max_abs_g: float, tau: float) -> int:
@@ -111,16 +115,15 @@ def dense_grid(K: int, tau: float) -> np.ndarray:
 
 
 class _Workspace:
-    """Arb data for one (K, prec): H# (approximate inverse of H[1:,1:]) and Bernstein rows at
+    """Arb data for one (objective, prec): H# (approximate inverse of H[1:,1:]) and Bernstein rows at
     Chebyshev nodes (for the float64 scan)."""
 
-    def __init__(self, K: int, prec: int):
+    def __init__(self, objective: QuadraticObjective, prec: int):
+        K = objective.m
         self.K, self.prec = K, prec
         n = K - 1
-        N, D = hessian_integer(K)
         with ctx.workprec(prec):
-            Da = arb(D)
-            H11 = arb_mat([[arb(N[i][j]) / Da for j in range(1, K)] for i in range(1, K)])
+            H11 = objective.arb_h11(prec)
             eye = arb_mat([[arb(1) if i == j else arb(0) for j in range(K - 1)] for i in range(K - 1)])
             Hs = H11.solve(eye, algorithm="approx")
             self.Hs = arb_mat([[arb(Hs[i, j].mid()) for j in range(K - 1)] for i in range(K - 1)])
@@ -129,7 +132,7 @@ class _Workspace:
             self.nodes_u = u
             rows = [bernstein_row(arb((1.0 + float(x)) / 2.0), n) for x in u]
             self.Bn = arb_mat(rows)
-            self.H2 = arb_mat([[2 * arb(N[i][j]) / Da for j in range(K)] for i in range(K)])
+            self.H2 = objective.arb_matrix(prec) * 2
         self._rows: dict = {}
         self._rows3: dict = {}
 
@@ -170,8 +173,8 @@ class _Workspace:
 
 
 @lru_cache(maxsize=8)
-def _workspace(K: int, prec: int) -> _Workspace:
-    return _Workspace(K, prec)
+def _workspace(objective: QuadraticObjective, prec: int) -> _Workspace:
+    return _Workspace(objective, prec)
 
 
 def _cheb_from_values(vals: np.ndarray) -> np.ndarray:
@@ -227,11 +230,12 @@ def scan_extrema(cheb: np.ndarray, target: Target, grid: np.ndarray, tau: float)
 
 
 class _Solver:
-    def __init__(self, target: Target, K: int, tau: float, prec: int, log):
+    def __init__(self, target: Target, K: int, tau: float, prec: int, log, objective: QuadraticObjective):
         self.target, self.K, self.n = target, K, K - 1
+        self.objective = objective
         self.tau = tau
         self.prec = prec
-        self.ws = _workspace(K, prec)
+        self.ws = _workspace(objective, prec)
         self.grid = dense_grid(K, tau)
         self.log = log
         with ctx.workprec(prec):
@@ -239,7 +243,7 @@ class _Solver:
         self._f: dict = {}
 
     def ws_at(self, prec: int) -> "_Workspace":
-        return _workspace(self.K, prec)
+        return _workspace(self.objective, prec)
 
     def set_tau(self, tau: float) -> None:
         self.tau = tau
@@ -616,7 +620,8 @@ def _polish_candidate(S: _Solver, g, x: float, pts) -> float:
 
 def solve_extended(target: Target, K: int, tau: float, *, points=None, g0=None, v_scale: float | None = None,
                    prec: int | None = None, tol: float = 1e-11, stop: float = 1e-9, polish_at: float = 1e-2,
-                   max_rounds: int = 40, log: Callable[[str], None] | None = None) -> ActiveSet:
+                   max_rounds: int = 40, log: Callable[[str], None] | None = None,
+                   objective: QuadraticObjective | None = None) -> ActiveSet:
     """Solve the AQP at budget ``tau`` in Arb (see the module docstring).
 
     Parameters
@@ -631,6 +636,7 @@ def solve_extended(target: Target, K: int, tau: float, *, points=None, g0=None, 
     prec : int            working bits (default :func:`working_precision`)
     tol, stop             accepted relative violation after a polish / of the exchange alone
     polish_at             violation below which the Newton polish is tried
+    objective             the quadratic form (:class:`.objective.QuadraticObjective`; default H_K)
 
     Raises
     ------
@@ -640,7 +646,8 @@ def solve_extended(target: Target, K: int, tau: float, *, points=None, g0=None, 
     t0 = time.perf_counter()
     log = log or (lambda msg: None)
     prec = prec or working_precision(K, 1.0, tau)
-    S = _Solver(target, K, tau, prec, log)
+    objective = check_objective_for(objective, K)
+    S = _Solver(target, K, tau, prec, log, objective)
     warm = points is not None and len(points) > 0
     th = np.linspace(0.0, np.pi, (K + 16 if warm else 2 * K + 24))[1:]
     P = np.unique(np.concatenate([0.5 * (1.0 - np.cos(th)), np.asarray(points if warm else [], float)]))
@@ -701,7 +708,7 @@ def solve_extended(target: Target, K: int, tau: float, *, points=None, g0=None, 
                 return ActiveSet(points=st.pts, signs=st.sg, lam=st.lam, g=st.g, prec=prec, tau=tau,
                                  dual_points=list(st.pts), dual_nu=nu,
                                  polished=True, iterations=it_total, rounds=rnd + 1, max_violation=viol,
-                                 seconds=round(time.perf_counter() - t0, 4))
+                                 seconds=round(time.perf_counter() - t0, 4), objective=objective)
             except ExtendedError as exc:
                 log(f"    [aqp ipm] K={K}: polish failed ({exc}); continuing the exchange")
                 try_polish = False
@@ -719,7 +726,7 @@ def solve_extended(target: Target, K: int, tau: float, *, points=None, g0=None, 
     return ActiveSet(points=[float(P[i]) for i in keep], signs=[1 if nu[i] > 0 else -1 for i in keep],
                      lam=[abs(nu[i]) for i in keep], g=g, prec=prec, tau=tau, dual_points=[float(x) for x in P],
                      dual_nu=nu, polished=False, iterations=it_total, rounds=rnd + 1, max_violation=viol,
-                     seconds=round(time.perf_counter() - t0, 4))
+                     seconds=round(time.perf_counter() - t0, 4), objective=objective)
 
 
 @lru_cache(maxsize=8)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 from functools import lru_cache
-from math import comb, factorial, gcd
+from math import comb, factorial
 
 import numpy as np
 
@@ -61,23 +61,13 @@ def dyadic_vector(values) -> tuple[list[int], int]:
 
 def variance_exact(values) -> Fraction:
     """V(g) = int_0^1 p V_g(p) dp of a table, exactly (float64 entries taken at their binary value,
-    or Fractions / decimal strings taken exactly)."""
+    or Fractions / decimal strings taken exactly): the default objective's
+    :meth:`~.objective.QuadraticObjective.value_exact`."""
+    from .objective import integrated_variance
     vals = list(values)
-    K = len(vals)
-    if K < 2:
-        raise ValueError(f"a table needs K >= 2 entries, got {K}")
-    N, D = hessian_integer(K)
-    if all(isinstance(v, (float, np.floating)) for v in vals):
-        G, E = dyadic_vector(vals)
-        num = sum(G[c] * sum(Nc[d] * G[d] for d in range(K)) for c, Nc in enumerate(N))
-        return Fraction(num, D << (2 * E))
-    fr = [Fraction(v) for v in vals]  # Fractions, ints, exact floats, or decimal strings
-    den = 1
-    for x in fr:
-        den = den * x.denominator // gcd(den, x.denominator)
-    G = [int(x * den) for x in fr]
-    num = sum(G[c] * sum(Nc[d] * G[d] for d in range(K)) for c, Nc in enumerate(N))
-    return Fraction(num, D * den * den)
+    if len(vals) < 2:
+        raise ValueError(f"a table needs K >= 2 entries, got {len(vals)}")
+    return integrated_variance(len(vals)).value_exact(vals)
 
 
 def variance_float64(values) -> float:

@@ -37,7 +37,8 @@ def table_from_result(res, generator, params: dict, provenance: str | None = Non
         + ("cvxpy + Clarabel with exchange, double precision" if res.stage == "clarabel" else
            f"exchange around an interior-point method in Arb at {res.prec_bits} bits, Newton-polished: "
            f"{res.polished}; entries kept to {res.reference_dps} digits and rounded once to float64")
-        + f"); certified: bias <= (1+eps) E*_K on [0, 1], V exact, optimality gap {res.gap:.2g}")
+        + f"); certified: bias <= (1+eps) E*{_source(res)} on [0, 1], {_value(res)} exact, optimality gap "
+          f"{res.gap:.2g}")
     cert = bind(fields, res.certificate(), certifier=AQP_VERSION)
     return Table(values=res.values, generator=generator, method="aqp", params=params, provenance=prov,
                  reference=ref, reference_dps=fields["reference_dps"], certificate=cert)
@@ -96,6 +97,15 @@ def aqp_table(generator, K, *, eps=None, variance_max=None, solve: bool = False,
         return table_from_result(res, gen, {"eps": eps, "objective": objective, "certified": "reference"}, prov)
     res = solve_aqp(gen, K, eps, objective=objective, gap_tol=gap_tol, use_cache=use_cache)
     return table_from_result(res, gen, {"eps": eps, "objective": objective})
+
+
+def _source(res) -> str:
+    return f" (from {res.E_star_source})" if getattr(res, "E_star_source", None) else "_K"
+
+
+def _value(res) -> str:
+    q = getattr(res, "quadratic", None)
+    return f"the objective g^T Q g ({q['ident']})" if q else "V"
 
 
 def _gen(generator):
