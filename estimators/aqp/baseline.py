@@ -83,3 +83,38 @@ def advantage_variance_exact(g) -> Fraction:
     """V_adv of a K-table g (its last entry is ignored), exactly: a^T H_K a with a = :func:`advantage_values`."""
     from .hessian import variance_exact
     return variance_exact(advantage_values(g))
+
+
+def aqp_table_rloo(generator, K: int, *, eps=None, variance_max=None, solve: bool = False,
+                   objective: str = "integrated", gap_tol: float = 1e-3, use_cache: bool = True,
+                   certified: str = "stored"):
+    """``build_table(gen, "aqp", K, eps=..., advantage="rloo")``: the table whose effective table under the
+    baseline is the least-V_adv table within (1 + eps) E* of K - 1 samples, certified on both sides (bias of
+    the stored effective table by Taylor models in Arb, V_adv exactly, optimum from below by weak duality).
+
+    Solved (``solve=True``, cached) or loaded from the shipped set for the baseline when there is one."""
+    from ..advantages import correct_for
+    from .core import check_eps
+    from .table import table_from_result
+    if variance_max is not None:
+        raise ValueError("the dual (variance_max) is offered for advantage='decoupled' only; under 'rloo' give eps "
+                         "(the budget (1 + eps) E* of K - 1 samples)")
+    if objective != "integrated" or certified != "stored":
+        raise ValueError("under advantage='rloo' the objective is the advantage's variance and the float64 table is "
+                         "certified: objective and certified take their defaults")
+    if eps is None:
+        raise TypeError("method 'aqp' with advantage='rloo' needs eps (the budget excess over E* of K - 1 samples)")
+    from .core import K_MAX
+    from .._validate import check_K
+    check_K(K, name="K (AQP under advantage='rloo': the effective table has K - 1 entries)", minimum=3,
+            maximum=K_MAX + 1)
+    eps = check_eps(eps)
+    if not solve:
+        from .shipped import SHIPPED_EPS
+        raise ValueError(f"no shipped AQP table for advantage='rloo' (K = {K}, eps = {eps!r}; shipped eps for the "
+                         f"decoupled set: {list(SHIPPED_EPS)}): solve it with solve=True (alft tables ... --solve)")
+    from .core import solve as solve_aqp
+    res = solve_aqp(generator, K - 1, eps, gap_tol=gap_tol, use_cache=use_cache,
+                    quadratic=advantage_variance_objective(K))
+    effective = table_from_result(res, generator, {"eps": eps, "objective": "advantage_variance"})
+    return correct_for(effective, "rloo")

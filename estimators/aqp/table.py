@@ -45,10 +45,17 @@ def table_from_result(res, generator, params: dict, provenance: str | None = Non
 
 
 @register_method("aqp", "C6: least weighted variance under the bias budget (1+eps) E*_K (certified; shipped for "
-                        "KL, K = 2..128, eps in " + ", ".join(f"{e:g}" for e in SHIPPED_EPS) + ")", params=_PARAMS)
+                        "KL, K = 2..128, eps in " + ", ".join(f"{e:g}" for e in SHIPPED_EPS) + ")", params=_PARAMS,
+                 baseline_aware=True)
 def aqp_table(generator, K, *, eps=None, variance_max=None, solve: bool = False, objective: str = "integrated",
-              gap_tol: float = 1e-3, use_cache: bool = True, certified: str = "stored") -> Table:
-    """See the module docstring. Exactly one of ``eps`` and ``variance_max`` must be given."""
+              gap_tol: float = 1e-3, use_cache: bool = True, certified: str = "stored",
+              advantage: str = "decoupled") -> Table:
+    """See the module docstring. Exactly one of ``eps`` and ``variance_max`` must be given. Under
+    ``advantage="rloo"`` (C9): :func:`.baseline.aqp_table_rloo`."""
+    if advantage == "rloo":
+        from .baseline import aqp_table_rloo
+        return aqp_table_rloo(_gen(generator), K, eps=eps, variance_max=variance_max, solve=solve,
+                              objective=objective, gap_tol=gap_tol, use_cache=use_cache, certified=certified)
     if (eps is None) == (variance_max is None):
         raise TypeError("method 'aqp' needs exactly one of eps (the budget excess over E*_K, e.g. eps=10; shipped: "
                         f"{list(SHIPPED_EPS)}) and variance_max (a number or 'plugin')")
