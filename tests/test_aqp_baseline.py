@@ -83,5 +83,5 @@ def test_aqp_rloo_bad_requests():
         build_table("kl", "aqp", 8, variance_max="plugin", advantage="rloo")
     with pytest.raises(ValueError, match="solve=True"):
         build_table("kl", "aqp", 8, eps=1, advantage="rloo")
-    with pytest.raises(ValueError, match="K must be"):
+    with pytest.raises(ValueError, match=r"K \(AQP under advantage=.rloo.*\[3, 129\]"):
         build_table("kl", "aqp", 130, eps=1, solve=True, advantage="rloo")
