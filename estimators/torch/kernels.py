@@ -71,8 +71,9 @@ def _check_ids(ids, ndim: int, name: str = "ids") -> torch.Tensor:
     return ids
 
 
-def _check_representable(vals: torch.Tensor, out_dtype: torch.dtype, name: str = "table") -> None:
-    """A table whose finite float64 entries overflow ``out_dtype`` is an error, never +-inf rewards."""
+def check_representable(vals: torch.Tensor, out_dtype: torch.dtype, name: str = "table") -> None:
+    """A table whose finite float64 entries overflow ``out_dtype`` is an error, never +-inf rewards
+    (reads the entries: a synchronisation when they are on a GPU)."""
     if out_dtype == torch.float64 or vals.numel() == 0:
         return
     big = float(vals.abs().max())
@@ -80,6 +81,32 @@ def _check_representable(vals: torch.Tensor, out_dtype: torch.dtype, name: str =
     if big > limit:
         raise ValueError(f"{name} has entries up to {big:.4g} in magnitude, beyond the range of the output dtype "
                          f"{str(out_dtype).split('.')[-1]} (max {limit:.4g}): request dtype=torch.float64")
+
+
+def _check_flat(ids, group_ids) -> tuple[torch.Tensor, torch.Tensor]:
+    ids = _check_ids(ids, 1)
+    group_ids = _check_ids(group_ids, 1, name="group_ids")
+    if group_ids.shape != ids.shape:
+        raise ValueError(f"group_ids must have the shape of ids {tuple(ids.shape)}, got {tuple(group_ids.shape)}")
+    _check_same_device(group_ids, ids, "group_ids")
+    return ids, group_ids
+
+
+_DENSE_METHODS = ("auto", "scatter", "pairwise", "sort")
+_FLAT_METHODS = ("auto", "scatter", "sort")
+
+
+def _check_method(method, allowed: tuple) -> str:
+    if not isinstance(method, str) or method not in allowed:
+        raise ValueError(f"method must be one of {', '.join(repr(m) for m in allowed)}, got {method!r}")
+    return method
+
+
+def _check_flag(value, name: str) -> bool:
+    """A bool argument: True/False (numpy bools too), never a string or a number standing for one."""
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    raise TypeError(f"{name} must be True or False, got {value!r} ({type(value).__name__})")
 
 
 def _check_out_dtype(dtype, default: torch.dtype) -> torch.dtype:
@@ -142,11 +169,19 @@ def _table_tensor(table: Table, device) -> torch.Tensor:
     return t
 
 
-def table_values(table, *, device=None, name: str = "table") -> tuple[torch.Tensor, float | None]:
+def _is_real_number(v) -> bool:
+    """Numbers are numbers: bools (and numpy bools), strings and complex values are not."""
+    return isinstance(v, numbers.Real) and not isinstance(v, (bool, np.bool_))
+
+
+def table_values(table, *, device=None, name: str = "table", check_finite: bool = True
+                 ) -> tuple[torch.Tensor, float | None]:
     """Return ``(values, dropped_constant)`` of one table as a float64 tensor on ``device``.
 
     ``dropped_constant`` is None for a raw tensor/array (which carries no generator).
     A raw tensor already on another device than ``device`` raises (no implicit transfers).
+    ``check_finite=False`` skips the finiteness check of a raw table, which reads its entries (a
+    host synchronisation for a tensor on a GPU).
     """
     if isinstance(table, Table):
         return _table_tensor(table, device), float(table.generator.dropped_constant)
@@ -160,11 +195,15 @@ def table_values(table, *, device=None, name: str = "table") -> tuple[torch.Tens
                              f"move them to the same device (no implicit transfers)")
         vals = table.detach().to(torch.float64)
     elif isinstance(table, np.ndarray) or (isinstance(table, (list, tuple)) and table
-                                           and all(isinstance(v, numbers.Real) for v in table)):
+                                           and all(_is_real_number(v) for v in table)):
         arr = np.asarray(table)
         if not np.issubdtype(arr.dtype, np.floating) and not np.issubdtype(arr.dtype, np.integer):
             raise TypeError(f"{name} must hold real numbers, got dtype {arr.dtype}")
         vals = torch.as_tensor(arr.astype(np.float64), device=device)
+    elif isinstance(table, (list, tuple)) and table:
+        i, bad = next((i, v) for i, v in enumerate(table) if not _is_real_number(v))
+        raise TypeError(f"{name} must hold real numbers; entry {i} is {bad!r} ({type(bad).__name__}): strings, "
+                        f"bools and complex values are not table entries")
     else:
         raise TypeError(f"{name} must be an estimators.Table, a 1-D float tensor/array, a mapping "
                         f"{{group_size: table}} or a callable group_size -> table; got {type(table).__name__}")
@@ -172,7 +211,7 @@ def table_values(table, *, device=None, name: str = "table") -> tuple[torch.Tens
         raise ValueError(f"{name} must be one-dimensional (K entries), got shape {tuple(vals.shape)}")
     if vals.numel() < 2:
         raise ValueError(f"{name} must have K >= 2 entries, got {vals.numel()}")
-    if not bool(torch.isfinite(vals).all()):
+    if check_finite and not bool(torch.isfinite(vals).all()):
         bad = int((~torch.isfinite(vals)).nonzero()[0, 0])
         raise ValueError(f"{name} must be finite; entry {bad} is {float(vals[bad])!r} (NaN or inf in a table)")
     return vals, None
@@ -200,7 +239,7 @@ def _shifted_table(table, K: int, device, out_dtype, add_constant: bool) -> torc
         raise ValueError("add_constant=True needs an estimators.Table (a raw tensor table has no generator, "
                          "hence no dropped constant)")
     shifted = torch.cat([vals.new_zeros(1), vals + (const if add_constant else 0.0)])
-    _check_representable(shifted, out_dtype)
+    check_representable(shifted, out_dtype)
     out = shifted.to(out_dtype)
     if isinstance(table, Table):
         per[key] = out
@@ -443,11 +482,8 @@ def leave_one_out_counts_flat(ids, group_ids, *, method: str = "auto") -> tuple[
     be contiguous). Returns ``(counts, group_sizes)``, both int64 [N]. ``method``: ``"scatter"``
     (counters, used by ``"auto"`` when the id and group-id ranges are small) or ``"sort"``.
     """
-    ids = _check_ids(ids, 1)
-    group_ids = _check_ids(group_ids, 1, name="group_ids")
-    if group_ids.shape != ids.shape:
-        raise ValueError(f"group_ids must have the shape of ids {tuple(ids.shape)}, got {tuple(group_ids.shape)}")
-    _check_same_device(group_ids, ids, "group_ids")
+    ids, group_ids = _check_flat(ids, group_ids)
+    _check_method(method, _FLAT_METHODS)
     return _flat_counts_unchecked(ids, group_ids, method)
 
 
@@ -460,7 +496,7 @@ def _default_dtype(table) -> torch.dtype:
 
 
 def group_rewards(ids, table, mask=None, *, dtype: torch.dtype | None = None, add_constant: bool = False,
-                  method: str = "auto") -> torch.Tensor:
+                  method: str = "auto", backend: str = "auto", validate: bool | None = None) -> torch.Tensor:
     """Rewards ``g(C_i)`` for a dense batch of groups (claim C8 kernel).
 
     Parameters
@@ -480,28 +516,48 @@ def group_rewards(ids, table, mask=None, *, dtype: torch.dtype | None = None, ad
     add_constant : bool
         Add ``generator.dropped_constant`` (e.g. +1 for KL) so the reward estimates phi'(p)
         rather than the table's target. Default False (constants do not change the game).
-    method : "auto" | "pairwise" | "sort"
-        Counting algorithm (all exact).
+    method : "auto" | "scatter" | "pairwise" | "sort"
+        Counting algorithm of the torch path (all exact); the fused path takes "auto" only.
+    backend : "auto" | "torch" | "triton"
+        "auto": the fused Triton kernel for CUDA ids when Triton is importable and method is "auto",
+        else the torch path (:mod:`estimators.torch.fused`). Both return the same bits.
+    validate : bool, optional
+        Check what needs the device's values (every row has >= 2 valid samples and a table for its
+        size; a raw tensor table is finite and fits ``dtype``). Default: True except on the fused
+        path, where it would cost a host synchronisation; there an unchecked group with no table gets
+        NaN rewards (see :mod:`estimators.torch.fused`). The torch path always checks.
 
     Returns
     -------
     Tensor [B, K] of ``dtype`` on ``ids.device``.
     """
     ids = _check_ids(ids, 2)
+    add_constant = _check_flag(add_constant, "add_constant")
     out_dtype = _check_out_dtype(dtype, _default_dtype(table))
+    _check_method(method, _DENSE_METHODS)
     B, K = ids.shape
+    if mask is None and K < 2:
+        raise ValueError(f"ids must have K >= 2 samples per group (shape [B, K]), got K = {K}")
+    if mask is not None:
+        mask = _check_mask(mask, ids)
+    from . import fused  # the fused path imports Triton only when it can be used
+    if fused.use_fused(ids.device, backend, method):
+        check = _check_flag(validate, "validate") if validate is not None else False
+        return fused.dense_rewards(ids, table, mask, out_dtype=out_dtype, add_constant=add_constant,
+                                   validate=check, torch_path=lambda: group_rewards(
+                                       ids, table, mask, dtype=out_dtype, add_constant=add_constant,
+                                       backend="torch"))
+    if validate is not None:
+        _check_flag(validate, "validate")
     if mask is None:
-        if K < 2:
-            raise ValueError(f"ids must have K >= 2 samples per group (shape [B, K]), got K = {K}")
         if isinstance(table, (Table, torch.Tensor)):  # fast path: one table, one gather
             shifted = _shifted_table(table, K, ids.device, out_dtype, add_constant)
             c1 = _dense_counts(ids, None, method, plus_one=True)
             return shifted.index_select(0, c1.reshape(-1)).view(B, K)
         lut, row_of_size, consts = _lookup(table, [K], ids.device, add_constant)
-        _check_representable(lut + consts[:, None], out_dtype)
+        check_representable(lut + consts[:, None], out_dtype)
         counts = _dense_counts(ids, None, method)
         return (lut[0][counts] + consts[0]).to(out_dtype)
-    mask = _check_mask(mask, ids)
     sizes = mask.sum(dim=1, dtype=torch.int64)
     if B == 0:
         return torch.zeros((0, K), dtype=out_dtype, device=ids.device)
@@ -512,7 +568,7 @@ def group_rewards(ids, table, mask=None, *, dtype: torch.dtype | None = None, ad
                          f"(drop the row or unmask more samples)")
     uniq = sorted(int(s) for s in torch.unique(sizes).tolist())
     lut, row_of_size, consts = _lookup(table, uniq, ids.device, add_constant)
-    _check_representable(lut + consts[:, None], out_dtype)
+    check_representable(lut + consts[:, None], out_dtype)
     counts = _dense_counts(ids, mask, method)
     rows = row_of_size[sizes].unsqueeze(1).expand(B, K)
     vals = lut[rows, counts.clamp_min(0)] + consts[rows]
@@ -521,7 +577,7 @@ def group_rewards(ids, table, mask=None, *, dtype: torch.dtype | None = None, ad
 
 
 def group_rewards_flat(ids, group_ids, table, *, dtype: torch.dtype | None = None, add_constant: bool = False,
-                       method: str = "auto") -> torch.Tensor:
+                       method: str = "auto", backend: str = "auto", validate: bool | None = None) -> torch.Tensor:
     """Rewards ``g(C_i)`` for the flattened layout (claim C8 kernel; verl-style batches).
 
     Parameters
@@ -533,16 +589,30 @@ def group_rewards_flat(ids, group_ids, table, *, dtype: torch.dtype | None = Non
         Every group needs at least 2 samples.
     table : Table, 1-D float tensor/array, mapping {group_size: table} or callable
         A single table when every group has its size; otherwise one per group size.
-    dtype, add_constant : as in :func:`group_rewards`.
+    dtype, add_constant, backend, validate : as in :func:`group_rewards`.
     method : "auto" | "scatter" | "sort"
-        Counting algorithm (both exact).
+        Counting algorithm of the torch path (both exact); the fused path takes "auto" only.
 
     Returns
     -------
     Tensor [N] of ``dtype`` on ``ids.device``.
     """
-    counts, sizes = leave_one_out_counts_flat(ids, group_ids, method=method)
+    ids, group_ids = _check_flat(ids, group_ids)
+    add_constant = _check_flag(add_constant, "add_constant")
     out_dtype = _check_out_dtype(dtype, _default_dtype(table))
+    _check_method(method, _FLAT_METHODS)
+    from . import fused  # the fused path imports Triton only when it can be used
+    if fused.use_fused(ids.device, backend, method):
+        check = _check_flag(validate, "validate") if validate is not None else False
+        out = fused.flat_rewards(ids, group_ids, table, out_dtype=out_dtype, add_constant=add_constant,
+                                 validate=check, torch_path=lambda: group_rewards_flat(
+                                     ids, group_ids, table, dtype=out_dtype, add_constant=add_constant,
+                                     backend="torch"))
+        if out is not None:
+            return out
+    elif validate is not None:
+        _check_flag(validate, "validate")
+    counts, sizes = _flat_counts_unchecked(ids, group_ids, method)
     if counts.numel() == 0:
         return torch.zeros(0, dtype=out_dtype, device=ids.device)
     if isinstance(table, (Table, torch.Tensor)):  # fast path: one table, one gather, one check
@@ -565,7 +635,7 @@ def group_rewards_flat(ids, group_ids, table, *, dtype: torch.dtype | None = Non
                          f"needs at least 2")
     uniq = sorted(int(s) for s in torch.unique(sizes).tolist())
     lut, row_of_size, consts = _lookup(table, uniq, ids.device, add_constant)
-    _check_representable(lut + consts[:, None], out_dtype)
+    check_representable(lut + consts[:, None], out_dtype)
     rows = row_of_size[sizes]
     vals = lut[rows, counts] + consts[rows]
     return vals.to(out_dtype)
