@@ -34,7 +34,8 @@ from ..methods import METHODS, build_table
 from ..montecarlo import leave_one_out_counts as reference_counts
 
 __all__ = ["crosscheck", "load_kernel", "CrosscheckReport", "TOLERANCES", "flat_kernel", "dense_kernel",
-           "run_cli"]
+           "flat_kernel_contiguous", "dense_kernel_torch", "dense_kernel_triton", "flat_kernel_torch",
+           "flat_kernel_triton", "flat_kernel_contiguous_triton", "run_cli"]
 
 #: torch.testing.assert_close defaults, by the dtype the kernel returns
 TOLERANCES = {
@@ -55,7 +56,7 @@ def dense_kernel(ids, table, mask=None):
     return group_rewards(ids, table, mask)
 
 
-def flat_kernel(ids, table):
+def flat_kernel(ids, table, *, backend: str = "auto"):
     """The project's flattened kernel under the crosscheck contract: the batch is flattened, its
     groups interleaved by a fixed permutation and given non-contiguous group ids, then restored."""
     from .kernels import group_rewards_flat
@@ -64,10 +65,48 @@ def flat_kernel(ids, table):
     gen = torch.Generator().manual_seed(12345)
     perm = torch.randperm(n, generator=gen).to(ids.device)
     gids = (torch.arange(B, device=ids.device) * 7 - 3).repeat_interleave(K)
-    out = group_rewards_flat(ids.reshape(-1)[perm], gids[perm], table)
+    out = group_rewards_flat(ids.reshape(-1)[perm], gids[perm], table, backend=backend)
     res = torch.empty_like(out)
     res[perm] = out
     return res.view(B, K)
+
+
+def flat_kernel_contiguous(ids, table, *, backend: str = "auto"):
+    """The flattened kernel on the batch as trainers lay it out: each group one run, increasing ids."""
+    from .kernels import group_rewards_flat
+    B, K = ids.shape
+    gids = (torch.arange(B, device=ids.device) * 7 - 3).repeat_interleave(K)
+    return group_rewards_flat(ids.reshape(-1), gids, table, backend=backend).view(B, K)
+
+
+# the same kernels with the path forced (``alft crosscheck estimators.torch.crosscheck:dense_kernel_triton``):
+# the fused path needs CUDA tensors or TRITON_INTERPRET=1, the torch path runs anywhere
+
+def dense_kernel_torch(ids, table, mask=None):
+    """:func:`dense_kernel` on the plain-torch path."""
+    from .kernels import group_rewards
+    return group_rewards(ids, table, mask, backend="torch")
+
+
+def dense_kernel_triton(ids, table, mask=None):
+    """:func:`dense_kernel` on the fused Triton path."""
+    from .kernels import group_rewards
+    return group_rewards(ids, table, mask, backend="triton")
+
+
+def flat_kernel_torch(ids, table):
+    """:func:`flat_kernel` on the plain-torch path."""
+    return flat_kernel(ids, table, backend="torch")
+
+
+def flat_kernel_triton(ids, table):
+    """:func:`flat_kernel` (interleaved groups: the bucketed layout) on the fused Triton path."""
+    return flat_kernel(ids, table, backend="triton")
+
+
+def flat_kernel_contiguous_triton(ids, table):
+    """:func:`flat_kernel_contiguous` (the in-place run scan) on the fused Triton path."""
+    return flat_kernel_contiguous(ids, table, backend="triton")
 
 
 # ----------------------------------------------------------------------------- cases

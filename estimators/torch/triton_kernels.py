@@ -26,13 +26,13 @@ import torch
 import triton
 import triton.language as tl
 
-__all__ = ["dense_rewards", "flat_rewards", "dense_block"]
+__all__ = ["dense_rewards", "flat_rewards", "dense_block", "DENSE_TILE", "DENSE_WARPS", "FLAT_BLOCK"]
 
-_I64_MAX = 9223372036854775807
-_I64_MIN = -9223372036854775808
+# globals read inside kernels must be constexpr (Triton refuses other globals)
+_I64_MAX = tl.constexpr(9223372036854775807)
+_I64_MIN = tl.constexpr(-9223372036854775808)
 #: tiles whose smallest id is at most this can compare ``id - min`` in int32 when the span is < 2^31
-_NARROW_MIN_LIMIT = 9223372034707292159  # 2^63 - 2^31 - 1: min + 2^31 cannot overflow
-_FLAT_BLOCK = 256
+_NARROW_MIN_LIMIT = tl.constexpr(9223372034707292159)  # 2^63 - 2^31 - 1: min + 2^31 cannot overflow
 
 
 # ----------------------------------------------------------------------------- dense
@@ -65,7 +65,7 @@ def _lookup(starts_ptr, values_ptr, size, count, valid, KM):
     return tl.load(values_ptr + start + count, mask=valid & (start >= 0), other=float("nan"))
 
 
-@triton.jit
+@triton.jit(do_not_specialize=["B", "K", "KM"])  # one compiled kernel per dtype and tile, whatever B, K
 def _dense_kernel(ids_ptr, mask_ptr, starts_ptr, values_ptr, out_ptr, B, K, KM, HAS_MASK: tl.constexpr,
                   BLOCK_B: tl.constexpr, BLOCK_K: tl.constexpr):
     rows = tl.program_id(0).to(tl.int64) * BLOCK_B + tl.arange(0, BLOCK_B)
@@ -92,25 +92,32 @@ def _dense_kernel(ids_ptr, mask_ptr, starts_ptr, values_ptr, out_ptr, B, K, KM, 
     tl.store(out_ptr + offs, val.to(out_ptr.dtype.element_ty), mask=inb)
 
 
-def dense_block(K: int) -> tuple[int, int]:
-    """(rows per program, padded K) of the dense kernel's tile: about 2048 ids per program."""
+#: ids per program of the dense kernel and its warps: 1024 ids on 8 warps compile to 40 registers a
+#: thread for K = 16..256 without spills (sm_90), so six programs fit on a multiprocessor
+DENSE_TILE = 1024
+DENSE_WARPS = 8
+
+
+def dense_block(K: int, tile: int | None = None) -> tuple[int, int]:
+    """(rows per program, K padded to a power of 2) of the dense kernel's tile."""
     bk = triton.next_power_of_2(max(int(K), 1))
-    return max(1, min(128, 2048 // bk)), bk
+    return max(1, int(tile or DENSE_TILE) // bk), bk
 
 
-def dense_rewards(ids: torch.Tensor, mask: torch.Tensor | None, starts: torch.Tensor, values: torch.Tensor
-                  ) -> torch.Tensor:
+def dense_rewards(ids: torch.Tensor, mask: torch.Tensor | None, starts: torch.Tensor, values: torch.Tensor, *,
+                  tile: int | None = None, num_warps: int | None = None) -> torch.Tensor:
     """Rewards [B, K] in ``values.dtype`` for contiguous ``ids`` [B, K] (any int dtype) and optional
-    ``mask`` (bool [B, K]; masked samples get 0). No host synchronisation."""
+    ``mask`` (bool [B, K]; masked samples get 0). No host synchronisation. ``tile`` and
+    ``num_warps`` override :data:`DENSE_TILE` and :data:`DENSE_WARPS` (benchmarks)."""
     B, K = ids.shape
     out = torch.empty((B, K), dtype=values.dtype, device=ids.device)
     if B == 0:
         return out
-    bb, bk = dense_block(K)
+    bb, bk = dense_block(K, tile)
     m = mask.view(torch.uint8) if mask is not None else ids  # a dummy pointer when HAS_MASK is False
     _dense_kernel[(triton.cdiv(B, bb),)](ids, m, starts, values, out, B, K, starts.numel() - 1,
-                                        HAS_MASK=mask is not None,
-                                        BLOCK_B=bb, BLOCK_K=bk)
+                                        HAS_MASK=mask is not None, BLOCK_B=bb, BLOCK_K=bk,
+                                        num_warps=int(num_warps or DENSE_WARPS))
     return out
 
 
@@ -126,7 +133,7 @@ def _hash_bucket(g, NB):
     return (z & (NB - 1)).to(tl.int32)
 
 
-@triton.jit
+@triton.jit(do_not_specialize=["N"])
 def _flat_order_flags(g_ptr, N, flags_ptr, BLOCK: tl.constexpr):
     """flags[0] = 1 if some g[i+1] < g[i] (a descent), flags[1] = 1 if some g[i+1] > g[i] (an ascent)."""
     p = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
@@ -142,7 +149,7 @@ def _is_monotone(flags_ptr):
     return (tl.load(flags_ptr) == 0) | (tl.load(flags_ptr + 1) == 0)
 
 
-@triton.jit
+@triton.jit(do_not_specialize=["N", "NB"])
 def _flat_bucket_sizes(g_ptr, N, flags_ptr, ends_ptr, NB, BLOCK: tl.constexpr):
     """Bucket occupancy (integer atomics); nothing to do when group_ids is monotone."""
     if _is_monotone(flags_ptr) == 0:
@@ -152,7 +159,7 @@ def _flat_bucket_sizes(g_ptr, N, flags_ptr, ends_ptr, NB, BLOCK: tl.constexpr):
         tl.atomic_add(ends_ptr + _hash_bucket(g, NB), 1, mask=inb)
 
 
-@triton.jit
+@triton.jit(do_not_specialize=["N", "NB"])
 def _flat_bucket_scatter(g_ptr, x_ptr, N, flags_ptr, ends_ptr, NB, perm_ptr, sg_ptr, sx_ptr, sb_ptr,
                          BLOCK: tl.constexpr):
     """Counting sort by bucket: ``ends`` holds each bucket's end; claiming slots downwards from it
@@ -206,7 +213,7 @@ def _flat_lookup(key_ptr, g_ptr, x_ptr, p, inb, N, starts_ptr, values_ptr, KM, H
     return _lookup(starts_ptr, values_ptr, s1 + s2 + 1, c1 + c2, inb, KM)
 
 
-@triton.jit
+@triton.jit(do_not_specialize=["N", "KM"])
 def _flat_rewards_kernel(g_ptr, x_ptr, N, flags_ptr, perm_ptr, sg_ptr, sx_ptr, sb_ptr, starts_ptr, values_ptr, KM,
                          out_ptr,
                          BLOCK: tl.constexpr):
@@ -221,6 +228,10 @@ def _flat_rewards_kernel(g_ptr, x_ptr, N, flags_ptr, perm_ptr, sg_ptr, sx_ptr, s
         tl.store(out_ptr + dst, val.to(out_ptr.dtype.element_ty), mask=inb)
 
 
+#: samples per program of the flattened kernels
+FLAT_BLOCK = 256
+
+
 def flat_rewards(ids: torch.Tensor, group_ids: torch.Tensor, starts: torch.Tensor, values: torch.Tensor
                  ) -> torch.Tensor:
     """Rewards [N] in ``values.dtype`` for contiguous ``ids`` and ``group_ids`` [N] (any int dtypes).
@@ -230,19 +241,19 @@ def flat_rewards(ids: torch.Tensor, group_ids: torch.Tensor, starts: torch.Tenso
     out = torch.empty(n, dtype=values.dtype, device=dev)
     if n == 0:
         return out
-    grid = (triton.cdiv(n, _FLAT_BLOCK),)
+    grid = (triton.cdiv(n, FLAT_BLOCK),)
     flags = torch.zeros(2, dtype=torch.int32, device=dev)
-    _flat_order_flags[grid](group_ids, n, flags, BLOCK=_FLAT_BLOCK)
+    _flat_order_flags[grid](group_ids, n, flags, BLOCK=FLAT_BLOCK)
     nb = triton.next_power_of_2(max(n // 4, 1))
     edt = torch.int32 if n < 2 ** 31 else torch.int64
     ends = torch.zeros(nb, dtype=edt, device=dev)
-    _flat_bucket_sizes[grid](group_ids, n, flags, ends, nb, BLOCK=_FLAT_BLOCK)
+    _flat_bucket_sizes[grid](group_ids, n, flags, ends, nb, BLOCK=FLAT_BLOCK)
     ends = torch.cumsum(ends, 0, dtype=edt)
     perm = torch.empty(n, dtype=torch.int64, device=dev)
     sg = torch.empty(n, dtype=torch.int64, device=dev)
     sx = torch.empty(n, dtype=torch.int64, device=dev)
     sb = torch.empty(n, dtype=torch.int32, device=dev)
-    _flat_bucket_scatter[grid](group_ids, ids, n, flags, ends, nb, perm, sg, sx, sb, BLOCK=_FLAT_BLOCK)
+    _flat_bucket_scatter[grid](group_ids, ids, n, flags, ends, nb, perm, sg, sx, sb, BLOCK=FLAT_BLOCK)
     _flat_rewards_kernel[grid](group_ids, ids, n, flags, perm, sg, sx, sb, starts, values, starts.numel() - 1, out,
-                               BLOCK=_FLAT_BLOCK)
+                               BLOCK=FLAT_BLOCK)
     return out
