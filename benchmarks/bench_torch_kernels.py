@@ -13,6 +13,10 @@ Groups
   whatever the table, so the online cost of a better estimator is zero.
 * ``dense vs flattened``: the two layouts on the same batch (flattened groups shuffled).
 * ``scaling``: the dense kernel over B and K.
+* ``cuda: kernels vs the memory floor`` (only where CUDA is available): CUDA-event medians of the
+  fused and torch paths, dense and flattened, against a bare gather of the same size, with host
+  synchronisations per call (``_cuda_timing.py``); printed and written to
+  ``.benchmarks/cuda_kernel_floor.json``.
 
 At the end of the module the ratios (medians) are printed and written to
 ``.benchmarks/torch_kernel_ratios.json``. Torch runs single-threaded by default (the Counter loop
@@ -207,3 +211,30 @@ def test_bench_scaling_K(benchmark, k):
     table = build_table("kl", "jackknife", k)
     benchmark(group_rewards, ids, table, dtype=torch.float32)
     _record(benchmark, f"scaling_B1024_K{k}")
+
+
+# ----------------------------------------------------------------------------- cuda: against the memory floor
+
+@pytest.mark.cuda
+@pytest.mark.benchmark(group="cuda: kernels vs the memory floor")
+def test_bench_cuda_kernels_against_the_floor(benchmark, request):
+    if not torch.cuda.is_available():
+        pytest.skip("needs a CUDA device")
+    from _cuda_timing import floor_rows, targets
+    from _summary import publish
+
+    lines = ["C8 kernels on CUDA against a bare gather of the same size (CUDA events, median of 30):"]
+    rows = floor_rows(log=lines.append)
+    goals = targets(rows)
+    lines += [f"  {'met ' if g['met'] else 'MISS'} {g['target']}: {g['measured']} (limit {g['limit']})" for g in goals]
+    publish(request, "cuda_kernel_floor.json", {"device": torch.cuda.get_device_name(0), "rows": rows,
+                                                 "targets": goals}, lines)
+    assert all(all(r["bit_identical"].values()) for r in rows)
+    ids = torch.as_tensor(np.random.default_rng(0).integers(0, 8, size=(2 ** 20, 16)), device="cuda")
+    table = build_table("kl", "jackknife", 16)
+
+    def call():
+        group_rewards(ids, table)
+        torch.cuda.synchronize()
+
+    benchmark.pedantic(call, rounds=30, warmup_rounds=3)

@@ -84,3 +84,27 @@ def test_c8_cuda_script_reports_a_missing_gpu():
     script = TESTS.parent / "scripts" / "cuda_crosscheck.py"
     res = subprocess.run([sys.executable, str(script), "--require-cuda"], capture_output=True, text=True)
     assert res.returncode == 3 and "CUDA available: False" in res.stdout
+
+
+def test_c8_cuda_script_dry_run_writes_its_record(tmp_path):
+    """The GPU script's steps run here on the CPU (the timed steps on small sizes with --dry-run): each
+    step's verdict and figures land in three files, written after every step."""
+    script = TESTS.parent / "scripts" / "cuda_crosscheck.py"
+    out = tmp_path / "cuda"
+    res = subprocess.run([sys.executable, str(script), "--out", str(out), "--steps", "crosscheck,graph,bench,engines",
+                          "--dry-run", "--max-examples", "5", "--scale-seconds", "2", "--commit", "abc123"],
+                         capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    assert sorted(p.name for p in out.iterdir()) == ["cuda_log.txt", "cuda_record.json", "cuda_record.md"]
+    rec = json.loads((out / "cuda_record.json").read_text())
+    assert rec["commit"] == "abc123" and rec["verdict"] == "PASS" and rec["steps_not_run"] == []
+    steps = {s["step"]: s for s in rec["steps"]}
+    assert [k["verdict"] for k in steps["crosscheck"]["figures"]["kernels"]] == ["PASS"] * 5 + ["FAIL"]
+    assert steps["graph"]["verdict"] == "SKIP"  # CUDA graphs need CUDA
+    rows = steps["bench"]["figures"]["rows"]
+    assert [(r["B"], r["K"]) for r in rows] == [(32, 16), (512, 16), (64, 256)]
+    assert all(all(r["bit_identical"].values()) for r in rows)
+    scale = steps["engines"]["figures"]["at_scale"]
+    assert scale["all_within"] and scale["groups"] >= 2
+    assert "| bench | PASS |" in (out / "cuda_record.md").read_text()
+    assert "C8 on cpu: PASS" in res.stdout

@@ -120,3 +120,29 @@ def test_c8_torch_monte_carlo_is_reproducible_and_validates():
         monte_carlo(table, [1.0], 10, seed=0, dtype=torch.int32)
     with pytest.raises(TypeError, match="table"):
         monte_carlo(table.values, [1.0], 10, seed=0)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_c8_torch_monte_carlo_counts_engine_equals_the_kernel_engine_on_the_same_answers(device, dtype):
+    # same seed and batch: the same sampled answers; S1 = n g(n - 1) vs the kernel's per-sample sums
+    table = build_table("kl", "jackknife", 7)
+    q = np.array([0.5, 0.3, 0.15, 0.05])
+    a = monte_carlo(table, q, 30000, seed=11, batch=4096, device=device, dtype=dtype, engine="kernel")
+    b = monte_carlo(table, q, 30000, seed=11, batch=4096, device=device, dtype=dtype, engine="counts")
+    np.testing.assert_allclose(b.mean, a.mean, rtol=1e-12, atol=1e-13)
+    np.testing.assert_allclose(b.var, a.var, rtol=1e-10, atol=1e-13)
+    exact = ref_moments(table, q)
+    assert b.compare(exact.mean, exact.var).all_within
+    seen = []
+    monte_carlo(table, q, 10000, seed=1, batch=4096, device=device, engine="counts",
+                progress=lambda done, n: seen.append((done, n)))
+    assert seen == [(4096, 10000), (8192, 10000), (10000, 10000)]
+
+
+def test_c8_torch_monte_carlo_engine_argument_is_checked():
+    table = build_table("kl", "plugin", 4)
+    with pytest.raises(ValueError, match="engine"):
+        monte_carlo(table, [0.5, 0.5], 100, seed=0, engine="fast")
+    with pytest.raises(TypeError, match="progress"):
+        monte_carlo(table, [0.5, 0.5], 100, seed=0, progress="yes")
