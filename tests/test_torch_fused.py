@@ -218,10 +218,11 @@ def test_c8_fused_kernels_do_not_synchronise_with_the_host():
     tables = {k: build_table("kl", "jackknife", k) for k in range(2, 17)}
     gid = torch.arange(4096, device=dev).repeat_interleave(16)
     perm = torch.randperm(gid.numel(), device=dev)
+    shuf_ids, shuf_gid = ids.reshape(-1)[perm].contiguous(), gid[perm].contiguous()
     raw = torch.as_tensor(np.array(table.values), device=dev)
     calls = [lambda: group_rewards(ids, table), lambda: group_rewards(ids, tables, mask),
              lambda: group_rewards(ids, raw), lambda: group_rewards_flat(ids.reshape(-1), gid, table),
-             lambda: group_rewards_flat(ids.reshape(-1)[perm], gid[perm], tables)]
+             lambda: group_rewards_flat(shuf_ids, shuf_gid, tables)]
     for call in calls:
         call()  # compiles the kernels and caches the lookups on the device
     torch.cuda.synchronize()

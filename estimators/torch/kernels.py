@@ -540,7 +540,6 @@ def group_rewards(ids, table, mask=None, *, dtype: torch.dtype | None = None, ad
         raise ValueError(f"ids must have K >= 2 samples per group (shape [B, K]), got K = {K}")
     if mask is not None:
         mask = _check_mask(mask, ids)
-    from . import fused  # the fused path imports Triton only when it can be used
     if fused.use_fused(ids.device, backend, method):
         check = _check_flag(validate, "validate") if validate is not None else False
         return fused.dense_rewards(ids, table, mask, out_dtype=out_dtype, add_constant=add_constant,
@@ -601,7 +600,6 @@ def group_rewards_flat(ids, group_ids, table, *, dtype: torch.dtype | None = Non
     add_constant = _check_flag(add_constant, "add_constant")
     out_dtype = _check_out_dtype(dtype, _default_dtype(table))
     _check_method(method, _FLAT_METHODS)
-    from . import fused  # the fused path imports Triton only when it can be used
     if fused.use_fused(ids.device, backend, method):
         check = _check_flag(validate, "validate") if validate is not None else False
         out = fused.flat_rewards(ids, group_ids, table, out_dtype=out_dtype, add_constant=add_constant,
@@ -639,6 +637,11 @@ def group_rewards_flat(ids, group_ids, table, *, dtype: torch.dtype | None = Non
     rows = row_of_size[sizes]
     vals = lut[rows, counts] + consts[rows]
     return vals.to(out_dtype)
+
+
+# the fused GPU path (imports Triton only when a call can use it); imported last because it uses this
+# module's table helpers
+from . import fused  # noqa: E402
 
 
 # ----------------------------------------------------------------------------- text -> ids
