@@ -145,7 +145,7 @@ def targets(rows: list[dict]) -> list[dict]:
     return out
 
 
-def tile_sweep(sizes=((2 ** 20, 16), (2 ** 18, 64), (2 ** 16, 256)), tiles=(512, 1024, 2048, 4096),
+def tile_sweep(sizes=((2 ** 20, 16), (2 ** 18, 64), (2 ** 16, 256)), tiles=(512, 1024, 2048),
                warps=(4, 8), reps: int = REPS) -> list[dict]:
     """The dense kernel's time per (ids per program, warps): what DENSE_TILE / DENSE_WARPS should be."""
     from estimators import build_table
