@@ -12,7 +12,8 @@ Kernels::
     rewards = group_rewards(ids, table)                 # ids: int tensor [B, 16] -> [B, 16]
     rewards = group_rewards_flat(ids, group_ids, table) # ids, group_ids: [N] -> [N]
 
-Submodules: ``kernels`` (the above), ``moments`` (exact moments in torch), ``montecarlo``
+Submodules: ``kernels`` (the above), ``fused`` and ``triton_kernels`` (the fused CUDA path the kernels
+take when Triton is importable), ``moments`` (exact moments in torch), ``montecarlo``
 (Monte Carlo in torch), ``crosscheck`` (``alft crosscheck``), ``trl`` and ``verl`` (trainer adapters,
 re-exported by ``adapters``), ``verl_manager`` (verl's rollout manager; imports verl), ``distributed``
 (cross-process answer ids), ``table_sizes`` (one table per group size).

@@ -31,6 +31,10 @@ not change the game or the group-relative advantage, so by default the kernels r
 Rewards are gathered from the float64 table, the constant added in float64, and the sum is
 rounded once to the output dtype: a float32 reward is the correctly rounded float64 reward.
 The kernels are deterministic (integer sorting and counting, one gather).
+
+On CUDA, with Triton importable, ``group_rewards`` and ``group_rewards_flat`` take the fused path of
+:mod:`estimators.torch.fused` (same bits, no host synchronisation; ``backend=`` forces a path and
+``validate=`` opts into the checks that read device values).
 """
 from __future__ import annotations
 
