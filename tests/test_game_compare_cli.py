@@ -7,42 +7,35 @@ import pytest
 from proofs_numeric.cli import main
 from proofs_numeric.game.compare import ComparisonConfig, acceleration_verdict, run_comparison, verdict_text
 from proofs_numeric.game.spec import get_game
-from proofs_numeric.game.stats import bootstrap_steps_to_target, ratio_interval, steps_to_target
 
 
-def test_steps_to_target_means_staying_below():
-    steps = np.arange(6)
-    assert steps_to_target(np.array([0.5, 0.1, 0.3, 0.1, 0.1, 0.1]), steps, 0.2) == 3
-    assert steps_to_target(np.array([0.5, 0.1, 0.1, 0.1, 0.1, 0.3]), steps, 0.2) == np.inf
-    assert steps_to_target(np.full(6, 0.1), steps, 0.2) == 0
-
-
-def test_bootstrap_interval_brackets_the_estimate_and_ratios():
-    rng = np.random.default_rng(0)
-    steps = np.arange(100)
-    err = np.exp(-steps / 20.0)[None, :] * rng.uniform(0.8, 1.2, size=(40, 1))
-    b = bootstrap_steps_to_target(err, steps, 0.1, n_boot=200, rng=rng)
-    assert b["lo"] <= b["steps"] <= b["hi"] and np.isfinite(b["hi"])
-    lo, hi = ratio_interval(b["replicates"], 2 * b["replicates"])
-    assert lo == hi == 0.5
-    assert ratio_interval(np.array([1.0, np.inf]), np.array([np.inf, np.inf])) == (0.0, np.inf)
-
-
-def test_comparison_skips_unregistered_methods_and_states_verdicts():
+def test_comparison_is_paired_skips_unregistered_methods_and_states_verdicts():
     game = get_game("default")
-    cfg = ComparisonConfig(Ks=(8,), steps=40, seeds=8, groups=4, n_boot=50, targets=(0.3, 0.1))
+    cfg = ComparisonConfig(Ks=(8,), steps=40, seeds=8, groups=4, targets=(0.3, 0.1))
     res = run_comparison(game, [("plugin", {}), ("jackknife", {}), ("no_such_method", {"eps": 1})], cfg)
     assert [r["method"] for r in res["per_method_K"]] == ["plugin", "jackknife"]
     assert res["skipped"] and res["skipped"][0]["method"] == "no_such_method(eps=1)"
     for r in res["per_method_K"]:
         assert r["final_tv_lo"] <= r["final_tv_mean"] <= r["final_tv_hi"]
         assert r["exact_fixed_point_tv"] > 0 and r["seeds"] == 8
+        for t in r["to_target"]:
+            assert t["median_lo"] <= t["median"] <= t["median_hi"] and 0 <= t["fraction_reached"] <= 1
     v = acceleration_verdict(res, 0.3, pairs=[("jackknife", "plugin")])
-    assert len(v) == 1 and v[0]["outcome"] in {"faster", "slower", "no significant difference",
-                                                "only the candidate reaches the target",
-                                                "only the reference reaches the target", "neither reaches the target"}
+    assert len(v) == 1 and v[0]["outcome"] in {"candidate first", "reference first", "tie", "no significant difference"}
+    assert v[0]["a_first"] + v[0]["b_first"] + v[0]["ties"] + v[0]["neither"] == 8
     text = verdict_text(v, res["skipped"])
     assert text[0].startswith("default game, jackknife vs plugin at TV <= 0.3: K=8:")
+
+
+def test_identical_tables_tie_on_every_seed():
+    """Two copies of the same table see the same random numbers (common random numbers): every seed ties."""
+    game = get_game("default")
+    cfg = ComparisonConfig(Ks=(8,), steps=60, seeds=6, groups=2, targets=(0.2,))
+    res = run_comparison(game, [("plugin", {}), ("plugin", {})], cfg)
+    curves = res["_curves"][("plugin", 8)]
+    assert np.isfinite(curves["passage"][0.2]).any()
+    v = acceleration_verdict(res, 0.2, pairs=[("plugin", "plugin")])
+    assert all(x["outcome"] == "tie" and x["ties"] + x["neither"] == 6 for x in v)
 
 
 def test_cli_exact_json_has_the_documented_fields(capsys):

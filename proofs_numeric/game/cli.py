@@ -23,38 +23,15 @@ def _jsonable(doc):
     return report_jsonable(doc)
 
 
-def _floats(text: str, name: str) -> list[float]:
-    try:
-        vals = [float(x) for x in text.split(",") if x.strip()]
-    except ValueError:
-        raise ValueError(f"{name} must be comma-separated numbers, got {text!r}") from None
-    return vals
-
-
-def _ints(text: str, name: str) -> list[int]:
-    try:
-        return [int(x) for x in text.split(",") if x.strip()]
-    except ValueError:
-        raise ValueError(f"{name} must be comma-separated integers, got {text!r}") from None
-
-
 def add_parser(sub) -> None:
     from .advantages import ADVANTAGES
     from .expected import UPDATES
-    from .spec import GAMES
+    from .gameargs import add_game_arguments
 
     p = sub.add_parser("game", help="the alignment game (C7): exact fixed points or stochastic runs",
                        description="Exact fixed points of a table in the alignment game (--exact), or stochastic "
                                    "GRPO-style runs of several methods with plots and JSON.")
-    p.add_argument("--game", choices=sorted(GAMES), default="default",
-                   help="a named configuration (default: 5 answers, r = 1,0.7,0.4,0.2,0, beta 0.5, KL); "
-                        "--rewards/--beta/--generator override it")
-    p.add_argument("--rewards", help="comma-separated answer rewards, e.g. 1,0.7,0.4,0.2,0")
-    p.add_argument("--beta", type=float, help="diversity strength beta > 0")
-    p.add_argument("--generator", choices=["kl", "euclidean", "power"], help="phi (default: the game's)")
-    p.add_argument("--alpha", type=float, help="power generator exponent (alpha > 0, alpha != 1)")
-    p.add_argument("--traces-per-answer", help="comma-separated trace counts per answer (each >= 1)")
-    p.add_argument("--trace-answer", help="comma-separated answer index of every trace (explicit map)")
+    add_game_arguments(p)
     p.add_argument("--exact", action="store_true", help="exact fixed points only (no sampling)")
     p.add_argument("--K", default=None, help="group size(s): one integer >= 2 with --exact (default 8), "
                                              "comma-separated otherwise (default 4,8,16,32)")
@@ -69,39 +46,16 @@ def add_parser(sub) -> None:
     p.add_argument("--seeds", type=int, default=64)
     p.add_argument("--groups", type=int, default=16, help="groups of K per step")
     p.add_argument("--step-size", type=float, default=1.0)
-    p.add_argument("--targets", default="0.1,0.05,0.02", help="TV targets for steps-to-target")
+    p.add_argument("--targets", default="0.1,0.05,0.02", help="TV targets for first-passage times")
+    p.add_argument("--tune", action="store_true",
+                   help="the fair protocol instead of one step size: every table's schedule tuned on tuning seeds "
+                        "and measured on fresh seeds at each --horizons (prints JSON; writes nothing)")
+    p.add_argument("--horizons", default="100,300,1000", help="--tune: horizons T (comma-separated)")
+    p.add_argument("--processes", type=int, default=None, help="worker processes (default: the CPUs, at most 2)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--format", choices=["json", "text"], default="text")
     p.add_argument("--out", default="reports/game", help="output directory of a stochastic run (game.json, PNGs)")
     p.set_defaults(func=_cmd_game)
-
-
-def _game_from_args(args):
-    from .spec import GAMES, make_game
-
-    base = dict(GAMES[args.game])
-    if args.rewards is not None:
-        base["rewards"] = _floats(args.rewards, "--rewards")
-        base.pop("traces_per_answer", None)
-    if args.beta is not None:
-        base["beta"] = args.beta
-    if args.generator is not None:
-        base["generator"] = args.generator
-    gp = {}
-    if base["generator"] == "power":
-        if args.alpha is None:
-            raise ValueError("--alpha is required for the power generator (alpha > 0, alpha != 1)")
-        gp["alpha"] = args.alpha
-    elif args.alpha is not None:
-        raise ValueError(f"--alpha applies only to --generator power, not {base['generator']!r}")
-    if args.traces_per_answer is not None:
-        base["traces_per_answer"] = _ints(args.traces_per_answer, "--traces-per-answer")
-    if args.trace_answer is not None:
-        base.pop("traces_per_answer", None)
-        base["trace_answer"] = _ints(args.trace_answer, "--trace-answer")
-    name = args.game if all(getattr(args, k) is None for k in ("rewards", "beta", "generator", "traces_per_answer",
-                                                               "trace_answer")) else "custom"
-    return make_game(generator_params=gp, name=name, **base)
 
 
 def _check_out_dir(out: Path) -> Path:
@@ -116,10 +70,54 @@ def _check_out_dir(out: Path) -> Path:
     return out
 
 
+def _methods(text, default) -> list[str]:
+    """Method names from --methods, each checked against the registry (a typo is an error, never skipped)."""
+    from estimators import method_names
+
+    if text is None:
+        return list(default)
+    names = [m.strip() for m in text.split(",")]
+    known = method_names()
+    bad = [m for m in names if m not in known]
+    if not names or bad or any(not m for m in names):
+        raise ValueError(f"--methods must be comma-separated names from {known}, got {text!r}"
+                         + (f" ({', '.join(map(repr, bad))} unknown)" if bad else ""))
+    return names
+
+
+def _check_buildable(game, methods, Ks, args) -> None:
+    """Methods the user named must build at every K (a method that needs parameters, e.g. aqp's eps, is refused
+    here with the reason instead of being skipped)."""
+    from .compare import build_tables
+
+    if not args.methods:
+        return
+    _tables, skipped = build_tables(game, methods, Ks)
+    if skipped:
+        s = skipped[0]
+        raise ValueError(f"--methods {s['method']} cannot be built at K = {s['K']}: {s['reason']}"
+                         + (" (compare parameter settings with --tune's default list or the report)"
+                            if "eps" in s["reason"] else ""))
+
+
+def _processes(args) -> int:
+    from .parallel import default_processes
+
+    if args.processes is None:
+        return default_processes()
+    if args.processes < 1:
+        raise ValueError(f"--processes must be an integer >= 1, got {args.processes}")
+    return args.processes
+
+
 def _cmd_game(args) -> int:
-    game = _game_from_args(args)
+    from .gameargs import game_from_args
+
+    game = game_from_args(args)
     if args.exact:
         return _exact(game, args)
+    if args.tune:
+        return _tune(game, args)
     return _run(game, args)
 
 
@@ -127,12 +125,16 @@ def _exact(game, args) -> int:
     from estimators import build_table
 
     from ..cli import _parse_value as parse_value
-    from .exact import optimum_summary, table_equilibria
+    from .exact import EXACT_MAX_K, optimum_summary, table_equilibria
+    from .gameargs import ints
 
-    Ks = _ints(args.K, "--K") if args.K is not None else [8]
-    methods = [m.strip() for m in args.methods.split(",")] if args.methods else ["plugin"]
+    Ks = ints(args.K, "--K") if args.K is not None else [8]
+    methods = _methods(args.methods, ["plugin"])
     if len(Ks) != 1 or len(methods) != 1:
         raise ValueError("--exact takes one --K and one --method")
+    if not 2 <= Ks[0] <= EXACT_MAX_K:
+        raise ValueError(f"--exact: K must be an integer in [2, {EXACT_MAX_K}] (the certified root isolation in "
+                         f"rationals grows like K^2: about 2 s at K = 1024), got {Ks[0]}")
     params = {}
     for item in args.param:
         if "=" not in item:
@@ -170,23 +172,24 @@ def _run(game, args) -> int:
     from .compare import COMPARED_METHODS, POLYNOMIAL_METHODS, ComparisonConfig, acceleration_verdict, \
         run_comparison, verdict_text
     from .dynamics import RunConfig
+    from .gameargs import floats, ints
     from .plots import plot_convergence
 
-    Ks = tuple(_ints(args.K, "--K")) if args.K is not None else (4, 8, 16, 32)
-    if args.methods:
-        methods = [(m.strip(), {}) for m in args.methods.split(",")]
-    else:
-        methods = POLYNOMIAL_METHODS if game.generator.is_polynomial else COMPARED_METHODS
+    Ks = tuple(ints(args.K, "--K")) if args.K is not None else (4, 8, 16, 32)
+    default = POLYNOMIAL_METHODS if game.generator.is_polynomial else COMPARED_METHODS
+    methods = [(m, {}) for m in _methods(args.methods, [])] if args.methods else default
     if args.param:
         raise ValueError("--param applies to --exact; compare parameter settings with the report's method list")
-    targets = tuple(_floats(args.targets, "--targets"))
+    targets = tuple(floats(args.targets, "--targets"))
     if not targets or any(not 0 < t < 1 for t in targets):
         raise ValueError(f"--targets must be TV values in (0, 1), got {args.targets!r}")
     cfg = ComparisonConfig(Ks=Ks, step_size=args.step_size, steps=args.steps, groups=args.groups, seeds=args.seeds,
-                           advantage=args.advantage, update=args.update, targets=targets, seed=args.seed)
+                           advantage=args.advantage, update=args.update, targets=targets, seed=args.seed,
+                           processes=_processes(args))
     for K in Ks:  # every run's settings are checked before any work
         RunConfig(K=K, step_size=args.step_size, steps=args.steps, groups=args.groups, seeds=args.seeds,
                   advantage=args.advantage, update=args.update, seed=args.seed)
+    _check_buildable(game, methods, Ks, args)
     out = _check_out_dir(Path(args.out))
     res = run_comparison(game, methods, cfg, log=lambda m: print(m, file=sys.stderr, flush=True))
     verdicts = acceleration_verdict(res, targets[len(targets) // 2])
@@ -201,3 +204,30 @@ def _run(game, args) -> int:
     else:
         sys.stdout.write("\n".join([game.describe(), *doc["verdict"]["text"], f"wrote {out / 'game.json'}"]) + "\n")
     return 0
+
+
+def _tune(game, args) -> int:
+    """``--tune``: the protocol of :mod:`.protocol` for each K, its verdict as JSON on stdout."""
+    from .compare import COMPARED_METHODS, POLYNOMIAL_METHODS
+    from .gameargs import floats, ints
+    from .protocol import ProtocolConfig, run_cell
+    from .verdict import summarise_cell, verdict_paragraph
+
+    Ks = ints(args.K, "--K") if args.K is not None else [8]
+    default = POLYNOMIAL_METHODS if game.generator.is_polynomial else COMPARED_METHODS
+    methods = [(m, {}) for m in _methods(args.methods, [])] if args.methods else default
+    horizons = tuple(ints(args.horizons, "--horizons"))
+    targets = tuple(floats(args.targets, "--targets"))
+    cfg = ProtocolConfig(horizons=horizons, groups=args.groups, measure_seeds=args.seeds, targets=targets,
+                         seed=args.seed)
+    summary = {"rows": [], "cells": [], "aqp": [], "corrections": [], "passage": [], "skipped": []}
+    for K in Ks:
+        cell = run_cell(game, methods, K, args.advantage, cfg, processes=_processes(args))
+        print(f"[game --tune] K={K}: tuned and measured in {cell.seconds:.1f}s", file=sys.stderr, flush=True)
+        for k, v in summarise_cell(cell, cfg).items():
+            summary[k] += v
+    doc = {"game": game.to_dict(), "advantage": args.advantage, "config": cfg.to_json(), **summary,
+           "verdict": verdict_paragraph(summary)}
+    sys.stdout.write(json.dumps(_jsonable(doc), indent=2, allow_nan=False) + "\n")
+    return 0
+

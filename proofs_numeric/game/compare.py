@@ -1,11 +1,13 @@
-"""The convergence comparison (docs/claims.md, C7(b, c)) and the agreement of stochastic runs with exact fixed points.
+"""Convergence at one given step size (``alft game``), and the agreement of stochastic runs with exact fixed points.
 
-``run_comparison``: for every method of a data list and every K, ``seeds`` stochastic runs at the
-*same* step size; the error TV(p_t, p*) against steps with a pointwise 95% band over seeds, the
-final error (mean over the last window and seeds) beside the exact fixed-point error, and the steps
-until the seed-mean error stays below each target, with a percentile bootstrap interval over seeds.
-``acceleration_verdict`` turns those into statements (faster / slower / no significant difference /
-only one reaches the target), pair by pair.
+``run_comparison``: for every K, every method of a data list runs ``seeds`` stochastic runs at the *same*
+step size, in one batch with common random numbers (:mod:`.engine`), so the methods are paired seed by
+seed. Per method: TV(p_t, p*) against steps with a pointwise 95% band over seeds, the final error (mean
+over the last window, per seed) beside the exact fixed-point error, and the first-passage times to each
+target (the fraction of seeds that get there, the median with an order-statistic interval).
+``acceleration_verdict`` compares pairs of methods by their paired first-passage times (:func:`.stats.compare_passage`:
+who gets there first on how many seeds, ties counted as ties). The fair comparison, with a step size tuned
+per method, is :mod:`.protocol`.
 
 ``agreement_check``: a run with a decaying step size (so the iterates settle instead of fluctuating
 with a fixed step), tail-averaged per seed; simultaneous intervals over seeds for every answer
@@ -13,7 +15,6 @@ probability, and from them an interval for TV(E p, p*) that must contain the exa
 """
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -21,24 +22,27 @@ import numpy as np
 from estimators import build_table, method_names
 
 from .dynamics import RunConfig, simulate, step_sizes
+from .engine import Batch, run_batch
 from .equilibria import PrecisionError, optimum, table_marginal, total_variation
-from .exact import table_equilibria
+from .exact import EXACT_MAX_K, table_equilibria
 from .expected import EnumeratedAdvantage, closed_form_advantage, expected_iteration
 from .spec import GameSpec
-from .stats import bootstrap_steps_to_target, mean_band, ratio_interval, simultaneous_mean_interval
+from .stats import compare_passage, first_passage, mean_band, mean_interval, passage_summary, \
+    simultaneous_mean_interval
 
 __all__ = ["COMPARED_METHODS", "POLYNOMIAL_METHODS", "ComparisonConfig", "AgreementCase", "method_label", "build_tables",
-           "run_comparison", "acceleration_verdict", "verdict_text", "plateau_text", "agreement_check", "VERDICT_PAIRS"]
+           "run_comparison", "acceleration_verdict", "verdict_text", "plateau_text", "agreement_check", "VERDICT_PAIRS",
+           "EXACT_MAX_K"]
 
-#: Methods compared on the KL game, as data: (registry name, parameters). Unregistered methods
-#: (AQP until it lands) are skipped with a note.
+#: Methods compared on the KL game, as data: (registry name, parameters). Unregistered methods are
+#: skipped with a note.
 COMPARED_METHODS = [("plugin", {}), ("jackknife", {}), ("minimax", {}),
                     ("aqp", {"eps": 1}), ("aqp", {"eps": 10}), ("aqp", {"eps": 100})]
 #: Methods compared on a polynomial (e.g. Euclidean) game, where the U-statistic is unbiased (C1).
 POLYNOMIAL_METHODS = [("plugin", {}), ("jackknife", {}), ("ustat", {})]
 #: (candidate, reference) pairs of the verdict; a name matches every parameter setting of a method.
-VERDICT_PAIRS = [("aqp", "minimax"), ("aqp", "plugin"), ("minimax", "plugin"), ("jackknife", "plugin"),
-                 ("ustat", "plugin")]
+VERDICT_PAIRS = [("aqp", "minimax"), ("aqp", "plugin"), ("aqp", "jackknife"), ("minimax", "plugin"),
+                 ("jackknife", "plugin"), ("ustat", "plugin")]
 
 
 def method_label(name: str, params: dict) -> str:
@@ -79,9 +83,10 @@ class ComparisonConfig:
     update: str = "pg"
     targets: tuple = (0.1, 0.05, 0.02)
     final_window: int = 50
-    n_boot: int = 400
     curve_points: int = 81
     seed: int = 0
+    level: float = 0.95
+    processes: int = 1
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -108,90 +113,84 @@ def cached_equilibria(cache: dict | None, game: GameSpec, label: str, table, adv
     return out
 
 
+def _exact_figures(game, label, table, cfg, ps, cache, record) -> tuple[dict, np.ndarray | None, str | None]:
+    """Exact fixed point and expected-dynamics curve of one table, or the reason they are not computed."""
+    if table.K > EXACT_MAX_K:
+        return {}, None, f"exact fixed points are computed up to K = {EXACT_MAX_K}"
+    try:
+        ex = cached_equilibria(cache, game, label, table, cfg.advantage, ps)
+    except (PrecisionError, ValueError) as exc:
+        return {}, None, f"exact fixed point: {exc}"
+    marg = table_marginal(table, cfg.advantage) if cfg.advantage != "grpo" else None
+    F = (lambda q, mg=marg: closed_form_advantage(game, mg, q)) if marg is not None else \
+        EnumeratedAdvantage(game, table, cfg.advantage)
+    etas = np.full(cfg.steps, float(cfg.step_size))
+    det = total_variation(expected_iteration(game, F, etas, cfg.steps, cfg.update, record=record), ps)
+    return {"exact_fixed_point_tv": ex["tv"][0], "exact_fixed_point_kl": ex["kl"][0],
+            "exact_support_lost": ex["support_lost"][0], "n_fixed_points": len(ex["fixed_points"]),
+            "expected_dynamics_final_tv": float(det[-1])}, det, None
+
+
+def _method_row(label, name, params, K, table, err, finite, steps, cfg, exact) -> dict:
+    """Figures of one method at one K from its per-seed error curves ``err`` [S, R]."""
+    fin = err[:, -min(cfg.final_window, err.shape[1]):].mean(axis=1)
+    fm, flo, fhi = mean_interval(fin, cfg.level)
+    passages = [dict(passage_summary(first_passage(err, steps, tgt), cfg.level), target=tgt) for tgt in cfg.targets]
+    return {"method": label, "name": name, "params": dict(params), "K": K,
+            "max_abs_g": float(np.max(np.abs(table.values))), **exact,
+            "final_tv_mean": fm, "final_tv_lo": flo, "final_tv_hi": fhi, "final_tv_interval": [flo, fhi],
+            "to_target": passages, "nonfinite_seeds": int((~finite).sum()), "seeds": int(err.shape[0])}
+
+
 def run_comparison(game: GameSpec, methods, cfg: ComparisonConfig, *, log=None, p_star=None,
                    exact_cache: dict | None = None) -> dict:
-    """Stochastic runs of every (method, K) at equal step size, with exact fixed points beside them."""
+    """Stochastic runs of every (method, K) at equal step size (paired by seed), exact fixed points beside them."""
     log = log or (lambda msg: None)
     ps = optimum(game)[0] if p_star is None else np.asarray(p_star)
     tables, skipped = build_tables(game, methods, cfg.Ks)
-    rng = np.random.default_rng(cfg.seed + 7919)
     per, curves = [], {}
     for K in cfg.Ks:
-        for name, params in methods:
-            label = method_label(name, params)
-            table = tables.get((label, K))
-            if table is None:
-                continue
-            try:
-                ex = cached_equilibria(exact_cache, game, label, table, cfg.advantage, ps)
-            except PrecisionError as exc:
-                skipped.append({"method": label, "K": K, "reason": f"exact fixed point: {exc}"})
-                continue
-            run_cfg = RunConfig(K=K, step_size=cfg.step_size, steps=cfg.steps, groups=cfg.groups, seeds=cfg.seeds,
-                                advantage=cfg.advantage, update=cfg.update, seed=cfg.seed + 1000 * K)
-            tr = simulate(game, table, run_cfg)
-            err = total_variation(tr.p, ps)                                   # [S, R]
-            finite = np.isfinite(err).all(axis=1)
-            err = err[finite]
-            mean, lo, hi = mean_band(err)
-            fin = err[:, -cfg.final_window:].mean(axis=1)                     # per-seed final error
-            fmean, flo, fhi = mean_band(fin[:, None])
-            marg = table_marginal(table, cfg.advantage) if cfg.advantage != "grpo" else None
-            F = (lambda q, mg=marg: closed_form_advantage(game, mg, q)) if marg is not None else \
-                EnumeratedAdvantage(game, table, cfg.advantage)
-            det = expected_iteration(game, F, step_sizes(run_cfg), cfg.steps, cfg.update, record=tr.steps)
-            det_err = total_variation(det, ps)
-            to_target = []
-            for tgt in cfg.targets:
-                b = bootstrap_steps_to_target(err, tr.steps, tgt, n_boot=cfg.n_boot, rng=rng)
-                to_target.append(b)
-            row = {
-                "method": label, "name": name, "params": dict(params), "K": K,
-                "max_abs_g": float(np.max(np.abs(table.values))),
-                "exact_fixed_point_tv": ex["tv"][0], "exact_fixed_point_kl": ex["kl"][0],
-                "exact_support_lost": ex["support_lost"][0], "n_fixed_points": len(ex["fixed_points"]),
-                "expected_dynamics_final_tv": float(det_err[-1]),
-                "final_tv_mean": float(fmean[0]), "final_tv_lo": float(flo[0]), "final_tv_hi": float(fhi[0]),
-                "to_target": [{k: v for k, v in b.items() if k != "replicates"} for b in to_target],
-                "final_tv_interval": [float(flo[0]), float(fhi[0])],
-                "collapsed_fraction": float(np.mean(tr.p[:, -1].max(axis=1) > 0.99)),
-                "nonfinite_seeds": int((~finite).sum()), "seeds": int(finite.sum()),
-                "curve": dict(_curve_json(tr.steps, mean, lo, hi, cfg.curve_points),
-                              expected=[float(det_err[i]) for i in _curve_index(tr.steps.size, cfg.curve_points)]),
-            }
+        labs = [(method_label(n, p), n, p) for n, p in methods if (method_label(n, p), K) in tables]
+        if not labs:
+            continue
+        run_cfg = RunConfig(K=K, step_size=cfg.step_size, steps=cfg.steps, groups=cfg.groups, seeds=cfg.seeds,
+                            advantage=cfg.advantage, update=cfg.update, seed=cfg.seed + 1000 * K)
+        bt = Batch(r=game.r, beta=game.beta, answer_of=game.answer_of, K=K,
+                   tables=np.stack([tables[(lab, K)].values for lab, _, _ in labs]),
+                   etas=np.tile(step_sizes(run_cfg), (len(labs), 1)), seeds=cfg.seeds, groups=cfg.groups,
+                   advantage=cfg.advantage, update=cfg.update, record=np.arange(cfg.steps + 1), seed=run_cfg.seed,
+                   p_ref=ps, theta0=game.theta0)
+        res = run_batch(bt, processes=cfg.processes)
+        for i, (label, name, params) in enumerate(labs):
+            table = tables[(label, K)]
+            exact, det, why = _exact_figures(game, label, table, cfg, ps, exact_cache, bt.record)
+            if why:
+                skipped.append({"method": label, "K": K, "reason": why})
+            err = np.where(res.finite[i][:, None], res.values[i], 1.0)
+            row = _method_row(label, name, params, K, table, err, res.finite[i], bt.record, cfg, exact)
+            mean, lo, hi = mean_band(err, cfg.level)
+            idx = _curve_index(bt.record.size, cfg.curve_points)
+            row["curve"] = dict(_curve_json(bt.record, mean, lo, hi, cfg.curve_points),
+                                expected=None if det is None else [float(det[j]) for j in idx])
             per.append(row)
-            curves[(label, K)] = {"steps": tr.steps, "mean": mean, "lo": lo, "hi": hi, "det": det_err,
-                                  "replicates": {b["target"]: b["replicates"] for b in to_target}}
-            t0 = to_target[len(to_target) // 2]
-            log(f"[C7] K={K} {label}: final TV {fmean[0]:.4f} [{flo[0]:.4f}, {fhi[0]:.4f}] (exact fixed point "
-                f"{ex['tv'][0]:.4f}); steps to TV<={t0['target']:g}: {t0['steps']:g} [{t0['lo']:g}, {t0['hi']:g}]; "
-                f"{tr.samples_per_second:.2e} samples/s")
+            curves[(label, K)] = {"steps": bt.record, "mean": mean, "lo": lo, "hi": hi, "det": det,
+                                  "passage": {t: first_passage(err, bt.record, t) for t in cfg.targets},
+                                  "final": err[:, -min(cfg.final_window, err.shape[1]):].mean(axis=1)}
+            mid = row["to_target"][len(cfg.targets) // 2]
+            log(f"[C7] K={K} {label}: final TV {row['final_tv_mean']:.4f} [{row['final_tv_lo']:.4f}, "
+                f"{row['final_tv_hi']:.4f}]; TV<={mid['target']:g} reached by {mid['reached']}/{mid['seeds']} seeds, "
+                f"median step {mid['median']:g} [{mid['median_lo']:g}, {mid['median_hi']:g}]")
+        log(f"[C7] K={K}: {res.samples:.2e} sampled answers in {res.seconds:.1f}s ({res.samples_per_second:.2e}/s)")
     return {"config": cfg.to_json(), "game": game.to_dict(), "p_star": ps.tolist(), "per_method_K": per,
             "skipped": skipped, "_curves": curves}
 
 
-def _outcome(a_steps, a_reps, b_steps, b_reps) -> tuple[str, float | None, float | None, float | None]:
-    a_ok, b_ok = math.isfinite(a_steps), math.isfinite(b_steps)
-    if a_ok and b_ok:
-        ratio = a_steps / b_steps if b_steps > 0 else float("inf")
-        lo, hi = ratio_interval(a_reps, b_reps)
-        if hi < 1:
-            return "faster", ratio, lo, hi
-        if lo > 1:
-            return "slower", ratio, lo, hi
-        return "no significant difference", ratio, lo, hi
-    if a_ok:
-        return "only the candidate reaches the target", None, None, None
-    if b_ok:
-        return "only the reference reaches the target", None, None, None
-    return "neither reaches the target", None, None, None
-
-
 def acceleration_verdict(result: dict, target: float, pairs=VERDICT_PAIRS) -> list[dict]:
-    """Pairwise statements at one target error: steps(candidate) / steps(reference) with a bootstrap
-    interval (< 1: the candidate is faster), or which one never reaches the target within the run."""
+    """Pairwise statements at one target error, from paired first-passage times (same seeds): on how many seeds
+    the candidate gets there first, both at the same step, or the reference first; a sign test decides."""
     rows = {(r["method"], r["K"]): r for r in result["per_method_K"]}
     curves = result["_curves"]
+    level = result["config"]["level"]
     out = []
     for cand_name, ref_name in pairs:
         for (label, K), r in sorted(rows.items(), key=lambda kv: (kv[0][1], kv[0][0])):
@@ -200,13 +199,10 @@ def acceleration_verdict(result: dict, target: float, pairs=VERDICT_PAIRS) -> li
             for (rlabel, rK), rr in rows.items():
                 if rK != K or rr["name"] != ref_name:
                     continue
-                a = next(t for t in r["to_target"] if t["target"] == target)
-                b = next(t for t in rr["to_target"] if t["target"] == target)
-                outcome, ratio, lo, hi = _outcome(a["steps"], curves[(label, K)]["replicates"][target],
-                                                  b["steps"], curves[(rlabel, K)]["replicates"][target])
-                out.append({"game": result["game"]["name"], "K": K, "candidate": label, "reference": rlabel, "target": target, "outcome": outcome,
-                            "steps_candidate": a["steps"], "steps_reference": b["steps"],
-                            "ratio": ratio, "ratio_lo": lo, "ratio_hi": hi,
+                c = compare_passage(curves[(label, K)]["passage"][target], curves[(rlabel, K)]["passage"][target], level)
+                outcome = {"a first": "candidate first", "b first": "reference first"}.get(c["outcome"], c["outcome"])
+                out.append({"game": result["game"]["name"], "K": K, "candidate": label, "reference": rlabel,
+                            "target": target, "outcome": outcome, **{k: v for k, v in c.items() if k != "outcome"},
                             "final_tv_candidate": r["final_tv_mean"], "final_tv_reference": rr["final_tv_mean"]})
     return out
 
@@ -217,14 +213,8 @@ def verdict_text(verdicts: list[dict], skipped: list[dict]) -> list[str]:
     pairs = list(dict.fromkeys((v["game"], v["candidate"], v["reference"]) for v in verdicts))
     for game, cand, ref in pairs:
         vs = [v for v in verdicts if (v["game"], v["candidate"], v["reference"]) == (game, cand, ref)]
-        parts = []
-        for v in vs:
-            if v["ratio"] is not None:
-                parts.append(f"K={v['K']}: {v['outcome']} (steps ratio {v['ratio']:.2f} [{v['ratio_lo']:.2f}, "
-                             f"{v['ratio_hi']:.2f}])")
-            else:
-                parts.append(f"K={v['K']}: {v['outcome']} (final TV {v['final_tv_candidate']:.3f} vs "
-                             f"{v['final_tv_reference']:.3f})")
+        parts = [f"K={v['K']}: {v['outcome']} (first on {v['a_first']} vs {v['b_first']} seeds, {v['ties']} tied, "
+                 f"{v['neither']} neither)" for v in vs]
         lines.append(f"{game} game, {cand} vs {ref} at TV <= {vs[0]['target']:g}: " + "; ".join(parts) + ".")
     for name, _ref in VERDICT_PAIRS:
         if any(s["method"].startswith(name) and s["K"] is None for s in skipped):
@@ -234,12 +224,11 @@ def verdict_text(verdicts: list[dict], skipped: list[dict]) -> list[str]:
 
 def plateau_text(result: dict) -> list[str]:
     """Per method: at which K the final error is set by the bias (within 25% of the exact fixed-point
-    error), by the noise (more than twice it), or the runs collapse onto a vertex -- from the numbers."""
+    error) or by the noise (more than twice it) -- from the numbers."""
     lines = []
     for label in dict.fromkeys(r["method"] for r in result["per_method_K"]):
-        rows = [r for r in result["per_method_K"] if r["method"] == label]
-        collapsed = [r["K"] for r in rows if r["collapsed_fraction"] > 0.5]
-        noise = [r["K"] for r in rows if r["K"] not in collapsed and r["final_tv_lo"] > 2 * r["exact_fixed_point_tv"]]
+        rows = [r for r in result["per_method_K"] if r["method"] == label and "exact_fixed_point_tv" in r]
+        noise = [r["K"] for r in rows if r["final_tv_lo"] > 2 * r["exact_fixed_point_tv"]]
         bias = [r["K"] for r in rows if abs(r["final_tv_mean"] - r["exact_fixed_point_tv"])
                 <= 0.25 * r["exact_fixed_point_tv"]]
         parts = []
@@ -247,8 +236,6 @@ def plateau_text(result: dict) -> list[str]:
             parts.append(f"bias-limited (final error within 25% of the exact fixed-point error) at K = {bias}")
         if noise:
             parts.append(f"noise-limited (final error above twice the fixed-point error) at K = {noise}")
-        if collapsed:
-            parts.append(f"collapsed onto a vertex in most seeds at K = {collapsed}")
         if parts:
             lines.append(f"{result['game']['name']} game, {label}: " + "; ".join(parts) + ".")
     return lines

@@ -1,32 +1,51 @@
-"""Stochastic GRPO-style dynamics of the alignment game, vectorised over seeds and groups (numpy).
+"""Stochastic GRPO-style dynamics of the alignment game: one table, many seeds (:func:`simulate`).
 
 Per step and per seed (an independent run): B groups of K traces are sampled from the softmax
 policy over traces, each sample gets the reward r(z_i) - beta * g(C_i) from its leave-one-out
 count, an advantage (:mod:`.advantages`) and the logits move by one policy-gradient or
-mirror-descent step (:mod:`.expected` states the updates and their expectations). All seeds,
-groups and samples of a step are handled by a few array operations (inverse-CDF sampling by
-threshold counts, two ``bincount`` to count and to scatter the gradient), so the cost per sampled
-answer is a few tens of nanoseconds (``benchmarks/bench_game.py``).
+mirror-descent step (:mod:`.expected` states the updates and their expectations). The work is done
+by the batch engine (:mod:`.engine`: counts instead of samples, all seeds in a few array operations,
+worker processes), so the cost per sampled answer is a few nanoseconds (``benchmarks/bench_game.py``).
 
 Randomness: one ``numpy.random.Generator`` (PCG64) per run, seeded by ``RunConfig.seed``; seeds
 within a run are rows of the same stream, so runs are reproducible and rows independent.
 """
 from __future__ import annotations
 
-import time
 from dataclasses import asdict, dataclass
 
 import numpy as np
-from scipy import special
 
 from estimators import Table
 from estimators._validate import check_K, check_positive_int
 
-from .advantages import GroupSums, advantage, check_advantage
+from .advantages import check_advantage
+from .engine import Batch, run_batch
 from .expected import check_update
 from .spec import GameSpec, check_step_size, check_table_for_game
 
-__all__ = ["RunConfig", "Trajectory", "simulate", "step_sizes"]
+__all__ = ["RunConfig", "Trajectory", "simulate", "step_sizes", "record_steps", "check_run_size", "MAX_STEPS",
+           "MAX_SAMPLES_PER_STEP", "MAX_RECORDED"]
+
+#: Limits of one simulation, so that a typo is a clear error rather than a MemoryError or a run of days:
+#: steps per run, sampled answers per step (seeds x groups x K, about 40 bytes each in flight), recorded
+#: floats (seeds x recorded steps x answers).
+MAX_STEPS = 10_000_000
+MAX_SAMPLES_PER_STEP = 1 << 24
+MAX_RECORDED = 1 << 26
+
+
+def check_run_size(seeds: int, groups: int, K: int, steps: int, *, records: int = 1) -> None:
+    """Refuse runs beyond :data:`MAX_STEPS`, :data:`MAX_SAMPLES_PER_STEP` or :data:`MAX_RECORDED`."""
+    if steps > MAX_STEPS:
+        raise ValueError(f"steps must be an integer in [1, {MAX_STEPS}], got {steps}")
+    per_step = seeds * groups * K
+    if per_step > MAX_SAMPLES_PER_STEP:
+        raise ValueError(f"seeds x groups x K = {seeds} x {groups} x {K} = {per_step} sampled answers per step: at "
+                         f"most {MAX_SAMPLES_PER_STEP} fit in memory; lower seeds or groups")
+    if seeds * records > MAX_RECORDED:
+        raise ValueError(f"seeds x recorded values = {seeds} x {records} = {seeds * records}: at most {MAX_RECORDED} "
+                         f"fit in memory; lower seeds or record less often (record_every)")
 
 
 @dataclass(frozen=True)
@@ -55,6 +74,7 @@ class RunConfig:
         check_positive_int(self.steps, name="steps")
         check_positive_int(self.groups, name="groups")
         check_positive_int(self.seeds, name="seeds")
+        check_run_size(self.seeds, self.groups, self.K, self.steps)
         check_positive_int(self.record_every, name="record_every")
         check_advantage(self.advantage)
         check_update(self.update)
@@ -69,6 +89,12 @@ class RunConfig:
 
     def to_json(self) -> dict:
         return asdict(self)
+
+
+def record_steps(cfg: RunConfig) -> np.ndarray:
+    """Recorded steps: 0, record_every, 2 record_every, ... and always the last step."""
+    rec = np.arange(0, cfg.steps + 1, cfg.record_every)
+    return rec if rec[-1] == cfg.steps else np.append(rec, cfg.steps)
 
 
 def step_sizes(cfg: RunConfig) -> np.ndarray:
@@ -100,89 +126,26 @@ class Trajectory:
         return self.samples / self.seconds if self.seconds > 0 else float("inf")
 
 
-#: Up to this many traces, sampling counts the CDF thresholds below u (one vector pass per trace);
-#: above it, one searchsorted over the seeds' concatenated CDFs.
-_THRESHOLD_SAMPLING_MAX_T = 16
+def simulate(game: GameSpec, table: Table, cfg: RunConfig, *, log=None, theta0=None,
+             processes: int = 1) -> Trajectory:
+    """Run ``cfg.seeds`` independent stochastic runs of the game from its initial logits (or ``theta0``, [T]).
 
-
-def _inverse_cdf(cdf: np.ndarray, u: np.ndarray, row_off: np.ndarray, trace_base: np.ndarray) -> np.ndarray:
-    """Trace index y[s, i] = #{j < T - 1 : cdf[s, j] <= u[s, i]} (inverse-CDF sampling, exact in float64)."""
-    S, T = cdf.shape
-    if T <= _THRESHOLD_SAMPLING_MAX_T:
-        y = np.zeros(u.shape, dtype=np.int64)
-        for j in range(T - 1):
-            y += u >= cdf[:, j:j + 1]
-        return y
-    y = np.searchsorted((cdf + row_off).ravel(), (u + row_off).ravel(), side="right").reshape(u.shape)
-    return np.minimum(y - trace_base, T - 1)
-
-
-def simulate(game: GameSpec, table: Table, cfg: RunConfig, *, log=None, theta0=None) -> Trajectory:
-    """Run ``cfg.seeds`` independent stochastic runs of the game from uniform logits (or ``theta0``, [T])."""
+    A one-configuration :class:`.engine.Batch`. ``processes`` > 1 shares the seeds among worker processes
+    (results do not depend on their number; a script that asks for them needs the usual
+    ``if __name__ == "__main__":`` guard, as with any spawned process).
+    """
     check_table_for_game(game, table, cfg.K)
-    S, B, K, T, m = cfg.seeds, cfg.groups, cfg.K, game.T, game.m
-    rng = np.random.default_rng(cfg.seed)
-    g = np.ascontiguousarray(table.values)
-    r, beta = game.r, game.beta
-    answer_of = game.answer_of
-    to_answers = game.trace_to_answer_matrix
-    etas = step_sizes(cfg)
-    rec_steps = np.arange(0, cfg.steps + 1, cfg.record_every)
-    if rec_steps[-1] != cfg.steps:
-        rec_steps = np.append(rec_steps, cfg.steps)
-    P = np.empty((S, rec_steps.size, m))
-    theta = np.zeros((S, T))
+    check_run_size(cfg.seeds, cfg.groups, cfg.K, cfg.steps, records=record_steps(cfg).size * game.m)
+    th0 = game.theta0 if game.initial_logits is not None else None
     if theta0 is not None:
         th0 = np.asarray(theta0, dtype=np.float64)
-        if th0.shape != (T,) or not np.all(np.isfinite(th0)):
-            raise ValueError(f"theta0 must be {T} finite logits (one per trace), got shape {th0.shape}")
-        theta += th0
-    row_off = (2.0 * np.arange(S))[:, None]                    # rows of the flattened CDF never interleave
-    trace_base = (np.arange(S) * T)[:, None]
-    group_key = (np.arange(S * B) * m).reshape(S, B, 1)
-    seed_trace_key = (np.arange(S) * T)[:, None, None]
-    scale = 1.0 / (B * K)
-    j = 0
-    t0 = time.perf_counter()
-    for t in range(cfg.steps + 1):
-        pi = special.softmax(theta, axis=1)
-        if rec_steps[j] == t:
-            P[:, j] = pi @ to_answers
-            j += 1
-            if log is not None and j % max(1, rec_steps.size // 4) == 0:
-                log(f"step {t}/{cfg.steps}")
-        if t == cfg.steps:
-            break
-        cdf = np.cumsum(pi, axis=1)
-        cdf[:, -1] = 1.0
-        u = rng.random((S, B * K))
-        y = _inverse_cdf(cdf, u, row_off, trace_base).reshape(S, B, K)
-        z = answer_of[y]
-        N = np.bincount((group_key + z).ravel(), minlength=S * B * m).reshape(S, B, m)
-        C = np.take_along_axis(N, z, axis=2) - 1
-        gC = g[C]
-        rz = r[z]
-        R = rz - beta * gC
-        sum_R = R.sum(axis=2, keepdims=True)
-        if cfg.advantage == "decoupled":
-            sums = GroupSums(R=sum_R, r=rz.sum(axis=2, keepdims=True), g=gC.sum(axis=2, keepdims=True), css=None)
-            A = advantage("decoupled", R=R, r_i=rz, g_i=gC, g_minus_i=g[np.maximum(C - 1, 0)], C_i=C,
-                          sums=sums, beta=beta, K=K)
-        elif cfg.advantage == "grpo":
-            dev = R - sum_R / K
-            sums = GroupSums(R=sum_R, r=None, g=None, css=(dev * dev).sum(axis=2, keepdims=True))
-            A = advantage("grpo", R=R, r_i=rz, g_i=gC, g_minus_i=None, C_i=C, sums=sums, beta=beta, K=K)
-        else:
-            A = advantage("rloo", R=R, r_i=rz, g_i=gC, g_minus_i=None, C_i=C,
-                          sums=GroupSums(R=sum_R, r=None, g=None, css=None), beta=beta, K=K)
-        G = np.bincount((seed_trace_key + y).ravel(), weights=A.ravel(), minlength=S * T).reshape(S, T)
-        if cfg.update == "pg":
-            G -= pi * A.sum(axis=(1, 2))[:, None]
-        else:
-            G /= pi
-        theta += (etas[t] * scale) * G
-        theta -= theta.max(axis=1, keepdims=True)
-    seconds = time.perf_counter() - t0
-    bad = ~np.isfinite(P).all(axis=(1, 2))
-    return Trajectory(steps=rec_steps, p=P, pi_final=special.softmax(theta, axis=1), config=cfg, seconds=seconds,
-                      nonfinite_seeds=int(bad.sum()))
+        if th0.shape != (game.T,) or not np.all(np.isfinite(th0)):
+            raise ValueError(f"theta0 must be {game.T} finite logits (one per trace), got shape {th0.shape}")
+    bt = Batch(r=game.r, beta=game.beta, answer_of=game.answer_of, K=cfg.K, tables=table.values[None, :],
+               etas=step_sizes(cfg)[None, :], seeds=cfg.seeds, groups=cfg.groups, advantage=cfg.advantage,
+               update=cfg.update, record=record_steps(cfg), seed=cfg.seed, theta0=th0)
+    if log is not None:
+        log(f"simulating {cfg.seeds} seeds x {cfg.steps} steps x {cfg.groups} groups of K = {cfg.K}")
+    res = run_batch(bt, processes=check_positive_int(processes, name="processes"))
+    return Trajectory(steps=bt.record, p=res.values[0], pi_final=res.pi_final[0], config=cfg, seconds=res.seconds,
+                      nonfinite_seeds=int((~res.finite[0]).sum()))

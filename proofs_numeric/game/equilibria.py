@@ -30,7 +30,7 @@ from typing import Callable
 
 import mpmath
 import numpy as np
-from scipy import optimize
+from scipy import optimize, special
 
 from estimators import Generator, Table
 from estimators.bernstein import monomial_to_bernstein
@@ -40,14 +40,21 @@ from .advantages import check_advantage, effective_table
 from .spec import GameSpec
 
 __all__ = ["Marginal", "KKTPoint", "PrecisionError", "table_marginal", "generator_marginal", "solve_kkt", "optimum",
-           "total_variation", "kl_divergence", "KKT_TOL"]
+           "total_variation", "kl_divergence", "KKT_TOL", "kkt_tolerance"]
 
 class PrecisionError(ValueError):
     """The float64 solver could not produce a point that passes the exact KKT check."""
 
 
-#: A KKT point is accepted when its exactly evaluated residual is below this (in reward units).
+#: A KKT point is accepted when its exactly evaluated residual is below KKT_TOL times the scale of the
+#: equation's terms, max(1, max |r|, beta) (:func:`kkt_tolerance`): relative, so that beta = 1e8 is judged
+#: as finely as beta = 1 (float64 evaluates beta * u(p) to about 1e-16 of beta).
 KKT_TOL = 1e-9
+
+
+def kkt_tolerance(r, beta: float) -> float:
+    """The residual tolerance of a game's KKT points: KKT_TOL * max(1, max |r|, beta)."""
+    return KKT_TOL * max(1.0, float(np.max(np.abs(np.asarray(r, dtype=np.float64)))), float(beta))
 _EPS = np.finfo(np.float64).eps
 
 
@@ -126,20 +133,22 @@ def _pieces_from_derivative(dcoeffs, value_at) -> tuple[tuple, tuple]:
 
 
 class BernsteinEvaluator:
-    """Fast float64 values of sum_c h_c C(n,c) p^c (1-p)^(n-c) at many p.
+    """Fast float64 values of sum_c h_c C(n,c) p^c (1-p)^(n-c) at many p, for any degree n.
 
-    Powers of t = p/(1-p) for p <= 1/2 and of (1-p)/p above, so every power is <= 1 and nothing
-    overflows; the rounding error is of the order of n u sum_c |h_c| b_{n,c}(p), as for the pmf
-    sum of :mod:`estimators.moments` (the KKT residuals of :func:`solve_kkt` are re-checked exactly).
+    Each term is exp(log C(n,c) + c log t + n log(1-p)) with t = p/(1-p) for p <= 1/2 (and the mirror
+    image above), so nothing overflows, whatever n (the binomial coefficients themselves overflow float64
+    from n = 1030); the rounding error is of the order of n u sum_c |h_c| b_{n,c}(p), as for the pmf sum of
+    :mod:`estimators.moments` (the KKT residuals of :func:`solve_kkt` are re-checked exactly).
     """
 
     def __init__(self, h):
         h = np.asarray(h, dtype=np.float64)
         self.n = h.size - 1
-        binom = np.array([math.comb(self.n, c) for c in range(self.n + 1)], dtype=np.float64)
-        self.lo = h * binom
-        self.hi = self.lo[::-1].copy()
-        self.k = np.arange(self.n + 1, dtype=np.float64)
+        k = np.arange(self.n + 1, dtype=np.float64)
+        self.log_binom = special.gammaln(self.n + 1) - special.gammaln(k + 1) - special.gammaln(self.n - k + 1)
+        self.lo = h
+        self.hi = h[::-1].copy()
+        self.k = k
 
     def __call__(self, p) -> np.ndarray:
         p = np.asarray(p, dtype=np.float64)
@@ -149,10 +158,13 @@ class BernsteinEvaluator:
             return np.full(shape, self.lo[0])
         q = 1.0 - p
         low = p <= 0.5
+        small, big = np.where(low, p, q), np.where(low, q, p)
         with np.errstate(divide="ignore", invalid="ignore"):
-            t = np.where(low, p / q, q / p)
-        pw = t[:, None] ** self.k[None, :]
-        out = np.where(low, (pw @ self.lo) * q ** self.n, (pw @ self.hi) * p ** self.n)
+            log_t = np.log(small) - np.log(big)
+        expo = self.log_binom[None, :] + special.xlogy(self.k[None, :], np.exp(log_t)[:, None]) \
+            + self.n * np.log(big)[:, None]
+        w = np.exp(expo)
+        out = np.where(low, w @ self.lo, w @ self.hi)
         return out.reshape(shape)
 
 
@@ -290,6 +302,10 @@ def _monotone_solve(r, beta, marg: Marginal) -> list[tuple[np.ndarray, float]]:
     else:
         lam_hi = float(np.max(r - beta * marg.evaluate(np.array([0.5 / m]))[0]))
     f_lo, f_hi = probs(lam_lo).sum() - 1, probs(lam_hi).sum() - 1
+    if -1e-9 < f_lo < 0:
+        # the solution is the end of the bracket (e.g. a vertex when beta is small against the reward gaps):
+        # rounding in u^-1 left the sum a hair under 1; the exact residual check below decides
+        return [(probs(lam_lo), lam_lo)]
     if not (f_lo >= 0 >= f_hi):
         raise RuntimeError(f"KKT bracket failed for {marg.label}: S({lam_lo}) = {f_lo}, S({lam_hi}) = {f_hi}")
     if f_lo == 0:
@@ -414,29 +430,12 @@ def potential(r, beta, marg: Marginal, p: np.ndarray) -> float:
     return float(r @ p - beta * np.sum(marg.antiderivative(np.asarray(p, dtype=np.float64))))
 
 
-def solve_kkt(r, beta, marg: Marginal, *, tol: float = KKT_TOL) -> list[KKTPoint]:
-    """Every KKT point of the game with marginal ``marg`` (see the module docstring), best Psi first."""
+def solve_kkt(r, beta, marg: Marginal, *, tol: float | None = None) -> list[KKTPoint]:
+    """Every KKT point of the game with marginal ``marg`` (see the module docstring), best Psi first.
+    ``tol``: residual tolerance (default :func:`kkt_tolerance`)."""
     r = np.asarray(r, dtype=np.float64)
-    m = r.size
-    if marg.pieces[0][2] == 0:
-        # u constant: r(z) = lambda + const on the support, so only the best answers keep mass
-        best = np.flatnonzero(r == r.max())
-        if best.size > 1:
-            raise ValueError(f"{marg.label}: u is constant and answers {best.tolist()} tie for the best reward: "
-                             f"every distribution over them is a fixed point (a continuum)")
-        p = np.zeros(m)
-        p[best[0]] = 1.0
-        cands = [(p, float(r.max() - beta * marg.at_zero))]
-    elif marg.monotone_increasing:
-        cands = _monotone_solve(r, beta, marg)
-    else:
-        options = ([-1] if np.isfinite(marg.at_zero) else []) + list(range(len(marg.pieces)))
-        cands = []
-        span = float(np.ptp(r)) + beta * 10.0
-        for combo in itertools.product(options, repeat=m):
-            if max(combo) < 0:
-                continue
-            cands.extend(_combination_roots(r, beta, marg, combo, lam_tol=1e-13 * (1 + span)))
+    tol = kkt_tolerance(r, beta) if tol is None else tol
+    cands = _candidates(r, beta, marg)
     points: list[KKTPoint] = []
     for p, lam in cands:
         p = np.where(p < 0, 0.0, p)
@@ -461,6 +460,42 @@ def solve_kkt(r, beta, marg: Marginal, *, tol: float = KKT_TOL) -> list[KKTPoint
                              + bound)
     points.sort(key=lambda q: -q.psi if np.isfinite(q.psi) else 0.0)
     return points
+
+
+#: The exhaustive search over (answer -> monotone piece) assignments is refused beyond this many assignments.
+MAX_ASSIGNMENTS = 200_000
+
+
+def _candidates(r, beta, marg: Marginal) -> list[tuple[np.ndarray, float]]:
+    """Candidate KKT points (p, lambda). Solved in the units r' = (r - max r) / beta, beta' = 1 (the same
+    points; lambda = beta lambda' + max r), so that tiny or huge beta keeps every digit of the reward gaps."""
+    top = float(r.max())
+    rs = (r - top) / beta
+    m = r.size
+    if marg.pieces[0][2] == 0:
+        # u constant: r(z) = lambda + const on the support, so only the best answers keep mass
+        best = np.flatnonzero(rs == rs.max())
+        if best.size > 1:
+            raise ValueError(f"{marg.label}: u is constant and answers {best.tolist()} tie for the best reward: "
+                             f"every distribution over them is a fixed point (a continuum)")
+        p = np.zeros(m)
+        p[best[0]] = 1.0
+        cands = [(p, float(rs.max() - marg.at_zero))]
+    elif marg.monotone_increasing:
+        cands = _monotone_solve(rs, 1.0, marg)
+    else:
+        options = ([-1] if np.isfinite(marg.at_zero) else []) + list(range(len(marg.pieces)))
+        if len(options) ** m > MAX_ASSIGNMENTS:
+            raise ValueError(f"{marg.label}: u has {len(marg.pieces)} monotone pieces, so listing every KKT point "
+                             f"means {len(options)}^{m} assignments of the {m} answers (more than {MAX_ASSIGNMENTS}); "
+                             f"exact fixed points of this table are available for games with fewer answers")
+        cands = []
+        span = float(np.ptp(rs)) + 10.0
+        for combo in itertools.product(options, repeat=m):
+            if max(combo) < 0:
+                continue
+            cands.extend(_combination_roots(rs, 1.0, marg, combo, lam_tol=1e-13 * (1 + span)))
+    return [(p, beta * lam + top) for p, lam in cands]
 
 
 # -- the optimum p* ------------------------------------------------------------------------------

@@ -12,11 +12,15 @@ import numpy as np
 from estimators import Table
 
 from .advantages import check_advantage
-from .equilibria import KKT_TOL, generator_marginal, kl_divergence, optimum, solve_kkt, table_marginal, total_variation
+from .equilibria import generator_marginal, kkt_tolerance, kl_divergence, optimum, solve_kkt, table_marginal, total_variation
 from .expected import closed_form_advantage, grpo_fixed_point, integrate_from_uniform
 from .spec import GameSpec, check_table_for_game
 
-__all__ = ["optimum_summary", "table_equilibria", "ODE_TAU", "ODE_TOL"]
+__all__ = ["optimum_summary", "table_equilibria", "ODE_TAU", "ODE_TOL", "EXACT_MAX_K"]
+
+#: Exact fixed points are computed up to this K: the certified root isolation in rationals grows like K^2
+#: (about 2 s for the plug-in at K = 1024, 35 s at 4096).
+EXACT_MAX_K = 1024
 
 #: Mean-field time the ODE is integrated to (tau = sum of step sizes), and its tolerances. Answers that
 #: lose their mass decay like 1/tau under policy gradient, so the end point is ~1e-3 from such a point.
@@ -42,6 +46,9 @@ def table_equilibria(game: GameSpec, table: Table, advantage: str = "decoupled",
     """
     check_table_for_game(game, table)
     check_advantage(advantage)
+    if table.K > EXACT_MAX_K:
+        raise ValueError(f"exact fixed points are computed for K <= {EXACT_MAX_K} (the certified root isolation "
+                         f"grows like K^2), got a table with K = {table.K}")
     ps = optimum(game)[0] if p_star is None else np.asarray(p_star)
     if advantage == "grpo":
         res = grpo_fixed_point(game, table)
@@ -75,7 +82,7 @@ def table_equilibria(game: GameSpec, table: Table, advantage: str = "decoupled",
         "monotone": marg.monotone_increasing,
         "marginal_notes": list(marg.notes),
         "max_kkt_residual": max(q.residual for q in points),
-        "kkt_tol": KKT_TOL,
+        "kkt_tol": kkt_tolerance(game.r, game.beta),
         "ode": {"tau": end["tau"], "rtol": end["rtol"], "atol": end["atol"], "nfev": end["nfev"]},
     }
 

@@ -127,12 +127,12 @@ def expected_field(game: GameSpec, F, theta: np.ndarray, update: str) -> np.ndar
 
 def expected_iteration(game: GameSpec, F, step_size, steps: int, update: str = "pg",
                        record: np.ndarray | None = None) -> np.ndarray:
-    """Answer distributions of the exact expected update map from uniform logits, at steps ``record``
+    """Answer distributions of the exact expected update map from the initial logits, at steps ``record``
     (default 0..steps): the deterministic counterpart of the stochastic run. ``step_size``: a number,
     or one step size per step (a schedule, e.g. :func:`.dynamics.step_sizes`)."""
     check_update(update)
     etas = np.broadcast_to(np.asarray(step_size, dtype=np.float64), (steps,))
-    theta = np.zeros(game.T)
+    theta = game.theta0.copy()
     rec = np.arange(steps + 1) if record is None else np.asarray(record)
     out = np.empty((rec.size, game.m))
     j = 0
@@ -147,22 +147,26 @@ def expected_iteration(game: GameSpec, F, step_size, steps: int, update: str = "
 
 def integrate_from_uniform(game: GameSpec, F, update: str = "pg", *, tau_max: float = 1e6,
                            rtol: float = 1e-10, atol: float = 1e-10) -> dict:
-    """Integrate the mean-field ODE d theta / d tau = E[update] from uniform logits to ``tau_max``.
+    """Integrate the mean-field ODE d theta / d tau = E[update] / s from the game's initial logits (uniform
+    unless the game sets them) to ``tau_max``, with s = max(1, beta): time is counted in units of the diversity
+    term's rate, so that a huge beta does not make the equation stiff beyond the solver's reach (the path and
+    its end point are those of the unscaled equation).
 
     Returns the final answer distribution and trace distribution; the solver's tolerances are
     stated, and the caller measures how close the end point is to a KKT point.
     """
     check_update(update)
+    s = max(1.0, float(game.beta))
 
     def rhs(_t, th):
-        return expected_field(game, F, th, update)
+        return expected_field(game, F, th, update) / s
 
-    sol = integrate.solve_ivp(rhs, (0.0, tau_max), np.zeros(game.T), method="LSODA", rtol=rtol, atol=atol)
+    sol = integrate.solve_ivp(rhs, (0.0, tau_max), game.theta0, method="LSODA", rtol=rtol, atol=atol)
     if not sol.success:
         raise RuntimeError(f"mean-field ODE failed: {sol.message}")
     pi = special.softmax(sol.y[:, -1])
     return {"p": game.answer_probabilities(pi), "pi": pi, "tau": float(sol.t[-1]), "nfev": int(sol.nfev),
-            "rtol": rtol, "atol": atol}
+            "rtol": rtol, "atol": atol, "time_unit": f"1/max(1, beta) = {1 / s:g}"}
 
 
 def grpo_fixed_point(game: GameSpec, table: Table, *, tau_max: float = 1e4, support_tol: float = 1e-9,

@@ -32,8 +32,10 @@ def plot_convergence(result: dict, path, title: str):
             colr = col[r["method"]]
             ax.plot(c["steps"], c["mean"], color=colr, lw=1.2, label=r["method"])
             ax.fill_between(c["steps"], np.maximum(c["lo"], 1e-6), c["hi"], color=colr, alpha=0.2, lw=0)
-            ax.plot(c["steps"], np.maximum(c["det"], 1e-6), color=colr, lw=0.8, ls=":")
-            ax.axhline(max(r["exact_fixed_point_tv"], 1e-6), color=colr, lw=0.8, ls="--")
+            if c["det"] is not None:
+                ax.plot(c["steps"], np.maximum(c["det"], 1e-6), color=colr, lw=0.8, ls=":")
+            if r.get("exact_fixed_point_tv") is not None:
+                ax.axhline(max(r["exact_fixed_point_tv"], 1e-6), color=colr, lw=0.8, ls="--")
         for tgt in result["config"]["targets"]:
             ax.axhline(tgt, color="0.6", lw=0.5)
         ax.set_yscale("log")
