@@ -20,6 +20,7 @@ SUBCOMMANDS = [
     ("crosscheck", "proofs_numeric.crosscheck_cli:add_parser"),
     ("baseline", "proofs_numeric.regression.cli:add_parser"),
     ("game", "proofs_numeric.game.cli:add_parser"),
+    ("recommend", "proofs_numeric.recommend:add_parser"),
 ]
 
 

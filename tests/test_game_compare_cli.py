@@ -74,10 +74,20 @@ def test_c7_quick_section(c7_quick):
     res, out = c7_quick
     assert res.status == "PASS", res.summary
     f = res.figures
-    assert {"p_star", "exact", "grpo", "agreement", "comparison_kl", "comparison_euclidean", "verdict"} <= set(f)
+    assert {"p_star", "exact", "grpo", "agreement", "protocol", "recommend"} <= set(f)
     assert all(c["all_within"] for c in f["agreement"])
-    assert all((out / p).stat().st_size > 1000 for p in res.plots) and len(res.plots) == 4
+    assert all((out / p).stat().st_size > 1000 for p in res.plots) and len(res.plots) == 3
     json.dumps(f, allow_nan=True)
+    # every interval of the protocol contains its estimate (the first "done when")
+    for r in f["protocol"]["rows"]:
+        assert r["error_lo"] <= r["error_mean"] <= r["error_hi"]
+    for c in f["protocol"]["cells"]:
+        assert c["margin"] is None or c["margin_lo"] <= c["margin"] <= c["margin_hi"]
+    for p in f["protocol"]["passage"]:
+        if "median" in p:
+            assert p["median_lo"] <= p["median"] <= p["median_hi"] and p["fraction_lo"] <= p["fraction_reached"]
+    assert f["protocol"]["verdict"].startswith("Over ")
+    assert len(res.summary.split()) <= 120
 
 
 def test_c7_regression_figures_are_extractable(c7_quick):

@@ -6,7 +6,7 @@ import numpy as np
 
 from ..plotting import log_K_axis, plt, save_figure
 
-__all__ = ["plot_convergence", "plot_fixed_point_errors", "plot_agreement"]
+__all__ = ["plot_convergence", "plot_fixed_point_errors", "plot_agreement", "plot_protocol"]
 
 
 def _colors(labels):
@@ -95,4 +95,58 @@ def plot_agreement(checks: list, path):
     ax.set_xlabel("(seed-mean p - fixed point p) / simultaneous half-width, per answer")
     ax.set_title("C7: stochastic runs against exact fixed points (inside the grey band = agreement)")
     ax.legend(fontsize=7, loc="upper right")
+    return save_figure(fig, path)
+
+
+def _protocol_series(summary: dict, game: str, adv: str, T) -> dict:
+    """label -> [(K, mean, lo, hi)] at horizon T: the classical tables and AQP with eps chosen on tuning seeds."""
+    rows = [r for r in summary["rows"] if r["game"] == game and r["advantage"] == adv and r["horizon"] == T]
+    chosen = {(a["K"], a["corrected"]): a["aqp"] for a in summary["aqp"]
+              if a["game"] == game and a["advantage"] == adv and a["horizon"] == T}
+    out: dict = {}
+    for r in rows:
+        if r["method"] == "aqp":
+            if chosen.get((r["K"], r["corrected"])) != r["table"]:
+                continue
+            lab = "AQP (ε tuned)" + (" [corrected]" if r["corrected"] else "")
+        else:
+            lab = r["method"] + (" [corrected]" if r["corrected"] else "")
+        out.setdefault(lab, []).append((r["K"], r["error_mean"], r["error_lo"], r["error_hi"]))
+    return out
+
+
+def plot_protocol(summary: dict, path):
+    """One panel per (game, advantage): measured TV(p_T, p*) at the longest horizon against K, each table with its
+    own tuned schedule (95% intervals over the measurement seeds); dashed: the rloo-corrected tables."""
+    blocks = list(dict.fromkeys((r["game"], r["advantage"]) for r in summary["rows"]))
+    if not blocks:
+        return None
+    ncol = min(3, len(blocks))
+    nrow = int(np.ceil(len(blocks) / ncol))
+    fig, axes = plt.subplots(nrow, ncol, figsize=(5.0 * ncol, 3.6 * nrow), squeeze=False)
+    fig.subplots_adjust(hspace=0.5, wspace=0.25, top=0.86)
+    fams = ["plugin", "jackknife", "minimax", "ustat", "AQP (ε tuned)"]
+    col = {f: plt.get_cmap("tab10")(i) for i, f in enumerate(fams)}
+    for ax, (game, adv) in zip(axes.ravel(), blocks):
+        Ts = [r["horizon"] for r in summary["rows"] if r["game"] == game and r["advantage"] == adv
+              and r["horizon"] != "best"]
+        T = max(Ts)
+        for lab, pts in _protocol_series(summary, game, adv, T).items():
+            pts.sort()
+            K, m, lo, hi = (np.array(v, dtype=float) for v in zip(*pts))
+            base = lab.replace(" [corrected]", "")
+            ax.errorbar(K, m, yerr=[m - lo, hi - m], color=col.get(base, "0.3"), marker="o", ms=3, lw=1,
+                        ls="--" if "corrected" in lab else "-", capsize=2, label=lab)
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+        Ks = sorted({r["K"] for r in summary["rows"] if r["game"] == game and r["advantage"] == adv})
+        log_K_axis(ax, Ks)
+        ax.set_title(f"{game} game, {adv}, T = {T}", fontsize=9)
+        ax.set_xlabel("K")
+        ax.set_ylabel("TV(p_T, p*), tuned step size")
+        ax.legend(fontsize=6, loc="best")
+    for ax in axes.ravel()[len(blocks):]:
+        ax.set_visible(False)
+    fig.suptitle("C7: error at the horizon with each table's own tuned step size (fresh seeds, 95% intervals)",
+                 fontsize=9)
     return save_figure(fig, path)

@@ -37,54 +37,65 @@ __all__ = ["Model", "build_model", "predict_errors"]
 
 @dataclass
 class Model:
-    """What the prediction needs for one (game, table, advantage, groups)."""
+    """What the prediction needs for several tables (same game, K, advantage, groups), stacked.
+
+    ``H`` [tables, K]: Bernstein coefficients (degree K - 1) of the mean u = B_h each table's expected
+    advantage r - beta u(p) uses; ``anchors_p`` [tables, A, m] and ``sigma`` [tables, A, T, T]: answer
+    distributions along each table's mean-field path and the covariance of one group's update there;
+    ``scale`` [tables, A]: the mean direction's factor (1 except for grpo).
+    """
 
     game: GameSpec
     K: int
     groups: int
-    u: BernsteinEvaluator
-    du: BernsteinEvaluator
-    anchors_p: np.ndarray          # [A, m]
-    sigma: np.ndarray              # [A, T, T]: covariance of one group's update direction
-    scale: np.ndarray              # [A]: mean-direction factor (1 except for grpo)
     advantage: str
+    H: np.ndarray
+    anchors_p: np.ndarray
+    sigma: np.ndarray
+    scale: np.ndarray
 
-    def F(self, p: np.ndarray) -> np.ndarray:
-        """Expected advantage up to a constant, r - beta u(p), for p [..., m]."""
-        return self.game.r - self.game.beta * self.u(p)
-
-    def dF(self, p: np.ndarray) -> np.ndarray:
-        """Its derivative per answer (the Jacobian dF/dp is diagonal), [..., m]."""
-        return -self.game.beta * self.du(p)
-
-
-def _marginal(table: Table, advantage: str) -> tuple[BernsteinEvaluator, BernsteinEvaluator]:
-    h = effective_table(table, "rloo" if advantage == "grpo" else advantage)
-    n = len(h) - 1
-    hf = np.array([float(c) for c in h])
-    dh = np.array([float(n * (b - a)) for a, b in zip(h, h[1:])]) if n else np.zeros(1)
-    return BernsteinEvaluator(hf), BernsteinEvaluator(dh)
+    def u_du(self, p: np.ndarray, tab: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """u(p) and u'(p) [n, m] for answer distributions p [n, m] of rows using tables ``tab`` [n]."""
+        H = self.H[tab]                                                # [n, K]
+        n = H.shape[1] - 1
+        u = np.einsum("nmk,nk->nm", _basis(p, n), H)
+        if n == 0:
+            return u, np.zeros_like(u)
+        du = np.einsum("nmk,nk->nm", _basis(p, n - 1), n * np.diff(H, axis=1))
+        return u, du
 
 
-def _anchor_logits(game: GameSpec, F, tau_max: float, n: int) -> np.ndarray:
-    """Logits along the mean-field path from the game's start, at n log-spaced times in (0, tau_max] and 0."""
+def _basis(p: np.ndarray, n: int) -> np.ndarray:
+    """Bernstein basis b_{n,c}(p) [..., n + 1] in log space (no overflow at any degree)."""
+    c = np.arange(n + 1, dtype=np.float64)
+    logc = special.gammaln(n + 1) - special.gammaln(c + 1) - special.gammaln(n - c + 1)
+    q = np.clip(p, 0.0, 1.0)[..., None]
+    return np.exp(logc + special.xlogy(c, q) + special.xlogy(n - c, 1.0 - q))
+
+
+def _coefficients(table: Table, advantage: str) -> np.ndarray:
+    return np.array([float(c) for c in effective_table(table, "rloo" if advantage == "grpo" else advantage)])
+
+
+def _anchor_logits(game: GameSpec, H: np.ndarray, tau_max: float, n: int) -> np.ndarray:
+    """Logits along one table's mean-field path from the game's start, at 0 and n log-spaced times."""
+    u = BernsteinEvaluator(H)
+
+    def F(p):
+        return game.r - game.beta * u(p)
+
     taus = np.concatenate([[0.0], np.geomspace(min(0.1, tau_max), tau_max, n)])
-    sol = integrate.solve_ivp(lambda _t, th: expected_field(game, F, th, "pg"), (0.0, tau_max), game.theta0,
-                              method="LSODA", t_eval=taus, rtol=1e-6, atol=1e-8)
-    return sol.y.T
+    s = max(1.0, float(game.beta))
+    sol = integrate.solve_ivp(lambda _t, th: expected_field(game, F, th, "pg") / s, (0.0, tau_max / s),
+                              game.theta0, method="LSODA", t_eval=taus / s, rtol=1e-6, atol=1e-8)
+    y = sol.y.T
+    return y if y.shape[0] == taus.size else np.vstack([y, np.repeat(y[-1:], taus.size - y.shape[0], axis=0)])
 
 
-def build_model(game: GameSpec, table: Table, advantage: str, *, groups: int, tau_max: float,
-                n_anchors: int = 14, n_groups: int = 3000, seed: int = 0) -> Model:
-    """Mean-field ingredients and Monte Carlo noise covariances at anchors for one table."""
-    check_table_for_game(game, table)
-    check_advantage(advantage)
-    u, du = _marginal(table, advantage)
-    K = table.K
-    base = Model(game, K, groups, u, du, np.zeros((0, game.m)), np.zeros((0, game.T, game.T)), np.ones(0), advantage)
-    thetas = _anchor_logits(game, base.F, tau_max, n_anchors)
+def _anchor_noise(game: GameSpec, table: Table, advantage: str, thetas, n_groups: int, seed: int):
+    """Covariance of one group's update direction and the mean-direction factor at each anchor."""
     def batch(kind):
-        return Batch(r=game.r, beta=game.beta, answer_of=game.answer_of, K=K, tables=table.values[None, :],
+        return Batch(r=game.r, beta=game.beta, answer_of=game.answer_of, K=table.K, tables=table.values[None, :],
                      etas=np.ones((1, 1)), seeds=1, groups=1, advantage=kind, update="pg", record=np.zeros(1, int),
                      seed=seed)
 
@@ -101,18 +112,38 @@ def build_model(game: GameSpec, table: Table, advantage: str, *, groups: int, ta
             scale.append(float((d * d_r).sum()) / den if den > 0 else 1.0)
         else:
             scale.append(1.0)
-    return Model(game, K, groups, u, du, np.array(ps), np.array(sig), np.array(scale), advantage)
+    return np.array(sig), np.array(scale), np.array(ps)
 
 
-def _field_and_jacobian(model: Model, theta: np.ndarray):
-    """f(theta) [n, T] and its Jacobian [n, T, T] for n logit vectors (one trace per row of ``theta``)."""
+def build_model(game: GameSpec, tables, advantage: str, *, groups: int, tau_max: float, n_anchors: int = 14,
+                n_groups: int = 3000, seed: int = 0) -> Model:
+    """Mean-field coefficients and Monte Carlo noise covariances at anchors for ``tables`` (same K)."""
+    tables = list(tables)
+    check_advantage(advantage)
+    Ks = {t.K for t in tables}
+    if len(Ks) != 1:
+        raise ValueError(f"the tables of one model must share K, got {sorted(Ks)}")
+    H, sig, sc, ps = [], [], [], []
+    for table in tables:
+        check_table_for_game(game, table)
+        h = _coefficients(table, advantage)
+        thetas = _anchor_logits(game, h, tau_max, n_anchors)
+        s, c, p = _anchor_noise(game, table, advantage, thetas, n_groups, seed)
+        H.append(h), sig.append(s), sc.append(c), ps.append(p)
+    return Model(game, Ks.pop(), groups, advantage, np.array(H), np.array(ps), np.array(sig), np.array(sc))
+
+
+def _field_and_jacobian(model: Model, theta: np.ndarray, tab: np.ndarray):
+    """f(theta) [n, T], its Jacobian [n, T, T], p [n, m] and dp/dtheta [n, m, T] for n logit vectors, row i
+    using table ``tab[i]`` (f = pi * (F(a(y)) - Fbar) with the per-answer F = r - beta u(p))."""
     game = model.game
     th = theta - theta.max(axis=1, keepdims=True)
     pi = np.exp(th)
     pi /= pi.sum(axis=1, keepdims=True)
     M = game.trace_to_answer_matrix                                    # [T, m]
     p = pi @ M
-    F, dF = model.F(p), model.dF(p)                                   # [n, m]
+    u, du = model.u_du(p, tab)
+    F, dF = game.r - game.beta * u, -game.beta * du                    # [n, m]
     Fbar = (p * F).sum(axis=1, keepdims=True)
     e = F @ M.T - Fbar                                                 # [n, T]
     f = pi * e
@@ -136,11 +167,13 @@ def _expected_tv(model: Model, theta: np.ndarray, P: np.ndarray, p_star, z: np.n
     return 0.5 * np.abs(p - p_star).sum(axis=2).mean(axis=1)
 
 
-def predict_errors(model: Model, etas: np.ndarray, horizons, p_star, *, draws: int = 256,
+def predict_errors(model: Model, etas: np.ndarray, tab, horizons, p_star, *, draws: int = 256,
                    seed: int = 0) -> np.ndarray:
-    """Predicted E TV(p_T, p*) [schedules, sorted horizons] for step-size schedules ``etas`` [schedules, steps]."""
+    """Predicted E TV(p_T, p*) [rows, sorted horizons]: row i runs the schedule ``etas[i]`` (step sizes of steps
+    1..steps) with table ``tab[i]`` of the model."""
     etas = np.atleast_2d(np.asarray(etas, dtype=np.float64))
     n, steps = etas.shape
+    tab = np.broadcast_to(np.asarray(tab, dtype=np.int64), (n,))
     hs = sorted(int(h) for h in horizons)
     if hs[-1] > steps:
         raise ValueError(f"the schedules have {steps} steps but a horizon is {hs[-1]}")
@@ -154,8 +187,8 @@ def predict_errors(model: Model, etas: np.ndarray, horizons, p_star, *, draws: i
     j = 0
     with np.errstate(over="ignore", invalid="ignore"):
         for t in range(steps + 1):
-            f, J, p, dp = _field_and_jacobian(model, theta)
-            a = np.argmin(np.abs(p[:, None, :] - model.anchors_p[None]).sum(axis=2), axis=1)
+            f, J, p, dp = _field_and_jacobian(model, theta, tab)
+            a = np.argmin(np.abs(p[:, None, :] - model.anchors_p[tab]).sum(axis=2), axis=1)
             while j < len(hs) and hs[j] == t:
                 ok = np.isfinite(P).all(axis=(1, 2)) & np.isfinite(theta).all(axis=1)
                 out[:, j] = 1.0
@@ -165,8 +198,8 @@ def predict_errors(model: Model, etas: np.ndarray, horizons, p_star, *, draws: i
             if t == steps or j == len(hs):
                 break
             eta = etas[:, t][:, None]
-            s = model.scale[a][:, None]
+            s = model.scale[tab, a][:, None]
             A = eye + (eta * s)[:, :, None] * J
-            P = A @ P @ np.swapaxes(A, 1, 2) + (eta[:, :, None] ** 2 / model.groups) * model.sigma[a]
+            P = A @ P @ np.swapaxes(A, 1, 2) + (eta[:, :, None] ** 2 / model.groups) * model.sigma[tab, a]
             theta = theta + eta * s * f
     return np.where(np.isfinite(out), out, 1.0)  # a schedule whose linearisation overflowed: the worst error

@@ -30,7 +30,7 @@ from .equilibria import optimum
 from .spec import GameSpec
 
 __all__ = ["Schedule", "Entry", "ProtocolConfig", "entries_for", "record_grid", "schedule_grid", "tune",
-           "measure", "run_cell", "SCHEDULE_KINDS", "DECAY_TAU"]
+           "measure", "run_cell", "make_batch", "build_cell_tables", "Cell", "SCHEDULE_KINDS", "DECAY_TAU"]
 
 SCHEDULE_KINDS = ("constant", "decay")
 #: the decaying schedule keeps eta for DECAY_TAU steps, then eta * DECAY_TAU / t (Robbins-Monro)
@@ -138,8 +138,9 @@ def record_grid(T_max: int, horizons=()) -> np.ndarray:
     return rec[rec <= T_max]
 
 
-def _batch(game: GameSpec, K: int, advantage: str, tables, schedules, steps: int, seeds: int, groups: int,
-           seed: int, p_star) -> Batch:
+def make_batch(game: GameSpec, K: int, advantage: str, tables, schedules, steps: int, seeds: int, groups: int,
+               seed: int, p_star) -> Batch:
+    """A batch of (table, schedule) configurations recording TV to ``p_star`` on :func:`record_grid`."""
     rec = record_grid(steps)
     check_run_size(len(tables) * seeds, groups, K, steps, records=rec.size)
     return Batch(r=game.r, beta=game.beta, answer_of=game.answer_of, K=K,
@@ -154,7 +155,7 @@ def tune(game: GameSpec, tables: dict, K: int, advantage: str, cfg: ProtocolConf
     grid = schedule_grid(cfg)
     labels = list(tables)
     configs = [(lab, s) for lab in labels for s in grid]
-    bt = _batch(game, K, advantage, [tables[lab] for lab, _ in configs], [s for _, s in configs], cfg.T_max,
+    bt = make_batch(game, K, advantage, [tables[lab] for lab, _ in configs], [s for _, s in configs], cfg.T_max,
                 cfg.tune_seeds, cfg.groups, seed, p_star)
     res = run_batch(bt, processes=processes)
     err = np.where(res.finite[..., None], res.values, np.inf).mean(axis=1)      # [configs, records]
@@ -193,7 +194,7 @@ def measure(game: GameSpec, tables: dict, K: int, advantage: str, choices: dict,
     out, curves, samples, seconds = {}, {}, 0, 0.0
     for steps in sorted(need):
         jobs = list(need[steps])
-        bt = _batch(game, K, advantage, [tables[lab] for lab, _ in jobs], [s for _, s in jobs], max(steps, 1),
+        bt = make_batch(game, K, advantage, [tables[lab] for lab, _ in jobs], [s for _, s in jobs], max(steps, 1),
                     cfg.measure_seeds, cfg.groups, seed, p_star)
         res = run_batch(bt, processes=processes)
         samples, seconds = samples + res.samples, seconds + res.seconds

@@ -161,6 +161,18 @@ def _ratio_range(rows) -> str:
     return f"{r[0]:.2g}" if len(r) == 1 else f"{r[0]:.2g}–{r[-1]:.2g}"
 
 
+def _by_K(cells: list) -> str:
+    """Per K: the table family that wins most (advantage x T) cells and the median margin over the runner-up."""
+    parts = []
+    for K in sorted({c["K"] for c in cells}):
+        cs = [c for c in cells if c["K"] == K]
+        fam, n = Counter(_family(c["winner"]) for c in cs).most_common(1)[0]
+        margins = [c["margin"] for c in cs if _family(c["winner"]) == fam and c["margin"] is not None]
+        med = f", median margin {np.median(margins):.2f}" if margins else ""
+        parts.append(f"K = {K}: {fam} in {n}/{len(cs)}{med}")
+    return "; ".join(parts)
+
+
 def verdict_paragraph(summary: dict) -> str:
     """The verdict in a few sentences, from the numbers (``summary`` merges :func:`summarise_cell` outputs)."""
     cells = [c for c in summary["cells"] if c["horizon"] != "best"]
@@ -171,6 +183,9 @@ def verdict_paragraph(summary: dict) -> str:
     parts = [f"Over {len(cells)} cells (game × advantage × K × T) the least error at T goes to "
              + ", ".join(f"{f} ({n})" for f, n in wins.most_common())
              + f"; {clear} of these wins are clear of the runner-up (paired 95% interval above 1), the rest are ties."]
+    for game in dict.fromkeys(c["game"] for c in cells):
+        parts.append(f"{game} game, the most frequent winner per K (margin = runner-up / winner): "
+                     + _by_K([c for c in cells if c["game"] == game]) + ".")
     for ref in REFERENCES:
         rows = [a for a in summary["aqp"] if a["horizon"] != "best" and not a["corrected"] and
                 a["reference"] == ref]
@@ -179,15 +194,15 @@ def verdict_paragraph(summary: dict) -> str:
         k = Counter(a["outcome"] for a in rows)
         fast = [a for a in rows if a["outcome"] == "faster"]
         slow = [a for a in rows if a["outcome"] == "slower"]
-        txt = (f"AQP (ε tuned) against {ref}: lower error in {k['faster']} of {len(rows)} cells"
-               + (f" (error ratio {_ratio_range(fast)}; K = {sorted({a['K'] for a in fast})})" if fast else "")
-               + f", higher in {k['slower']}"
-               + (f" (ratio {_ratio_range(slow)}; K = {sorted({a['K'] for a in slow})})" if slow else "")
-               + f", no significant difference in {k['no significant difference']}.")
-        parts.append(txt)
+        parts.append(f"AQP (ε tuned) against {ref}: lower error in {k['faster']} of {len(rows)} cells"
+                     + (f" (error ratio {_ratio_range(fast)}; K = {sorted({a['K'] for a in fast})})" if fast else "")
+                     + f", higher in {k['slower']}"
+                     + (f" (ratio {_ratio_range(slow)}; K = {sorted({a['K'] for a in slow})})" if slow else "")
+                     + f", no significant difference in {k['no significant difference']}.")
     corr = [c for c in summary["corrections"] if c["horizon"] != "best"]
     if corr:
         k = Counter(c["outcome"] for c in corr)
-        parts.append(f"Under the rloo baseline the baseline-aware tables beat their plain versions in {k['faster']} "
-                     f"of {len(corr)} (table, K, T), lose in {k['slower']}, tie in {k['no significant difference']}.")
+        parts.append(f"Under the rloo baseline the baseline-aware tables have lower error than their plain versions "
+                     f"in {k['faster']} of {len(corr)} (table, K, T), higher in {k['slower']}, no significant "
+                     f"difference in {k['no significant difference']}.")
     return " ".join(parts)
