@@ -22,13 +22,17 @@ ALPHA = 1e-3
     ("default", "jackknife", 3, "grpo", "pg"),
     ("traces", "plugin", 4, "decoupled", "pg"),
     ("traces", "plugin", 4, "rloo", "md"),
+    # K >= answers: the engine works per (answer, group) instead of per sample
+    ("default", "aqp", 8, "grpo", "pg"),
+    ("traces", "jackknife", 16, "rloo", "md"),
+    ("traces", "plugin", 8, "decoupled", "pg"),
 ])
 def test_one_step_mean_equals_the_exact_expected_update(game_name, method, K, kind, update):
     """20000 independent one-step runs (1 group each) from the same random logits; the centred mean logit
     change must match eta * E[update] from the exact enumeration, Student-t intervals Bonferroni over the
     T coordinates, family-wise false-alarm rate 1e-3."""
     game = get_game(game_name)
-    t = build_table(game.generator, method, K)
+    t = build_table(game.generator, method, K, **({"eps": 10.0} if method == "aqp" else {}))
     theta0 = np.random.default_rng(5).normal(size=game.T)
     eta, S = 0.5, 20000
     tr = simulate(game, t, RunConfig(K=K, step_size=eta, steps=1, groups=1, seeds=S, advantage=kind,
