@@ -1,10 +1,16 @@
-"""Benchmarks of the C7 game simulator in sampled answers per second (run: python -m pytest
+"""Benchmarks of the C7 game simulator and of the C7 report section (run: python -m pytest
 benchmarks/bench_game.py --benchmark-only).
 
-Side by side in one run: the vectorised simulator (all seeds and groups of a step in a few array
-operations) for K = 8 and 32 and each advantage, against a per-group Python loop doing the same step.
-``extra_info["answers_per_second"]`` = seeds * groups * K * steps / mean time; the target is >= 1e7 on
-2 CPU cores for the vectorised path.
+Side by side in one run:
+
+* the vectorised simulator on the default game (K = 8 and 32, each advantage) in 1 and 2 worker processes,
+  and a protocol-shaped batch (10 tables x 20 schedules x 8 seeds, as the tuning step runs it) on the default
+  and the 24-answer long-tailed games, against a per-group Python loop doing the same step;
+  ``extra_info["answers_per_second"]`` = sampled answers / wall-clock seconds (target: >= 1e7 on 2 cores);
+* the default profile of the C7 report section, once (target: under 180 s on 2 cores).
+
+The summary (answers per second, the ratio of 2 processes to 1, the section's seconds against its budget)
+is written to ``.benchmarks/game.json`` and printed.
 """
 import numpy as np
 import pytest
@@ -12,22 +18,69 @@ from scipy import special
 
 from estimators import build_table
 from proofs_numeric.game import RunConfig, get_game, simulate
+from proofs_numeric.game.engine import run_batch
+from proofs_numeric.game.equilibria import optimum
+from proofs_numeric.game.protocol import ProtocolConfig, make_batch, schedule_grid
+
+from _summary import publish, record_median  # benchmarks/_summary.py (pytest puts benchmarks/ on sys.path)
 
 GAME = get_game("default")
+SECTION_BUDGET_S = 180.0
+ANSWERS_TARGET = 1e7
+_MEDIANS: dict = {}
+_RATES: dict = {}
 
 
-def _run(table, cfg):
-    return simulate(GAME, table, cfg)
+@pytest.fixture(scope="module", autouse=True)
+def _side_by_side(request):
+    yield
+    if not _RATES:
+        return
+    ratios = {}
+    for key in list(_RATES):
+        if key.endswith("_p1") and key[:-3] + "_p2" in _RATES:
+            ratios[key[:-3] + "_2_over_1_processes"] = _RATES[key[:-3] + "_p2"] / _RATES[key]
+    lines = ["C7 game simulator, sampled answers per second (wall clock):"]
+    lines += [f"  {k}: {v:.3g}" + ("  (target 1e7)" if "vectorised" in k or "protocol" in k else "")
+              for k, v in _RATES.items()]
+    lines += ["ratios:"] + [f"  {k}: {v:.2f}" for k, v in ratios.items()]
+    if "c7_default_section" in _MEDIANS:
+        lines.append(f"C7 default section: {_MEDIANS['c7_default_section']:.1f} s (budget {SECTION_BUDGET_S:g} s)")
+    publish(request, "game.json", {"answers_per_second": _RATES, "ratios": ratios, "medians_s": _MEDIANS,
+                                   "answers_target": ANSWERS_TARGET, "section_budget_s": SECTION_BUDGET_S}, lines)
+
+
+def _rate(benchmark, name, samples):
+    record_median(_MEDIANS, benchmark, name)
+    if name in _MEDIANS:
+        _RATES[name] = samples / _MEDIANS[name]
+        benchmark.extra_info["answers_per_second"] = _RATES[name]
 
 
 @pytest.mark.benchmark(group="game simulator: sampled answers per second")
+@pytest.mark.parametrize("processes", [1, 2])
 @pytest.mark.parametrize("advantage", ["decoupled", "rloo", "grpo"])
 @pytest.mark.parametrize("K", [8, 32])
-def test_bench_vectorised(benchmark, K, advantage):
+def test_bench_vectorised(benchmark, K, advantage, processes):
     table = build_table("kl", "plugin", K)
-    cfg = RunConfig(K=K, step_size=1.0, steps=20, groups=64, seeds=256, advantage=advantage)
-    benchmark.pedantic(_run, args=(table, cfg), rounds=3, warmup_rounds=1)
-    benchmark.extra_info["answers_per_second"] = cfg.samples_per_step * cfg.steps / benchmark.stats["mean"]
+    cfg = RunConfig(K=K, step_size=1.0, steps=40, groups=64, seeds=256, advantage=advantage)
+    benchmark.pedantic(simulate, args=(GAME, table, cfg), kwargs={"processes": processes}, rounds=3,
+                       warmup_rounds=1)
+    _rate(benchmark, f"vectorised_K{K}_{advantage}_p{processes}", cfg.samples_per_step * cfg.steps)
+
+
+@pytest.mark.benchmark(group="game simulator: sampled answers per second")
+@pytest.mark.parametrize("processes", [1, 2])
+@pytest.mark.parametrize("game_name,K", [("default", 8), ("default", 32), ("longtail", 16)])
+def test_bench_protocol_batch(benchmark, game_name, K, processes):
+    """The tuning step's shape: 10 tables x 20 schedules x 8 seeds x 2 groups, 100 steps."""
+    game = get_game(game_name)
+    grid = schedule_grid(ProtocolConfig())
+    tables = [build_table("kl", "jackknife", K)] * 10
+    bt = make_batch(game, K, "rloo", [t for t in tables for _ in grid], [s for _ in tables for s in grid], 100, 8, 2,
+                    0, optimum(game)[0])
+    benchmark.pedantic(run_batch, args=(bt,), kwargs={"processes": processes}, rounds=2, warmup_rounds=1)
+    _rate(benchmark, f"protocol_{game_name}_K{K}_p{processes}", bt.samples)
 
 
 def _loop_step(theta, table, rng, groups, K, eta):
@@ -64,4 +117,18 @@ def test_bench_per_group_loop(benchmark, K):
                 theta = _loop_step(theta, table, rng, groups, K, 1.0)
 
     benchmark.pedantic(run, rounds=3, warmup_rounds=1)
-    benchmark.extra_info["answers_per_second"] = seeds * groups * K * steps / benchmark.stats["mean"]
+    _rate(benchmark, f"per_group_loop_K{K}", seeds * groups * K * steps)
+
+
+@pytest.mark.benchmark(group="C7 report section (default profile)")
+def test_bench_c7_default_section(benchmark, tmp_path):
+    """The whole default C7 section once (exact fixed points, agreement checks, the tuned protocol on the default
+    and long-tailed games, the recommendation checks): its seconds against the 180 s budget."""
+    from proofs_numeric import c7_game
+    from proofs_numeric.result import RunContext
+
+    res = benchmark.pedantic(c7_game.CLAIM.execute, args=("default", RunContext(outdir=tmp_path, log=lambda m: None)),
+                             rounds=1, warmup_rounds=0)
+    assert res.status == "PASS", res.summary
+    record_median(_MEDIANS, benchmark, "c7_default_section")
+    benchmark.extra_info["budget_s"] = SECTION_BUDGET_S
