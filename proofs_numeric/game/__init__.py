@@ -4,10 +4,15 @@
 - :mod:`.advantages`  the per-sample advantages (decoupled / usual leave-one-out, GRPO) and their effective tables;
 - :mod:`.equilibria`  p* and every KKT point of a table (certified monotone pieces, exact residuals);
 - :mod:`.expected`    exact expected advantages (enumeration), the mean-field ODE, the expected update map;
-- :mod:`.exact`       one game and one table: every fixed point, the one reached from uniform;
-- :mod:`.dynamics`    vectorised stochastic runs over seeds and groups;
-- :mod:`.compare`     the convergence comparison, the acceleration verdict, agreement checks;
-- :mod:`.cli`         ``alft game``.
+- :mod:`.exact`       one game and one table: every fixed point, the one reached from the start;
+- :mod:`.engine`      the batch simulator (many tables, schedules and seeds at once; worker processes via
+                      :mod:`.parallel`), :mod:`.dynamics` its one-table front end;
+- :mod:`.stats`       intervals over seeds: first passage, order statistics, paired bootstrap;
+- :mod:`.compare`     runs at one step size (``alft game``) and the agreement checks with exact fixed points;
+- :mod:`.protocol`    the fair protocol (step sizes tuned per table, measured on fresh seeds), :mod:`.verdict`
+                      its summaries;
+- :mod:`.predict`     the predicted error at a horizon (``alft recommend``, :mod:`proofs_numeric.recommend`);
+- :mod:`.cli`         ``alft game`` (game options in :mod:`.gameargs`).
 
 It uses the estimators' tables; ``estimators`` never imports it.
 """
