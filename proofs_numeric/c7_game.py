@@ -190,12 +190,13 @@ def _protocol_part(params, games, pstar, ctx, processes) -> dict:
                 part = summarise_cell(cell, cfg)
                 for k, v in part.items():
                     summary[k] += v
-                runs.append({"game": game.name, "advantage": adv, "K": K, "seconds": round(cell.seconds, 2),
+                runs.append({"game": game.name, "advantage": adv, "K": K,
                              "samples": cell.tuning.get("samples", 0) + cell.measured.get("samples", 0),
                              "tables": len(cell.entries)})
                 top = [c for c in part["cells"] if c["horizon"] == max(block["horizons"])]
                 ctx.log(f"[C7] protocol {game.name} {adv} K={K}: {len(cell.entries)} tables tuned and measured in "
-                        f"{cell.seconds:.1f}s ({runs[-1]['samples']:.2e} sampled answers)"
+                        f"{cell.seconds:.1f}s ({runs[-1]['samples']:.2e} sampled answers, "
+                        f"{runs[-1]['samples'] / max(cell.seconds, 1e-9):.2e}/s)"
                         + (f"; at T={top[0]['horizon']} best {top[0]['winner']} ({top[0]['winner_error']:.4f})"
                            if top else ""))
     summary["runs"] = runs
