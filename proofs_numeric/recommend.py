@@ -62,9 +62,9 @@ def _check(K, horizon, advantage) -> tuple[int, int]:
     return K, int(horizon)
 
 
-def _tables(game, K: int, advantage: str, methods) -> tuple[list[Entry], list, list[dict]]:
+def _tables(game, K: int, advantage: str, methods, solve: bool = False) -> tuple[list[Entry], list, list[dict]]:
     entries, tables, skipped = [], [], []
-    for e in entries_for(methods, advantage):
+    for e in entries_for(methods, advantage, solve=solve):
         try:
             tables.append(e.build(game, K))
             entries.append(e)
@@ -74,13 +74,14 @@ def _tables(game, K: int, advantage: str, methods) -> tuple[list[Entry], list, l
 
 
 def predict_all(game, K: int, horizon: int, advantage: str, *, groups: int = 2, cfg: ProtocolConfig | None = None,
-                methods=None, seed: int = 0) -> dict:
-    """Predicted error at ``horizon`` of every candidate table with every schedule of the grid."""
+                methods=None, seed: int = 0, solve: bool = False) -> dict:
+    """Predicted error at ``horizon`` of every candidate table with every schedule of the grid (``solve``: solve
+    the baseline-aware AQP tables that are not shipped, instead of listing them as skipped)."""
     from .game.equilibria import optimum
     from .game.predict import build_model, predict_errors
 
     cfg = cfg or ProtocolConfig(horizons=(horizon,), groups=groups)
-    entries, tables, skipped = _tables(game, K, advantage, methods or candidate_methods(game))
+    entries, tables, skipped = _tables(game, K, advantage, methods or candidate_methods(game), solve)
     if not tables:
         raise ValueError(f"no candidate table can be built for K = {K}: "
                          + "; ".join(f"{s['table']}: {s['reason']}" for s in skipped))
@@ -107,39 +108,36 @@ CONFIRM_SEEDS = 16
 def confirm(game, K: int, horizon: int, advantage: str, candidates: list, *, groups: int, seed: int,
             n_tables: int = CONFIRM_TABLES, seeds: int = CONFIRM_SEEDS, processes: int = 1,
             cfg: ProtocolConfig | None = None) -> list[dict]:
-    """Re-score the model's ``n_tables`` best tables by simulation: every schedule of the grid on ``seeds`` seeds
-    (a stream of their own), the least seed-mean error at ``horizon`` per table; sorted by it."""
-    from .game.engine import run_batch
-    from .game.protocol import make_batch
+    """Re-score the model's ``n_tables`` best tables by simulation: the protocol's tuning step (every schedule of
+    the grid, extended at its ends where needed) on ``seeds`` seeds of a stream of their own; the least seed-mean
+    error at ``horizon`` per table; sorted by it."""
+    from dataclasses import replace
 
-    cfg = cfg or ProtocolConfig(horizons=(horizon,), groups=groups)
-    grid = schedule_grid(cfg)
+    from .game.protocol import tune
+
+    cfg = replace(cfg or ProtocolConfig(groups=groups), horizons=(horizon,), tune_seeds=seeds)
     top = candidates[:n_tables]
-    tables = [c["entry"].build(game, K) for c in top]
-    configs = [(i, s) for i in range(len(top)) for s in grid]
-    bt = make_batch(game, K, advantage, [tables[i] for i, _ in configs], [s for _, s in configs], horizon, seeds,
-                    groups, 10 ** 9 + 7919 * seed + K, top[0]["p_star"])
-    res = run_batch(bt, processes=processes)
-    err = np.where(res.finite, res.values[:, :, -1], 1.0).mean(axis=1)
+    tables = {c["label"]: c["entry"].build(game, K) for c in top}
+    tuned = tune(game, tables, K, advantage, cfg, seed=10 ** 9 + 7919 * seed + K, p_star=top[0]["p_star"],
+                 processes=processes)["choices"]
     out = []
-    for i, c in enumerate(top):
-        e = err[i * len(grid):(i + 1) * len(grid)]
-        k = int(np.argmin(e))
-        out.append(dict(c, schedule=grid[k], simulated_error=float(e[k]), simulated_seeds=seeds,
-                        at_grid_edge=grid[k].eta in (min(cfg.etas), max(cfg.etas))))
+    for c in top:
+        ch = tuned[c["label"]][horizon]
+        out.append(dict(c, schedule=ch["schedule"], simulated_error=ch["tune_error"], simulated_seeds=seeds,
+                        at_grid_edge=ch["at_grid_edge"]))
     out.sort(key=lambda c: c["simulated_error"])
     return out
 
 
 def recommend(game, K, horizon, advantage: str = "decoupled", *, groups: int = 2, seed: int = 0,
-              methods=None, simulate: bool = True, processes: int = 1) -> dict:
+              methods=None, simulate: bool = True, processes: int = 1, solve: bool = False) -> dict:
     """The table and step-size schedule with the least predicted error at ``horizon`` (see the module docstring).
 
     With ``simulate`` (default) the model's best tables are confirmed by a short simulation (:func:`confirm`),
     which picks the schedule; without it the model alone decides."""
     K, horizon = _check(K, horizon, advantage)
     t0 = time.perf_counter()
-    res = predict_all(game, K, horizon, advantage, groups=groups, seed=seed, methods=methods)
+    res = predict_all(game, K, horizon, advantage, groups=groups, seed=seed, methods=methods, solve=solve)
     cands = [dict(c, p_star=res["p_star"]) for c in res["candidates"]]
     confirmed = confirm(game, K, horizon, advantage, cands, groups=groups, seed=seed, processes=processes) \
         if simulate else []
@@ -282,6 +280,9 @@ def add_parser(sub) -> None:
                         "by the group std)")
     p.add_argument("--groups", type=int, default=2, help="groups of K per step (default 2)")
     p.add_argument("--seed", type=int, default=0, help="seed of the Monte Carlo noise estimates")
+    p.add_argument("--solve", action="store_true",
+                   help="--advantage rloo: solve the baseline-aware AQP tables (not shipped; seconds each the first "
+                        "time, then cached) instead of leaving them out")
     p.add_argument("--model-only", action="store_true",
                    help="skip the confirming simulation of the model's best tables (the model alone decides)")
     p.add_argument("--format", choices=["json", "text"], default="json")
@@ -305,7 +306,7 @@ def _cmd(args) -> int:
     from .game.parallel import default_processes
 
     doc = recommend(game, args.K, args.horizon, args.advantage, groups=args.groups, seed=args.seed,
-                    simulate=not args.model_only, processes=default_processes())
+                    simulate=not args.model_only, processes=default_processes(), solve=args.solve)
     if args.format == "json":
         sys.stdout.write(json.dumps(doc, indent=2, allow_nan=False, default=_plain) + "\n")
         return 0

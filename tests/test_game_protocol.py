@@ -75,6 +75,17 @@ def test_results_do_not_depend_on_the_number_of_processes(monkeypatch):
     assert np.array_equal(run_batch(bt1, processes=1).values, run_batch(bt1, processes=2).values)
 
 
+def test_tuning_extends_the_grid_beyond_an_end():
+    """Minimax at K = 16 (entries up to 139) wants steps far below 0.25: its grid is extended downwards and the
+    choice leaves the original grid; a table chosen inside the grid is not extended."""
+    cfg = ProtocolConfig(horizons=(50,), etas=(0.25, 1.0, 4.0), tune_seeds=4, measure_seeds=4)
+    from proofs_numeric.game.protocol import tune
+    tables = {"minimax": build_table("kl", "minimax", 16), "plugin": build_table("kl", "plugin", 16)}
+    out = tune(DEFAULT, tables, 16, "decoupled", cfg, seed=5, p_star=P_STAR)
+    assert out["extended"]["minimax"][0] == pytest.approx(0.0625)
+    assert out["choices"]["minimax"][50]["schedule"].eta < 0.25
+
+
 def test_schedules_and_record_grid():
     s = Schedule("decay", 2.0, tau=30)
     e = s.etas(100)
@@ -108,16 +119,22 @@ def small_cell():
 def test_protocol_tunes_on_one_stream_and_measures_on_another(small_cell):
     cell, cfg = small_cell
     assert cell.tuning["seed"] != cell.measured["seed"]
-    assert len(cell.entries) == 10                      # 5 methods, plain and corrected
+    # 5 methods, plain and corrected (the corrected AQP tables are not shipped: skipped with the reason)
+    assert len(cell.entries) == 8 and {s["table"] for s in cell.skipped} == {"aqp(eps=1) [rloo-corrected]",
+                                                                            "aqp(eps=10) [rloo-corrected]"}
+    assert all("solve=True" in s["reason"] for s in cell.skipped)
     for lab, ch in cell.tuning["choices"].items():
         assert set(ch) == {20, 60, "best"}
         for key, c in ch.items():
             e = cell.measured["errors"][(lab, key)]["errors"]
             assert e.shape == (10,) and np.all((0 <= e) & (e <= 1))
-            assert c["schedule"].eta in cfg.etas and 0 <= c["tune_error"] <= 1
+            assert c["schedule"].eta in cfg.etas + tuple(cell.tuning["extended"].get(lab, ())) and \
+                0 <= c["tune_error"] <= 1
     # the tuning choice is the best of the grid on the tuning seeds: re-run the tuning batch and check
     lab = "jackknife"
-    grid = [Schedule(k, e) for k in cfg.kinds for e in cfg.etas]
+    etas = tuple(cfg.etas) + tuple(cell.tuning["extended"].get(lab, ()))
+    grid = [Schedule(k, e) for k in cfg.kinds for e in cfg.etas] + \
+        [Schedule(k, e) for k in cfg.kinds for e in etas[len(cfg.etas):]]
     t = build_table("kl", "jackknife", 8)
     bt = make_batch(DEFAULT, 8, "rloo", [t] * len(grid), grid, 60, cfg.tune_seeds, cfg.groups, cell.tuning["seed"],
                     P_STAR)
@@ -128,18 +145,16 @@ def test_protocol_tunes_on_one_stream_and_measures_on_another(small_cell):
 def test_verdict_intervals_contain_their_estimates(small_cell):
     cell, cfg = small_cell
     s = summarise_cell(cell, cfg)
-    assert len(s["rows"]) == 10 * 3 and len(s["cells"]) == 3
+    assert len(s["rows"]) == 8 * 3 and len(s["cells"]) == 3
     for r in s["rows"]:
         assert r["error_lo"] <= r["error_mean"] <= r["error_hi"]
     for c in s["cells"]:
         assert c["margin_lo"] <= c["margin"] <= c["margin_hi"] and c["margin"] >= 1
         assert c["outcome"] in {"wins", "tied"}
-    assert {a["reference"] for a in s["aqp"]} == {"plugin", "jackknife", "minimax",
-                                                   "plugin [rloo-corrected]", "jackknife [rloo-corrected]",
-                                                   "minimax [rloo-corrected]"}
+    assert {a["reference"] for a in s["aqp"]} == {"plugin", "jackknife", "minimax"}
     for a in s["aqp"] + s["corrections"]:
         assert a["lo"] <= a["ratio"] <= a["hi"]
-    assert len(s["corrections"]) == 5 * 3
+    assert len(s["corrections"]) == 3 * 3
     txt = verdict_paragraph(s)
     assert txt.startswith("Over 2 cells") and "AQP (ε tuned) against plugin" in txt
 
@@ -194,7 +209,9 @@ def test_recommend_cli_json(capsys):
     assert r["step_size"]["kind"] in ("constant", "decay") and r["step_size"]["eta"] > 0
     assert d["K"] == 8 and d["horizon"] == 200 and d["advantage"] == "rloo"
     labels = {c["label"] for c in d["candidates"]}
-    assert "plugin [rloo-corrected]" in labels and "aqp(eps=10)" in labels and len(labels) == 20
+    assert "plugin [rloo-corrected]" in labels and "aqp(eps=10)" in labels and len(labels) == 13
+    assert {s["table"] for s in d["skipped"]} == {f"aqp(eps={e:g}) [rloo-corrected]" for e in
+                                                  (0.1, 0.3, 1, 3, 10, 30, 100)}
     # the recommendation is the least simulated error among the confirmed tables
     assert r["simulated_error"] == min(c["simulated_error"] for c in d["confirmed"])
     assert d["candidates"] == sorted(d["candidates"], key=lambda c: c["predicted_error"])

@@ -68,11 +68,15 @@ class Schedule:
 
 @dataclass(frozen=True)
 class Entry:
-    """One table of the comparison: a method with its parameters, plain or corrected for the ``rloo`` baseline."""
+    """One table of the comparison: a method with its parameters, plain or corrected for the ``rloo`` baseline.
+
+    ``solve``: build a corrected AQP table by solving it (``build_table(..., solve=True)``: seconds per table
+    the first time, then cached) instead of refusing it when it is not shipped."""
 
     method: str
     params: tuple = ()
     corrected: bool = False
+    solve: bool = False
 
     @property
     def label(self) -> str:
@@ -81,15 +85,17 @@ class Entry:
         return base + (" [rloo-corrected]" if self.corrected else "")
 
     def build(self, game: GameSpec, K: int) -> Table:
+        extra = {"solve": True} if self.solve and self.corrected and self.method == "aqp" else {}
         return build_table(game.generator, self.method, K, advantage="rloo" if self.corrected else "decoupled",
-                           **dict(self.params))
+                           **dict(self.params), **extra)
 
 
-def entries_for(methods, advantage: str) -> list[Entry]:
-    """The tables compared under ``advantage``: each method plain, and under ``rloo`` also corrected."""
+def entries_for(methods, advantage: str, *, solve: bool = False) -> list[Entry]:
+    """The tables compared under ``advantage``: each method plain, and under ``rloo`` also corrected (corrected
+    AQP tables solved when ``solve``, else as shipped)."""
     out = [Entry(name, tuple(sorted(params.items()))) for name, params in methods]
     if advantage == "rloo":
-        out += [Entry(e.method, e.params, True) for e in out]
+        out += [Entry(e.method, e.params, True, solve) for e in out]
     return out
 
 
@@ -149,35 +155,63 @@ def make_batch(game: GameSpec, K: int, advantage: str, tables, schedules, steps:
                  seed=seed, p_ref=np.asarray(p_star), theta0=game.theta0)
 
 
-def tune(game: GameSpec, tables: dict, K: int, advantage: str, cfg: ProtocolConfig, *, seed: int, p_star,
-         processes: int = 1) -> dict:
-    """Per table label: the schedule chosen for each horizon and for the best error (tuning seeds)."""
-    grid = schedule_grid(cfg)
-    labels = list(tables)
+def _tuning_errors(game, tables: dict, labels, grid, K, advantage, cfg, seed, p_star, processes):
+    """Seed-mean error curves [labels, schedules, records] of every (table, schedule) on the tuning seeds."""
     configs = [(lab, s) for lab in labels for s in grid]
     bt = make_batch(game, K, advantage, [tables[lab] for lab, _ in configs], [s for _, s in configs], cfg.T_max,
-                cfg.tune_seeds, cfg.groups, seed, p_star)
+                    cfg.tune_seeds, cfg.groups, seed, p_star)
     res = run_batch(bt, processes=processes)
-    err = np.where(res.finite[..., None], res.values, np.inf).mean(axis=1)      # [configs, records]
+    err = np.where(res.finite[..., None], res.values, np.inf).mean(axis=1)      # a diverged seed: never chosen
     err = np.where(np.isfinite(err), err, np.inf)
-    rec = bt.record
-    out = {}
+    return err.reshape(len(labels), len(grid), -1), bt.record, res.samples, res.seconds
+
+
+def _choices(e: np.ndarray, grid, rec, cfg, edges) -> dict:
+    """The schedule with the least tuning error per horizon, and the (schedule, step) with the least error."""
+    choice = {}
+    for T in cfg.horizons:
+        col = np.searchsorted(rec, T)
+        j = int(np.argmin(e[:, col]))
+        choice[int(T)] = {"schedule": grid[j], "tune_error": float(e[j, col]), "t": int(T),
+                          "at_grid_edge": grid[j].eta in edges}
+    j, r = np.unravel_index(int(np.argmin(e)), e.shape)
+    choice["best"] = {"schedule": grid[j], "tune_error": float(e[j, r]), "t": int(rec[r]),
+                      "at_grid_edge": grid[j].eta in edges}
+    return choice
+
+
+#: When a table's choice sits at an end of the grid, the grid is extended for that table: down by factors of 4
+#: (six values, to ~1e-5 of the smallest eta) or up by factors of 2 (three values).
+EXTEND_DOWN, EXTEND_UP = tuple(4.0 ** -k for k in range(1, 7)), (2.0, 4.0, 8.0)
+
+
+def tune(game: GameSpec, tables: dict, K: int, advantage: str, cfg: ProtocolConfig, *, seed: int, p_star,
+         processes: int = 1) -> dict:
+    """Per table label: the schedule chosen for each horizon and for the best error (tuning seeds). A table whose
+    choice sits at an end of the grid gets the grid extended beyond that end (same seeds), once."""
+    grid = schedule_grid(cfg)
+    labels = list(tables)
+    err, rec, samples, seconds = _tuning_errors(game, tables, labels, grid, K, advantage, cfg, seed, p_star,
+                                                processes)
+    lo, hi = min(cfg.etas), max(cfg.etas)
+    out, extended = {}, {}
     for i, lab in enumerate(labels):
-        e = err[i * len(grid):(i + 1) * len(grid)]
-        choice = {}
-        for T in cfg.horizons:
-            j = int(np.argmin(e[:, np.searchsorted(rec, T)]))
-            choice[int(T)] = _choice(grid, j, float(e[j, np.searchsorted(rec, T)]), int(T), cfg)
-        j, r = np.unravel_index(int(np.argmin(e)), e.shape)
-        choice["best"] = _choice(grid, int(j), float(e[j, r]), int(rec[r]), cfg)
-        out[lab] = choice
-    return {"choices": out, "samples": res.samples, "seconds": res.seconds, "seed": seed}
-
-
-def _choice(grid, j: int, err: float, t: int, cfg: ProtocolConfig) -> dict:
-    s = grid[j]
-    edge = s.eta in (min(cfg.etas), max(cfg.etas))
-    return {"schedule": s, "tune_error": err, "t": t, "at_grid_edge": bool(edge)}
+        ch = _choices(err[i], grid, rec, cfg, (lo, hi))
+        ends = {c["schedule"].eta for c in ch.values()} & {lo, hi}
+        if ends:
+            extended[lab] = [lo * f for f in EXTEND_DOWN] if lo in ends else [hi * f for f in EXTEND_UP]
+        out[lab] = ch
+    for extra in sorted({tuple(v) for v in extended.values()}):
+        labs = [lab for lab, v in extended.items() if tuple(v) == extra]
+        xgrid = [Schedule(k, e) for k in cfg.kinds for e in extra]
+        xerr, _rec, xs, xsec = _tuning_errors(game, tables, labs, xgrid, K, advantage, cfg, seed, p_star, processes)
+        samples, seconds = samples + xs, seconds + xsec
+        new_edges = (min(extra + (lo,)), max(extra + (hi,)))
+        for j, lab in enumerate(labs):
+            i = labels.index(lab)
+            out[lab] = _choices(np.concatenate([err[i], xerr[j]]), grid + xgrid, rec, cfg, new_edges)
+    return {"choices": out, "samples": samples, "seconds": seconds, "seed": seed,
+            "extended": {lab: list(v) for lab, v in extended.items()}}
 
 
 def measure(game: GameSpec, tables: dict, K: int, advantage: str, choices: dict, cfg: ProtocolConfig, *,
@@ -208,11 +242,11 @@ def measure(game: GameSpec, tables: dict, K: int, advantage: str, choices: dict,
     return {"errors": out, "curves": curves, "samples": samples, "seconds": seconds, "seed": seed}
 
 
-def build_cell_tables(game: GameSpec, methods, K: int, advantage: str) -> tuple[dict, list]:
+def build_cell_tables(game: GameSpec, methods, K: int, advantage: str, *, solve: bool = False) -> tuple[dict, list]:
     """Tables of the cell by label, and the ones that cannot be built with the reason."""
     tables, skipped = {}, []
     registered = set(method_names())
-    for e in entries_for(methods, advantage):
+    for e in entries_for(methods, advantage, solve=solve):
         if e.method not in registered:
             skipped.append({"table": e.label, "K": K, "advantage": advantage,
                             "reason": f"method {e.method!r} is not registered"})
@@ -240,13 +274,13 @@ class Cell:
 
 
 def run_cell(game: GameSpec, methods, K: int, advantage: str, cfg: ProtocolConfig, *, p_star=None,
-             processes: int = 1, seed_offset: int = 0) -> Cell:
+             processes: int = 1, seed_offset: int = 0, solve: bool = False) -> Cell:
     """Tune then measure every table of one (game, advantage, K). Tuning and measurement seeds are separate
-    streams: ``cfg.seed`` + offsets that differ by K, advantage and purpose."""
+    streams: ``cfg.seed`` + offsets that differ by K, advantage and purpose. ``solve``: see :class:`Entry`."""
     t0 = time.perf_counter()
     ps = optimum(game)[0] if p_star is None else np.asarray(p_star)
-    tables, skipped = build_cell_tables(game, methods, K, advantage)
-    entries = {e.label: e for e in entries_for(methods, advantage) if e.label in tables}
+    tables, skipped = build_cell_tables(game, methods, K, advantage, solve=solve)
+    entries = {e.label: e for e in entries_for(methods, advantage, solve=solve) if e.label in tables}
     if not tables:
         return Cell(game.name, advantage, K, {}, {}, {}, skipped, time.perf_counter() - t0)
     base = cfg.seed + 7919 * K + 104729 * seed_offset
