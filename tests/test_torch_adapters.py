@@ -47,7 +47,8 @@ def test_c8_trl_adapter_standard_format():
     rows = [{"prompt": "1+1?", "answer": "2"}, {"prompt": "2+2?", "answer": "4"}]
     texts = ["so \\boxed{2}", "\\boxed{ 2 }", "\\boxed{3}", "no idea",
              "\\boxed{4}", "\\boxed{4}", "\\boxed{4}", "\\boxed{4.}"]
-    fn = trl_reward_function(table, num_generations=G, extract_answer=boxed, normalize=normalize_answer)
+    fn = trl_reward_function(table, num_generations=G, extract_answer=boxed, normalize=normalize_answer,
+                             advantage="decoupled")
     assert fn.__name__ == "alft_group_reward"
     got = grpo_call(fn, rows, texts, G)
     answers = [None if boxed(t) is None else normalize_answer(boxed(t)) for t in texts]
@@ -61,7 +62,8 @@ def test_c8_trl_adapter_conversational_format_scale_and_constant():
     rows = [{"prompt": [{"role": "user", "content": "capital of France?"}], "solution": "Paris"}]
     completions = [[{"role": "assistant", "content": "Paris"}], [{"role": "assistant", "content": "Paris"}],
                    [{"role": "assistant", "content": "Lyon"}]]
-    fn = trl_reward_function(table, num_generations=G, add_constant=True, scale=-0.5, name="kl_diversity")
+    fn = trl_reward_function(table, num_generations=G, add_constant=True, scale=-0.5, name="kl_diversity",
+                             advantage="decoupled")
     assert fn.__name__ == "kl_diversity"
     got = grpo_call(fn, rows, completions, G)
     ref = [-0.5 * (v + 1.0) for v in reference_group_rewards(["Paris", "Paris", "Lyon"], table, G)]
@@ -70,7 +72,7 @@ def test_c8_trl_adapter_conversational_format_scale_and_constant():
 
 
 def test_c8_trl_adapter_rejects_split_or_mixed_groups():
-    fn = trl_reward_function(build_table("kl", "plugin", 2), num_generations=2)
+    fn = trl_reward_function(build_table("kl", "plugin", 2), num_generations=2, advantage="decoupled")
     with pytest.raises(ValueError, match="multiple of num_generations"):
         fn(prompts=["a", "a", "b"], completions=["x", "y", "z"])
     with pytest.raises(ValueError, match="prompts"):
@@ -139,16 +141,19 @@ from estimators.torch.trl import prompt_runs, resolve_group_size, trainer_group_
 from estimators.torch.verl import add_group_rewards, last_token_index, verl_answer_scorer  # noqa: E402
 
 
-def fake_trainer_kwargs(training: bool, G: int, G_eval: int):
-    """What TRL passes as ``log_metric``: a bound method of the trainer."""
-    class Trainer:
+def fake_trainer_kwargs(training: bool, G: int, G_eval: int, scale_rewards="group",
+                        multi_objective_aggregation="sum_then_normalize"):
+    """What TRL passes as ``log_metric``: a bound method of the trainer (with the settings GRPOTrainer's
+    advantage code reads)."""
+    class GRPOTrainer:
         def __init__(self):
             self.model = SimpleNamespace(training=training)
             self.num_generations, self.num_generations_eval = G, G_eval
+            self.scale_rewards, self.multi_objective_aggregation = scale_rewards, multi_objective_aggregation
 
         def _log_metric(self, name, value):
             pass
-    return {"log_metric": Trainer()._log_metric}
+    return {"log_metric": GRPOTrainer()._log_metric}
 
 
 @pytest.mark.parametrize("n, runs, sizes, hint, expect", [
@@ -178,7 +183,7 @@ def test_c8_resolve_group_size_rejects(n, runs, sizes, hint, match):
 def test_c8_trl_eval_group_size_from_prompts_and_from_the_trainer():
     G, G_eval = 4, 3
     table = build_table("kl", "jackknife", G)
-    fn = trl_reward_function(table, num_generations=G, num_generations_eval=G_eval)
+    fn = trl_reward_function(table, num_generations=G, num_generations_eval=G_eval, advantage="decoupled")
     rows = [{"prompt": "p"}, {"prompt": "q"}]
     texts = ["1", "1", "2", "x", "x", "y"]
     ref = reference_group_rewards(texts, build_table("kl", "jackknife", G_eval), G_eval)
@@ -212,16 +217,18 @@ def _two_rank_worker(rank, world, port, out_dir):
         setattr(dist, name, counted)  # this spawned process only
     try:
         G, G_eval = 4, 2
-        fn = trl_reward_function(build_table("kl", "jackknife", G), num_generations=G, num_generations_eval=G_eval)
+        fn = trl_reward_function(build_table("kl", "jackknife", G), num_generations=G, num_generations_eval=G_eval,
+                                 advantage="decoupled")
         # eval (G = 2), global batch a a b | b c c: group b straddles the processes
         prompts = ["a", "a", "b"] if rank == 0 else ["b", "c", "c"]
         answers = [["1", "2", "1"], [None, None, "1"]][rank]
         texts = ["" if a is None else a for a in answers]
         fn_none = trl_reward_function(build_table("kl", "jackknife", G), num_generations=G,
-                                      num_generations_eval=G_eval, extract_answer=lambda t: t or None)
+                                      num_generations_eval=G_eval, extract_answer=lambda t: t or None,
+                                      advantage="decoupled")
         res["eval_split"] = fn_none(prompts=prompts, completions=texts, **fake_trainer_kwargs(False, G, G_eval))
         res["collectives_eval"] = calls["collectives"]
-        fn4 = trl_reward_function(build_table("kl", "jackknife", G), num_generations=G)
+        fn4 = trl_reward_function(build_table("kl", "jackknife", G), num_generations=G, advantage="decoupled")
         res["local_whole_groups"] = fn4(prompts=["a"] * 4, completions=["x", "y", "x", "z"])  # whole groups
         res["collectives_local"] = calls["collectives"] - res["collectives_eval"]
         res["train_split"] = fn(prompts=["a", "a"], completions=[["x", "y"], ["x", "x"]][rank],
@@ -258,8 +265,9 @@ def test_c8_trl_groups_split_across_two_gloo_processes(tmp_path):
     assert r[0]["eval_split"] + r[1]["eval_split"] == reference_group_rewards(global_answers, t2, 2)
     # train, G = 4: one group a = x y | x x, split over the two processes
     assert r[0]["train_split"] + r[1]["train_split"] == reference_group_rewards(["x", "y", "x", "x"], t4, 4)
-    assert r[0]["collectives_eval"] == r[1]["collectives_eval"] == 1  # one collective per gathering call
-    assert r[0]["collectives_local"] == 0 and r[0]["local_whole_groups"] == reference_group_rewards(
+    # a gathering call: the 8-byte layout agreement and the gather; a local call: the agreement only
+    assert r[0]["collectives_eval"] == r[1]["collectives_eval"] == 2
+    assert r[0]["collectives_local"] == 1 and r[0]["local_whole_groups"] == reference_group_rewards(
         ["x", "y", "x", "z"], t4, 4)
     assert "disagree on the group size" in r[0]["modes_error"] and r[0]["modes_error"] == r[1]["modes_error"]
     assert "prompts" in r[0]["layout_error"] and r[0]["layout_error"] == r[1]["layout_error"]
