@@ -426,6 +426,12 @@ def test_c9_table_for_corrects_rebuilds_or_refuses():
     custom = Table(values=t.values, generator=t.generator, method="my_method")
     with pytest.raises(ValueError, match="not in the registry"):
         table_for(custom, 5, "rloo")
+    # groups of 2 under 'rloo': the group reward cancels whatever the table, so the plain table, warned once
+    kl = build_table("kl", "jackknife", 5, advantage="rloo")
+    assert table_for(kl, 2, "rloo").advantage == "decoupled"
+    chooser = TableChooser(kl)
+    with pytest.warns(UserWarning, match="groups of 2"):
+        assert chooser.tables(trl_reading(GRPOConfig(scale_rewards="none")), [2, 5])[5] is kl
 
 
 def test_c9_table_chooser_warns_once_per_setting():
@@ -579,3 +585,15 @@ def test_c8_uneven_ranks_raise_the_same_clear_error_within_seconds(tmp_path):
     assert alone["error"].startswith("RuntimeError: agreeing on the batch layout: rank 0 of 2"), alone
     assert "within 3 s of each other (sync_timeout)" in alone["error"]
     assert 2.5 < alone["seconds"] < 10
+
+
+def test_c9_docs_show_the_mapping_as_the_code_has_it():
+    from pathlib import Path
+    from estimators.torch.trainer_settings import rules_markdown
+    root = Path(__file__).resolve().parents[1]
+    doc = (root / "docs" / "trainers.md").read_text()
+    assert rules_markdown(TRL_RULES) in doc and rules_markdown(VERL_RULES) in doc
+    readme = root / "README.md"
+    section = readme.read_text().split("*Which table the trainer gets (claim C9).*")[1].split("*TRL.*")[0]
+    for rule in VERL_RULES:  # every verl estimator appears in the README's summary table
+        assert f"`{rule.setting.split(',')[0]}`" in section, rule.setting

@@ -248,13 +248,17 @@ def table_for(table, K: int, advantage: str, *, setting: str = ""):
             return table_for(value, K, advantage, setting=setting)
         table = value
     if not isinstance(table, Table):
-        if advantage == "rloo":
+        if advantage == "rloo" and K >= 3:  # (a group of 2 cancels the group reward whatever the table)
             raise ValueError(f"the trainer's advantage is 'rloo'{where}, and a raw table cannot be corrected for it "
                              f"(it does not say which estimator it is): pass an estimators Table (it is corrected "
                              f"here), tables built with build_table(..., advantage='rloo'), or advantage='decoupled' "
                              f"to apply the raw table as given")
         return table_for_size(table, K)
     want = None if advantage == "grpo" else advantage  # 'grpo': no table-only correction, the table as built
+    if want == "rloo" and K < 3:
+        # a group of 2 under a baseline that sees the sample: both samples always share their count, so the
+        # group reward cancels from the advantage whatever the table (TableChooser warns); the plain table
+        return table_for_size(table if table.advantage == "decoupled" else _rebuild(table, K, "decoupled"), K)
     if want is None or (want == table.advantage and table.K == K):
         return table_for_size(table, K)
     if table.advantage == "rloo" and want == "decoupled":
@@ -298,6 +302,12 @@ class TableChooser:
         whose exactness is 'approximate' or 'none'."""
         self.warn(reading)
         out = {}
+        if reading.advantage == "rloo" and min(sizes) < 3 and ("K=2", reading.setting) not in self._warned:
+            self._warned.add(("K=2", reading.setting))
+            warnings.warn(f"alft group reward: groups of 2 under {reading.setting}: both samples of a group always "
+                          f"share their count, so the group reward cancels from the advantage whatever the table "
+                          f"(it is applied as built); use groups of 3 or more for a diversity signal",
+                          UserWarning, stacklevel=3)
         for K in sizes:
             key = (reading.advantage, K)
             if key not in self._tables:

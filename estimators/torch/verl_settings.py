@@ -108,6 +108,8 @@ class VerlGroupReward:
         self.n = int(n)
         self.n_val = int(_get(config, "actor_rollout_ref.rollout.val_kwargs.n", 1))
         check_reward_model(config)
+        est = _get(config, "algorithm.adv_estimator", "gae")
+        self.estimator = str(getattr(est, "value", est))
         read = None if self.settings.advantage is not None else verl_reading(_get(config, "algorithm"))
         self.chooser = TableChooser(self.settings.table(self.n), advantage=self.settings.advantage)
         self.reading: Reading = self.chooser.reading(read)

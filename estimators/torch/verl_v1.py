@@ -23,7 +23,7 @@ verl hands it to the config's root with OmegaConf's relative ``select``): the ``
 :class:`~estimators.torch.verl_manager.AlftAgentLoopManager`. ``trainer.v1.sampler.sampler_kwargs.alft``,
 when given, replaces the top-level block. An agent loop with several outputs per session counts once per
 session (its final output's answer) and adds the reward to every output of the session, as verl copies the
-score. Refused: a colocated reward model (it writes ``rm_scores`` after sampling), DAPO's group filter
+score; verl's GRPO path then uses each session's final output, its other estimators every output (warned). Refused: a colocated reward model (it writes ``rm_scores`` after sampling), DAPO's group filter
 (verl does not run it with a custom replay buffer).
 
 Importing this module imports verl (0.9.x) and TransferQueue (``pip install TransferQueue``, which verl's
@@ -31,6 +31,7 @@ v1 trainer needs).
 """
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -86,6 +87,10 @@ def add_group_rewards_tq(group_reward: VerlGroupReward, keys: list, partition_id
         if sess not in final or sessions[final[sess]][1] < index:
             final[sess] = row
     rows = list(final.values())
+    if len(rows) < len(keys) and group_reward.estimator != "grpo":
+        warnings.warn(f"alft group reward: some sessions returned several outputs; verl's {group_reward.estimator!r} "
+                      f"advantage counts each output as a group member (only its 'grpo' path uses each session's "
+                      f"final output), while the group reward counts each session once", UserWarning, stacklevel=2)
     answers = []
     for r in rows:
         info = (extras[r] or {}).get("reward_extra_info") or {}
