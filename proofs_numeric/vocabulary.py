@@ -13,7 +13,8 @@ __all__ = ["METHOD_WORDS", "ADVANTAGE_WORDS", "method_label", "advantage_label",
 
 METHOD_WORDS = {"plugin": "plug-in", "jackknife": "jackknife", "ustat": "U-statistic", "minimax": "minimax",
                 "aqp": "AQP"}
-ADVANTAGE_WORDS = {"rloo_decoupled": "decoupled RLOO", "rloo": "RLOO", "grpo": "GRPO"}
+#: baseline names; ``decoupled`` is already a word in prose, so only labels (plots, case names) expand it
+ADVANTAGE_WORDS = {"decoupled": "decoupled RLOO", "rloo": "RLOO", "grpo": "GRPO"}
 
 _PARAMS = re.compile(r"\(([^()]*)\)")
 _ASSIGN = re.compile(r"\b(eps|alpha)\s*=\s*")
@@ -32,7 +33,7 @@ def method_label(name: str) -> str:
 
 
 def advantage_label(name: str) -> str:
-    """``rloo_decoupled`` -> ``decoupled RLOO``; unknown names are returned as given."""
+    """``decoupled`` -> ``decoupled RLOO``, ``rloo`` -> ``RLOO``; unknown names are returned as given."""
     return ADVANTAGE_WORDS.get(str(name), str(name))
 
 
