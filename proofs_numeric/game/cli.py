@@ -43,36 +43,51 @@ def add_parser(sub) -> None:
     from .expected import UPDATES
     from .spec import GAMES
 
+    from ..helpformat import HelpFormatter
     p = sub.add_parser("game", help="the alignment game (C7): exact fixed points or stochastic runs",
+                       formatter_class=HelpFormatter,
                        description="Exact fixed points of a table in the alignment game (--exact), or stochastic "
-                                   "GRPO-style runs of several methods with plots and JSON.")
+                                   "GRPO-style runs of several methods with plots and JSON.",
+                       epilog="exit status:\n  0  done (fixed points printed, or game.json and plots written)\n"
+                              "  2  bad arguments (nothing is run)\n\nexamples:\n"
+                              "  alft game --exact --K 8 --method plugin --format json\n"
+                              "  alft game --exact --K 16 --method aqp --param eps=10 --advantage rloo\n"
+                              "  alft game --K 4,8 --methods plugin,jackknife --steps 200 --seeds 16 --out /tmp/game")
     p.add_argument("--game", choices=sorted(GAMES), default="default",
                    help="a named configuration (default: 5 answers, r = 1,0.7,0.4,0.2,0, beta 0.5, KL); "
                         "--rewards/--beta/--generator override it")
-    p.add_argument("--rewards", help="comma-separated answer rewards, e.g. 1,0.7,0.4,0.2,0")
-    p.add_argument("--beta", type=float, help="diversity strength beta > 0")
+    p.add_argument("--rewards", help="comma-separated answer rewards, e.g. 1,0.7,0.4,0.2,0 (default: the game's)")
+    p.add_argument("--beta", type=float, help="diversity strength beta > 0 (default: the game's)")
     p.add_argument("--generator", choices=["kl", "euclidean", "power"], help="phi (default: the game's)")
-    p.add_argument("--alpha", type=float, help="power generator exponent (alpha > 0, alpha != 1)")
-    p.add_argument("--traces-per-answer", help="comma-separated trace counts per answer (each >= 1)")
-    p.add_argument("--trace-answer", help="comma-separated answer index of every trace (explicit map)")
-    p.add_argument("--exact", action="store_true", help="exact fixed points only (no sampling)")
+    p.add_argument("--alpha", type=float, help="power generator exponent (alpha > 0, alpha != 1; required with "
+                                               "--generator power)")
+    p.add_argument("--traces-per-answer", help="comma-separated trace counts per answer, each >= 1 (default: one "
+                                               "trace per answer)")
+    p.add_argument("--trace-answer", help="comma-separated answer index of every trace, an explicit map (default: "
+                                          "none)")
+    p.add_argument("--exact", action="store_true", help="exact fixed points only, no sampling (default: stochastic "
+                                                        "runs)")
     p.add_argument("--K", default=None, help="group size(s): one integer >= 2 with --exact (default 8), "
                                              "comma-separated otherwise (default 4,8,16,32)")
     p.add_argument("--method", "--methods", dest="methods", default=None,
                    help="method(s), comma-separated (default: plugin with --exact; every compared method otherwise)")
     p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
-                   help="method parameter for --exact (repeatable), e.g. --param eps=10")
+                   help="method parameter for --exact (repeatable), e.g. --param eps=10 (default: none)")
     p.add_argument("--advantage", choices=sorted(ADVANTAGES), default="decoupled",
                    help="advantage / baseline (default decoupled: the fixed point of r - beta B_g = lambda)")
-    p.add_argument("--update", choices=sorted(UPDATES), default="pg", help="logit update (default pg)")
-    p.add_argument("--steps", type=int, default=400)
-    p.add_argument("--seeds", type=int, default=64)
-    p.add_argument("--groups", type=int, default=16, help="groups of K per step")
-    p.add_argument("--step-size", type=float, default=1.0)
-    p.add_argument("--targets", default="0.1,0.05,0.02", help="TV targets for steps-to-target")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--format", choices=["json", "text"], default="text")
-    p.add_argument("--out", default="reports/game", help="output directory of a stochastic run (game.json, PNGs)")
+    p.add_argument("--update", choices=sorted(UPDATES), default="pg", help="logit update (default: pg)")
+    p.add_argument("--steps", type=int, default=400, help="training steps per stochastic run (default: 400)")
+    p.add_argument("--seeds", type=int, default=64, help="independent runs (seeds) per method and K; intervals are "
+                                                         "over seeds (default: 64)")
+    p.add_argument("--groups", type=int, default=16, help="groups of K samples per step (default: 16)")
+    p.add_argument("--step-size", type=float, default=1.0, help="learning rate of the logit update (default: 1.0)")
+    p.add_argument("--targets", default="0.1,0.05,0.02", help="TV targets for steps-to-target (default: "
+                                                              "0.1,0.05,0.02)")
+    p.add_argument("--seed", type=int, default=0, help="base seed every random draw of the runs derives from (default: 0)")
+    p.add_argument("--format", choices=["json", "text"], default="text",
+                   help="--exact output: text (a table) or json (default: text)")
+    p.add_argument("--out", default="reports/game", help="output directory of a stochastic run: game.json and PNGs "
+                                                         "(default: reports/game)")
     p.set_defaults(func=_cmd_game)
 
 

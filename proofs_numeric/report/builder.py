@@ -204,10 +204,10 @@ def _package_version() -> str:
 
 
 def add_parser(sub) -> None:
-    import argparse
+    from ..helpformat import HelpFormatter
     p = sub.add_parser(
         "report", help="run the claim checks and write the report",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
         description="Run the checks of the claims (" + ", ".join(claim_ids()) + ") and write index.html, index.md, "
                     "PNG plots, CSV files of long tables and results.json into --out. Progress is logged on stderr.",
         epilog="exit status:\n  0  every claim checked passed (or was skipped)\n  1  a claim FAILED (the report is "
