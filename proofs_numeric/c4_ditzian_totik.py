@@ -299,7 +299,7 @@ def run(params, ctx) -> ClaimResult:
         "omega^r_phi(f, 1/n) <= M n^-r sum_{k<=n} k^(r-1) E_k(f). The constants M are not explicit, so the "
         "suite cannot *verify* these inequalities; it measures the ratio.",
         "Certified here, per K: omega^2_phi(p log p, 1/K) = 2 log(2)/(K^2 + 1) exactly (closed form, proved in "
-        "c4_ditzian_totik.py) and E*_K within its certified bracket, so each ratio E*_K/omega^2 is certified for the "
+        "the docstring of `proofs_numeric/c4_ditzian_totik.py`) and E*_K within its certified bracket, so each ratio E*_K/omega^2 is certified for the "
         "K computed.",
         "Only supported numerically: that the ratio stays bounded *below* for all K (the weak converse theorem gives "
         "omega^2 = O(log K / K^2) from E_k = O(1/k^2), not omega^2 = O(E*_K)) and that it converges (to "

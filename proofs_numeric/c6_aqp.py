@@ -423,6 +423,7 @@ def _refusal_text(reason: str | None) -> str:
                   r"([^,]+), ([^ ]+) of the budget", reason)
     if m:
         return f"entries up to {m.group(1)}; float64 rounding alone moves the bias by {m.group(3)} of the budget"
+    reason = reason.replace("gap_tol", "the optimality tolerance")
     return reason if len(reason) <= 140 else reason[:139] + "…"
 
 
@@ -693,7 +694,7 @@ def _notes(params, shipped, ranges, frontier, dual, n_not_above, n_aqp) -> list:
         notes.append("float64 limits the certifiable range (C5: the optimal entries grow with K): "
                      + "; ".join(f"eps={r['eps']:g}: certified for K {r['certified_K']}, refused for K {r['refused_K']}"
                                  for r in refused)
-                     + f". Example ({_refusal_text(refused[0]['first_refusal'])}): {refused[0]['first_refusal']}")
+                     + f". Example ({_refusal_text(refused[0]['first_refusal'])}): {refused[0]['first_refusal'].replace('gap_tol', 'the optimality tolerance')}")
     else:
         notes.append("Every shipped (K, eps) has a certified float64 table.")
     frontier_only = [d["K"] for d in dual if d["lower_end_from"] != "dual bound at eps_lower, recomputed"]

@@ -14,6 +14,8 @@ Checked on every available device (CPU always, CUDA when present) and for float3
 """
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 from estimators import METHODS, build_table
@@ -242,9 +244,9 @@ def run(params, ctx) -> ClaimResult:
     cases = [
         ("moments: p = NaN", lambda: ref_moments(t4, [np.nan]), lambda: torch_moments(t4, [np.nan])),
         ("moments: p = 1.5", lambda: ref_moments(t4, [1.5]), lambda: torch_moments(t4, [1.5])),
-        ("monte carlo: probs do not sum to 1", lambda: ref_monte_carlo(t4, [0.5, 0.6], 10, seed=0),
+        ("Monte Carlo: probabilities do not sum to 1", lambda: ref_monte_carlo(t4, [0.5, 0.6], 10, seed=0),
          lambda: torch_monte_carlo(t4, [0.5, 0.6], 10, seed=0)),
-        ("monte carlo: n_groups = 1", lambda: ref_monte_carlo(t4, [1.0], 1, seed=0),
+        ("Monte Carlo: a single group", lambda: ref_monte_carlo(t4, [1.0], 1, seed=0),
          lambda: torch_monte_carlo(t4, [1.0], 1, seed=0)),
         ("counts: 1-D answers", lambda: ref_counts(np.zeros(4, dtype=np.int64)),
          lambda: leave_one_out_counts(torch.zeros(4, dtype=torch.int64))),
@@ -281,7 +283,8 @@ def run(params, ctx) -> ClaimResult:
             rep = crosscheck(fn, device=dev, max_examples=params["crosscheck_examples"], seed=ctx.seed % 1000)
             good = rep.passed == expect
             count("crosscheck", good)
-            cc_rows.append([dev, name, rep.n_cases, "PASS" if rep.passed else "FAIL",
+            shown = re.sub(r"^(\S+:\S+)", r"`\1`", name)   # a kernel's MODULE:FUNCTION is code
+            cc_rows.append([dev, shown, rep.n_cases, "PASS" if rep.passed else "FAIL",
                             "expected" if good else "UNEXPECTED"])
             per[dev].setdefault("crosscheck", []).append({"kernel": name, "passed": rep.passed,
                                                           "cases": rep.n_cases, "expected": expect})
@@ -383,7 +386,7 @@ def run(params, ctx) -> ClaimResult:
         notes=notes + [
             "The Monte Carlo streams of numpy and torch differ, so the two harnesses agree statistically (both "
             "contain the exact moments), not sample by sample; on the same answers their group sums agree to "
-            "float64 rounding (tests/test_torch_engines.py).",
+            "float64 rounding (`tests/test_torch_engines.py`).",
         ],
     )
 

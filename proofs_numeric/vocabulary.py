@@ -18,7 +18,7 @@ ADVANTAGE_WORDS = {"decoupled": "decoupled RLOO", "rloo": "RLOO", "grpo": "GRPO"
 
 _PARAMS = re.compile(r"\(([^()]*)\)")
 _ASSIGN = re.compile(r"\b(eps|alpha)\s*=\s*")
-_WORD = re.compile(r"(?<![\w./-])(rloo_decoupled|rloo|grpo|plugin|ustat|aqp)(?![\w-])")
+_WORD = re.compile(r"(?<![\w.-])(rloo_decoupled|rloo|grpo|plugin|ustat|aqp)(?![\w-])")
 
 
 def _params(text: str) -> str:

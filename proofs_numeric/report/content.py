@@ -53,10 +53,10 @@ def record_summary(doc: Mapping) -> str:
     """One line on the GPU record for the title area and the methods section."""
     rec = doc.get("cuda_record") or {}
     if rec.get("error"):
-        return f"the GPU record {rec.get('path')} is invalid: {rec['error']}"
+        return f"the GPU record `{rec.get('path')}` is invalid: {rec['error']}"
     r = rec.get("record")
     if not r:
-        return f"no GPU record exists in this repository ({rec.get('path') or 'reports/cuda/cuda_record.json'})"
+        return f"no GPU record exists in this repository (`{rec.get('path') or 'reports/cuda/cuda_record.json'}`)"
     return f"GPU record: C8 {rec.get('verdict')} on {r['device']}, {r['date']} (commit `{r['commit']}`)"
 
 

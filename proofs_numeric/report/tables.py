@@ -37,12 +37,14 @@ def is_wide(table: Mapping) -> bool:
 def excerpt(table: Mapping) -> tuple[list[int], str] | None:
     """Row indices of a long table's excerpt and what they are, or None when no excerpt is meaningful.
 
-    A table whose first column is K (integers) keeps the rows with K a power of two and the last K; any
-    other long table is shown collapsed without an excerpt (its rows are not ordered by one variable).
+    A table whose first column is K (increasing integers) keeps the rows with K a power of two and the last K;
+    any other long table is shown collapsed without an excerpt (its rows are not ordered by one variable).
     """
     rows = table.get("rows") or []
     cols = table.get("columns") or []
     if not is_long(table) or not cols or str(cols[0]) != "K" or not all(isinstance(r[0], int) for r in rows):
+        return None
+    if any(b[0] <= a[0] for a, b in zip(rows, rows[1:])):   # several rows per K: no single-K excerpt
         return None
     keep = [i for i, r in enumerate(rows) if r[0] > 0 and r[0] & (r[0] - 1) == 0]
     if rows and (len(rows) - 1) not in keep:
