@@ -27,7 +27,7 @@ from estimators import build_table, moments
 from estimators.generators import kl
 from estimators.minimax import CertificateError, ConvergenceError, sweep
 
-from .criteria import at_least, at_most, every, verdict, within
+from .criteria import at_least, at_most, every, num, verdict, within
 from .fitting import loglog_slope
 from .plotting import FIT_ZORDER, legend_outside, log_K_axis, plt, reference_line, save_figure, style
 from .regression.spec import decimal, exact, relative, table
@@ -163,7 +163,7 @@ def run(params, ctx) -> ClaimResult:
         every("tables through mpmath", f"at each K = {', '.join(map(str, params['engine_K']))} the stored table's "
               f"weighted bias, evaluated by the mpmath engine ({params['engine_dps']} digits) at the K+1 alternation "
               f"points, stays below its certified sup and, where the float64 table meets the certificate, alternates "
-              f"in sign with size E*_K to {rel_tol:g} (relative)", n_eng_ok, len(eng_rows)),
+              f"in sign with size E*_K to {num(rel_tol)} (relative)", n_eng_ok, len(eng_rows)),
         within("minimax rate", f"log-log slope of E*_K over {K_fit}", fit.slope, params["slope_range"], fmt=".4f"),
         at_most("limit determined", "error of the extrapolated limit of K^2 E*_K", const["error"],
                 params["constant_max_error"], strict=True, fmt=".1e"),

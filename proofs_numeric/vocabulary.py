@@ -1,6 +1,6 @@
 """Words for code names: how methods and baselines are called in the report's prose, tables and plots.
 
-results.json keeps the code names (``plugin``, ``aqp(eps=10)``, ``rloo_decoupled``): they are what a
+results.json keeps the code names (``plugin``, ``aqp(eps=10)``, ``rloo``): they are what a
 program matches on. A reader sees words: plug-in, AQP(ε = 10), decoupled RLOO. One table here, used
 by the renderer (:func:`words` on every line of text) and by the plots (:func:`method_label`,
 :func:`advantage_label`).
@@ -18,7 +18,7 @@ ADVANTAGE_WORDS = {"decoupled": "decoupled RLOO", "rloo": "RLOO", "grpo": "GRPO"
 
 _PARAMS = re.compile(r"\(([^()]*)\)")
 _ASSIGN = re.compile(r"\b(eps|alpha)\s*=\s*")
-_WORD = re.compile(r"(?<![\w.-])(rloo_decoupled|rloo|grpo|plugin|ustat|aqp)(?![\w-])")
+_WORD = re.compile(r"(?<![\w.-])(rloo|grpo|plugin|ustat|aqp)(?![\w-])")
 
 
 def _params(text: str) -> str:

@@ -83,7 +83,8 @@ def test_a_consistent_verdict_is_kept():
 
 def test_method_and_baseline_names_read_as_words():
     assert method_label("aqp(eps=10)") == "AQP(ε = 10)" and method_label("plugin") == "plug-in"
-    assert words("default/plugin/K=32/rloo_decoupled") == "default/plug-in/K=32/decoupled RLOO"
+    assert words("default/plugin/K=32/rloo") == "default/plug-in/K=32/RLOO"
+    assert words("the decoupled baseline") == "the decoupled baseline"
     assert words("c2_plugin_bias_vs_K.png and `plugin`") == "c2_plugin_bias_vs_K.png and `plugin`"
 
 
