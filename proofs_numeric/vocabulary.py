@@ -14,11 +14,11 @@ __all__ = ["METHOD_WORDS", "ADVANTAGE_WORDS", "method_label", "advantage_label",
 METHOD_WORDS = {"plugin": "plug-in", "jackknife": "jackknife", "ustat": "U-statistic", "minimax": "minimax",
                 "aqp": "AQP"}
 #: baseline names; ``decoupled`` is already a word in prose, so only labels (plots, case names) expand it
-ADVANTAGE_WORDS = {"decoupled": "decoupled RLOO", "rloo": "RLOO", "grpo": "GRPO"}
+ADVANTAGE_WORDS = {"decoupled": "decoupled RLOO", "rloo": "RLOO", "grpo": "GRPO", "group_mean": "group mean"}
 
 _PARAMS = re.compile(r"\(([^()]*)\)")
 _ASSIGN = re.compile(r"\b(eps|alpha)\s*=\s*")
-_WORD = re.compile(r"(?<![\w.-])(rloo|grpo|plugin|ustat|aqp)(?![\w-])")
+_WORD = re.compile(r"(?<![\w.-])(group_mean|rloo|grpo|plugin|ustat|aqp)(?![\w-])")
 
 
 def _params(text: str) -> str:
