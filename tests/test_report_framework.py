@@ -8,7 +8,7 @@ import re
 import pytest
 
 from proofs_numeric.criteria import Criterion, Tally, at_least, at_most, every, holds, num, verdict, within
-from proofs_numeric.report.cuda_record import load_record, record_verdict, validate_record
+from proofs_numeric.report.cuda_record import figure_text, load_record, normalize, record_verdict, validate_record
 from proofs_numeric.report.glossary import GLOSSARY, TermLinker, anchor
 from proofs_numeric.report.render import render_html, render_markdown
 from proofs_numeric.result import FAIL, PASS, ClaimResult, ClaimSpec, RunContext
@@ -175,13 +175,47 @@ def test_record_verdict_and_loading(tmp_path):
     path = tmp_path / "reports" / "cuda" / "cuda_record.json"
     path.parent.mkdir(parents=True)
     path.write_text(json.dumps(RECORD))
-    assert load_record(tmp_path) == RECORD and record_verdict(RECORD) == "PASS"
+    assert load_record(tmp_path) == dict(RECORD, gpu=True) and record_verdict(RECORD) == "PASS"
     failing = copy.deepcopy(RECORD)
     failing["steps"][1]["verdict"] = "FAIL"
     assert record_verdict(failing) == "FAIL"
     path.write_text("{not json")
     with pytest.raises(ValueError, match="not readable as JSON"):
         load_record(tmp_path)
+
+
+#: the layout scripts/cuda_crosscheck.py writes (device kind on top, name and versions nested, "step")
+SCRIPT_RECORD = {"claim": "C8", "date": "2026-12-04T19:08:34+00:00", "commit": "abc123", "device": "cuda",
+                 "versions": {"python": "3.11.7", "torch": "2.13.0", "cuda": "13.0", "triton": "3.5.0",
+                              "device": "NVIDIA H200"},
+                 "steps": [{"step": "crosscheck", "verdict": "PASS", "seconds": 3.0,
+                            "figures": {"device": "cuda", "kernels": [{"verdict": "PASS"}] * 5 + [{"verdict": "FAIL"}]}},
+                           {"step": "bench", "verdict": "PASS", "figures": {"rows": [{"B": 32}] * 3, "targets_met": 5,
+                                                                            "targets_total": 11}},
+                           {"step": "graph", "verdict": "SKIP", "figures": {}}],
+                 "verdict": "PASS"}
+
+
+def test_the_gpu_scripts_layout_is_read_and_summarised():
+    rec = normalize(SCRIPT_RECORD)
+    assert (rec["device"], rec["torch"], rec["cuda"], rec["triton"], rec["gpu"]) == ("NVIDIA H200", "2.13.0", "13.0",
+                                                                                      "3.5.0", True)
+    assert [s["name"] for s in rec["steps"]] == ["crosscheck", "bench", "graph"] and record_verdict(rec) == "PASS"
+    assert figure_text(rec["steps"][0]["figures"]) == "device: cuda; kernels: 5 PASS, 1 FAIL"
+    assert figure_text(rec["steps"][1]["figures"]) == "rows: 3 entries in the record; targets_met: 5; targets_total: 11"
+    html = render_html(_doc(rec))
+    assert "GPU record: C8 PASS on NVIDIA H200, 2026-12-04" in html and "Recorded on a GPU, not re-run here" in html
+
+
+def test_a_cpu_dry_run_is_not_shown_as_a_gpu_record():
+    dry = copy.deepcopy(SCRIPT_RECORD)
+    dry.update(device="cpu")
+    dry["versions"].update(cuda=None, device="cpu only (no CUDA device visible)")
+    rec = normalize(dry)
+    assert rec["gpu"] is False
+    html = render_html(_doc(rec))
+    assert "no GPU record exists in this repository" in html and "made without a GPU" in html
+    assert "Recorded on a GPU" not in html and "GPU record: cpu" not in html
 
 
 # -- the page, on a synthetic document -------------------------------------------------------------------
@@ -200,7 +234,8 @@ def _doc(record=None):
     return {"schema": "alft-verify/results", "schema_version": 3, "generated_utc": "2026-11-30T00:00:00Z",
             "profile": "quick", "seed": 1, "package_version": "0.1.0", "git_commit": "abcdef1",
             "environment": {"python": "3.11", "platform": "Linux", "cpu_count": 2, "device": "CPU (x86_64)"},
-            "cuda_record": {"path": "reports/cuda/cuda_record.json", "record": record,
+            "cuda_record": {"path": "reports/cuda/cuda_record.json",
+                            "record": normalize(record) if record else None,
                             "verdict": record_verdict(record) if record else None, "error": None},
             "wall_seconds": 1.0, "summary": {"status": "PASS", "passed": 1, "failed": 0, "skipped": 0},
             "claims": [claim]}

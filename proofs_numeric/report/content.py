@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Mapping
 
+from .cuda_record import figure_text
+
 __all__ = ["PROFILE_TEXT", "seconds", "key_text", "key_accuracy", "device_text", "header_facts", "methods_items",
            "record_lines", "record_rows", "record_summary", "claim_heading_note"]
 
@@ -55,9 +57,13 @@ def record_summary(doc: Mapping) -> str:
     if rec.get("error"):
         return f"the GPU record `{rec.get('path')}` is invalid: {rec['error']}"
     r = rec.get("record")
+    path = rec.get("path") or "reports/cuda/cuda_record.json"
     if not r:
-        return f"no GPU record exists in this repository (`{rec.get('path') or 'reports/cuda/cuda_record.json'}`)"
-    return f"GPU record: C8 {rec.get('verdict')} on {r['device']}, {r['date']} (commit `{r['commit']}`)"
+        return f"no GPU record exists in this repository (`{path}`)"
+    if not r.get("gpu", True):
+        return (f"no GPU record exists in this repository: `{path}` holds a run made without a GPU "
+                f"({r['device']}, {str(r['date'])[:10]})")
+    return f"GPU record: C8 {rec.get('verdict')} on {r['device']}, {str(r['date'])[:10]} (commit `{r['commit']}`)"
 
 
 def header_facts(doc: Mapping) -> list[str]:
@@ -103,15 +109,14 @@ def record_rows(doc: Mapping) -> list[list[str]]:
     r = (doc.get("cuda_record") or {}).get("record")
     if not r:
         return []
-    return [[s["name"], s["verdict"], "; ".join(f"{k}: {v}" for k, v in (s.get("figures") or {}).items()) or "—"]
-            for s in r["steps"]]
+    return [[s["name"], s["verdict"], figure_text(s.get("figures") or {}) or "—"] for s in r["steps"]]
 
 
 def record_lines(doc: Mapping) -> list[str]:
     """What the C8 section says about the GPU record (report notation)."""
     rec = doc.get("cuda_record") or {}
     r = rec.get("record")
-    if not r:
+    if not r or not r.get("gpu", True):
         text = record_summary(doc)
         return [text[:1].upper() + text[1:] + ": the CUDA half of C8 has not been recorded; a GPU run "
                 "writes it (docs/report.md, \"The CUDA record\")."]
@@ -130,4 +135,5 @@ def claim_heading_note(doc: Mapping, claim: Mapping) -> str:
     devices = (claim.get("figures") or {}).get("devices") or []
     r = (doc.get("cuda_record") or {}).get("record")
     here = ", ".join(devices) if devices else device_text(doc)
-    return f"checked here on {here}" + (f"; GPU record: {r['device']}" if r else "; no GPU record")
+    return f"checked here on {here}" + (f"; GPU record: {r['device']}" if r and r.get("gpu", True)
+                                         else "; no GPU record")
