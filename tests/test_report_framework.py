@@ -202,7 +202,7 @@ def test_the_gpu_scripts_layout_is_read_and_summarised():
                                                                                       "3.5.0", True)
     assert [s["name"] for s in rec["steps"]] == ["crosscheck", "bench", "graph"] and record_verdict(rec) == "PASS"
     assert figure_text(rec["steps"][0]["figures"]) == "device: cuda; kernels: 5 PASS, 1 FAIL"
-    assert figure_text(rec["steps"][1]["figures"]) == "rows: 3 entries in the record; targets_met: 5; targets_total: 11"
+    assert figure_text(rec["steps"][1]["figures"]) == "rows: 3 entries in the record; targets met: 5; targets total: 11"
     html = render_html(_doc(rec))
     assert "GPU record: C8 PASS on NVIDIA H200, 2026-12-04" in html and "Recorded on a GPU, not re-run here" in html
 

@@ -116,6 +116,7 @@ def figure_text(figures: dict, limit: int = 8) -> str:
     (it stays in the record file)."""
     parts = []
     for key, val in figures.items():
+        key = str(key).replace("_", " ")        # a label for people, not the record's key
         if isinstance(val, bool) or isinstance(val, (int, float)):
             parts.append(f"{key}: {val:.4g}" if isinstance(val, float) else f"{key}: {val}")
         elif isinstance(val, str):
