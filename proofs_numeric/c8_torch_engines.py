@@ -196,8 +196,8 @@ def run(params, ctx) -> ClaimResult:
             per[dev][dname] = {"reward_max_abs_err": r_abs, "reward_max_rel_err": r_rel,
                                "rewards_equal_rounded_reference": r_exact,
                                "moment_max_scaled_err": m_err, "moment_tol": tol}
-            reward_rows.append([dev, dname, f"{r_abs:.3g}", f"{r_rel:.3g}", "yes" if r_exact else "NO"])
-            moment_rows.append([dev, dname, f"{m_err:.3g}", f"{tol:g}", "yes" if good_m else "NO"])
+            reward_rows.append([dev, dname, f"{r_abs:.3g}", f"{r_rel:.2g}", "yes" if r_exact else "NO"])
+            moment_rows.append([dev, dname, f"{m_err:.2g}", f"{tol:g}", "yes" if good_m else "NO"])
 
     # -- Monte Carlo ---------------------------------------------------------------------------------
     mc_rows = []
