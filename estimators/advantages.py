@@ -58,9 +58,10 @@ DEFAULT_ADVANTAGE = "decoupled"
 
 #: trainer settings under which the ``rloo`` correction is exact (up to a step size)
 EXACT_SETTINGS = ("TRL GRPOConfig(scale_rewards='none') or scale_rewards='batch'",
-                  "verl algorithm.adv_estimator=grpo with algorithm.norm_adv_by_std_in_grpo=False",
-                  "verl algorithm.adv_estimator=rloo",
-                  "verl algorithm.adv_estimator=reinforce_plus_plus_baseline")
+                  "TRL RLOOTrainer",
+                  "verl algorithm.adv_estimator=grpo or grpo_vectorized with algorithm.norm_adv_by_std_in_grpo=False",
+                  "verl algorithm.adv_estimator=rloo or rloo_vectorized",
+                  "verl algorithm.adv_estimator=reinforce_plus_plus_baseline or gpg")
 
 
 def check_advantage(advantage) -> str:

@@ -1,7 +1,10 @@
 """The ``alft`` command line: ``alft tables``, ``alft report`` (and subcommands added by modules).
 
 Subcommands are listed in :data:`SUBCOMMANDS` as ``(name, "module:add_parser")``; each
-``add_parser(subparsers)`` registers its parser and sets ``func`` (returning an exit code).
+``add_parser(subparsers)`` registers its parser and sets ``func`` (returning an exit code). Every
+subcommand's ``--help`` has a description, a help text and default for each option, its exit codes
+and examples (tests/test_cli_help.py checks it). Library errors that carry a fix (``exc.remedy``,
+:mod:`estimators.remedy`) are shown with that fix as command-line options.
 """
 from __future__ import annotations
 
@@ -56,19 +59,39 @@ def _parse_coeffs(text: str) -> list:
     return out
 
 
+_TABLES_EPILOG = """exit status:
+  0  the table was printed or written (or the shipped data rebuilt)
+  2  bad arguments, or no table exists for them (the message says why and what to pass instead)
+
+examples:
+  alft tables --generator kl --method plugin --K 8
+  alft tables --generator kl --method aqp --K 32 --eps 10 --format json --out aqp.json
+  alft tables --generator kl --method aqp --K 8 --eps 5 --solve          # a budget outside the shipped set
+  alft tables --generator kl --method aqp --K 16 --variance-max plugin   # least bias at the plug-in's variance
+  alft tables --generator polynomial --coeffs 0,0,1/2 --method ustat --K 4 --format csv"""
+
+
 def add_tables_parser(sub) -> None:
     from estimators import GENERATORS, method_names
     from estimators.advantages import ADVANTAGES
 
+    from .helpformat import HelpFormatter
+
     p = sub.add_parser("tables", help="print or export one estimator table",
-                       description="Build one table (generator, method, K) and print or export it.")
-    p.add_argument("--generator", choices=sorted(GENERATORS))
+                       formatter_class=HelpFormatter, epilog=_TABLES_EPILOG,
+                       description="Build one table (generator, method, K) and print or export it: the reward g(C) "
+                                   "for each leave-one-out count C = 0..K-1, with its provenance and certificate. "
+                                   "With --rebuild, regenerate the shipped AQP data instead.")
+    p.add_argument("--generator", choices=sorted(GENERATORS),
+                   help="phi, the diversity generator whose reward phi' the table estimates (kl: log p + 1)")
     p.add_argument("--alpha", type=float, help="power/Tsallis exponent (alpha > 0, alpha != 1)")
     p.add_argument("--coeffs", help="polynomial generator: comma-separated rational coefficients, ascending "
                                     "(e.g. 0,0,1/2 for phi = t^2/2)")
     p.add_argument("--coeffs-of", choices=["phi", "reward"], default="phi",
                    help="whether --coeffs are phi's coefficients (default) or the reward's")
-    p.add_argument("--method", choices=method_names())
+    p.add_argument("--method", choices=method_names(),
+                   help="the estimator: plugin, jackknife, ustat (unbiased for polynomial rewards), minimax, "
+                        "aqp (least variance under a bias budget)")
     p.add_argument("--K", type=int, help="group size (integer >= 2)")
     p.add_argument("--advantage", choices=list(ADVANTAGES), default="decoupled",
                    help="the trainer's advantage the table is for (C9): decoupled (default; no baseline, or one that "
@@ -76,14 +99,16 @@ def add_tables_parser(sub) -> None:
                         "scale_rewards='none'/'batch', verl RLOO, GRPO without std, REINFORCE++-baseline; K >= 3), "
                         "grpo (group std: refused, no table corrects it)")
     p.add_argument("--eps", type=float, help="aqp: bias budget (1 + eps) E*_K; shipped for kl: 0.1, 0.3, 1, 3, 10, 30, "
-                                             "100 (others with --solve)")
+                                             "100 (others with --solve); no default")
     p.add_argument("--variance-max", help="aqp, the dual: least bias with V(g) <= this number, or 'plugin' "
                                           "(the plug-in table's V); needs the solver")
     p.add_argument("--solve", action="store_true", help="aqp: solve and certify instead of loading a shipped table")
     p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
-                   help="method parameter (repeatable), e.g. --param gap_tol=1e-4")
-    p.add_argument("--format", choices=["json", "text", "csv"], default="text")
-    p.add_argument("--out", help="write to this file (atomically) instead of standard output")
+                   help="method parameter (repeatable), e.g. --param gap_tol=1e-4 (default: none)")
+    p.add_argument("--format", choices=["json", "text", "csv"], default="text",
+                   help="text: a header and one line per count; json: the full table document; csv: count,value "
+                        "(default: text)")
+    p.add_argument("--out", help="write to this file (atomically) instead of standard output (default: stdout)")
     p.add_argument("--rebuild", choices=["aqp", "aqp-frontier"],
                    help="regenerate shipped data instead of printing a table: aqp (certified KL tables, K = 2..128, "
                         "progress per K; --rebuild-K rebuilds a range and keeps the others) or aqp-frontier (the "
@@ -156,6 +181,11 @@ def _cmd_tables(args) -> int:
                if v is None]
     if missing:
         raise ValueError(f"alft tables needs {', '.join(missing)} (or --rebuild aqp)")
+    if args.method == "aqp" and args.eps is None and args.variance_max is None and not any(
+            item.split("=", 1)[0].strip() in ("eps", "variance_max") for item in args.param):
+        from estimators.aqp import SHIPPED_EPS
+        raise ValueError(f"--method aqp needs --eps (the bias budget; shipped for kl: "
+                         f"{', '.join(f'{e:g}' for e in SHIPPED_EPS)}) or --variance-max (a number or 'plugin')")
     if args.out is not None:
         check_writable_target(args.out, name="--out")  # before any work: a directory, /, a missing parent
     params = {}
@@ -200,9 +230,24 @@ def _variance_max(text):
         raise ValueError(f"--variance-max must be a number >= 0 or 'plugin', got {text!r}") from exc
 
 
+_MAIN_EPILOG = """exit status: 0 success; 1 a check failed (report, baseline, crosscheck); 2 bad arguments or an error
+(the message names the option). Set ALFT_DEBUG=1 for a traceback.
+
+examples:
+  alft report --profile quick --out /tmp/report   # the claims C1-C8 in seconds
+  alft tables --generator kl --method aqp --K 32 --eps 10
+  alft SUBCOMMAND --help                          # each subcommand's options, defaults and examples"""
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="alft", description="alft-verify: verified low-bias ALFT reward estimators")
-    sub = parser.add_subparsers(dest="command", required=True)
+    from estimators import __version__
+
+    from .helpformat import HelpFormatter
+    parser = argparse.ArgumentParser(prog="alft", description="alft-verify: verified low-bias ALFT reward estimators "
+                                                              "and the numerical suite that proves them.",
+                                     formatter_class=HelpFormatter, epilog=_MAIN_EPILOG)
+    parser.add_argument("--version", action="version", version=f"alft-verify {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="SUBCOMMAND")
     for _name, target in SUBCOMMANDS:
         mod, fn = target.split(":")
         getattr(importlib.import_module(mod), fn)(sub)
@@ -217,9 +262,23 @@ def main(argv=None) -> int:
     except (ValueError, TypeError, OSError) as exc:
         if os.environ.get("ALFT_DEBUG"):
             raise
-        msg = f"{exc.strerror}: {exc.filename!r}" if isinstance(exc, OSError) and exc.filename else str(exc)
+        msg = f"{exc.strerror}: {exc.filename!r}" if isinstance(exc, OSError) and exc.filename else _cli_message(exc)
         print(f"alft {args.command}: error: {msg}  (set ALFT_DEBUG=1 for a traceback)", file=sys.stderr)
         return 2
+
+
+_REMEDY_OPTIONS = {"solve": lambda v: "--solve" if v else "", "eps": lambda v: f"--eps {v:g}",
+                   "variance_max": lambda v: f"--variance-max {v}"}
+
+
+def _cli_message(exc: Exception) -> str:
+    """The error in command-line words: a library error's fix (``exc.remedy``, keyword arguments of
+    build_table) becomes the options that apply it, instead of a Python call."""
+    remedy = getattr(exc, "remedy", None)
+    if not remedy or not getattr(exc, "reason", None):
+        return str(exc)
+    opts = [_REMEDY_OPTIONS[k](v) if k in _REMEDY_OPTIONS else f"--param {k}={v}" for k, v in remedy.items()]
+    return f"{exc.reason}. Rerun with {' '.join(o for o in opts if o)} to get it"
 
 
 if __name__ == "__main__":

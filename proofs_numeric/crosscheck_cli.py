@@ -43,20 +43,25 @@ def keep_hypothesis_out_of_cwd() -> Path | None:
 
 
 def add_parser(sub) -> None:
+    from .helpformat import HelpFormatter
     p = sub.add_parser(
         "crosscheck", help="check a group-reward kernel against the reference estimators (claim C8)",
+        formatter_class=HelpFormatter,
         description="Run MODULE:FUNCTION, called as fn(ids, table) with ids an integer tensor [B, K] and table "
                     "a float64 tensor [K] (returning rewards [B, K] with rewards[b, i] = table[C_bi]), against the "
                     "reference counts and tables on edge cases and hypothesis-generated inputs, and print a "
-                    "conformance report. Exit status 0 when the kernel conforms, 1 when it does not, 2 on usage "
-                    "errors.")
+                    "conformance report.",
+        epilog="exit status:\n  0  the kernel conforms\n  1  it does not (the report lists the failing cases)\n"
+               "  2  bad arguments, or PyTorch is not installed\n\nexamples:\n"
+               "  alft crosscheck estimators.torch:group_rewards\n"
+               "  alft crosscheck mypkg.kernels:rewards --device cuda --max-examples 500 --json report.json")
     p.add_argument("kernel", help="the kernel to check, as MODULE:FUNCTION (e.g. estimators.torch:group_rewards)")
-    p.add_argument("--device", default="cpu", help="torch device for the inputs (cpu, cuda, cuda:1, ...)")
+    p.add_argument("--device", default="cpu", help="torch device for the inputs: cpu, cuda, cuda:1, ... (default: cpu)")
     p.add_argument("--max-examples", type=int, default=200, help="hypothesis examples (default 200)")
     p.add_argument("--seed", type=int, default=0, help="seed of the generated cases (default 0)")
     p.add_argument("--mask", choices=["auto", "yes", "no"], default="auto",
-                   help="check masked batches (auto: iff the kernel takes a `mask` keyword)")
-    p.add_argument("--json", metavar="PATH", help="also write the report as JSON to PATH")
+                   help="check masked batches (auto: iff the kernel takes a `mask` keyword; default: auto)")
+    p.add_argument("--json", metavar="PATH", help="also write the report as JSON to PATH (default: not written)")
     p.set_defaults(func=_run)
 
 

@@ -269,23 +269,35 @@ def add_parser(sub) -> None:
     from .game.advantages import ADVANTAGES
     from .game.gameargs import add_game_arguments
 
+    from .helpformat import HelpFormatter
+
     p = sub.add_parser("recommend", help="the table and step size for your K and training horizon (C7)",
+                       formatter_class=HelpFormatter,
                        description="Predicts, for every candidate table and step-size schedule, the error "
-                                   "TV(p_T, p*) after T steps (linear-noise approximation of the game's dynamics) "
-                                   "and recommends the best pair. Validated against simulation in the report (C7).")
+                                   "TV(p_T, p*) after T steps (linear-noise approximation of the game's dynamics), "
+                                   "confirms the best tables by a short simulation, and recommends the table and "
+                                   "the step size. Validated against simulation on held-out games in the report "
+                                   "(C7).",
+                       epilog="exit status:\n  0  recommendation printed\n  2  bad arguments (nothing is run)\n\n"
+                              "examples:\n  alft recommend --K 16 --horizon 1000 --advantage rloo --format json\n"
+                              "  alft recommend --K 8 --horizon 300 --game longtail --format text\n"
+                              "  alft recommend --K 32 --horizon 3000 --rewards 1,0.5,0.2 --beta 0.3 --model-only")
     p.add_argument("--K", type=int, required=True, help=f"group size (2..{MAX_K})")
     p.add_argument("--horizon", type=int, required=True, help=f"training steps T (1..{MAX_HORIZON})")
     p.add_argument("--advantage", choices=sorted(ADVANTAGES), default="decoupled",
-                   help="the trainer's advantage (rloo: leave-one-out or group-mean baseline; grpo: also divided "
-                        "by the group std)")
-    p.add_argument("--groups", type=int, default=2, help="groups of K per step (default 2)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the Monte Carlo noise estimates")
+                   help="the trainer's advantage: decoupled (no baseline, or one that does not see the sample), rloo "
+                        "(leave-one-out or group-mean baseline), grpo (also divided by the group std) (default: "
+                        "decoupled)")
+    p.add_argument("--groups", type=int, default=2, help="groups of K samples per step (default: 2)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the Monte Carlo noise estimates and of the confirming "
+                                                       "simulation (default: 0)")
     p.add_argument("--solve", action="store_true",
                    help="--advantage rloo: solve the baseline-aware AQP tables (not shipped; seconds each the first "
-                        "time, then cached) instead of leaving them out")
+                        "time, then cached) instead of leaving them out (default: off)")
     p.add_argument("--model-only", action="store_true",
-                   help="skip the confirming simulation of the model's best tables (the model alone decides)")
-    p.add_argument("--format", choices=["json", "text"], default="json")
+                   help="skip the confirming simulation of the model's best tables: the model alone decides "
+                        "(default: off)")
+    p.add_argument("--format", choices=["json", "text"], default="json", help="output (default: json)")
     add_game_arguments(p)
     p.set_defaults(func=_cmd)
 

@@ -239,6 +239,9 @@ STEP_FUNCS = {"crosscheck": step_crosscheck, "c8": step_c8, "graph": step_graph,
 def worker(args) -> int:
     """Run one step in this process and write {ok, figures} as JSON to --result."""
     import torch
+
+    from proofs_numeric.crosscheck_cli import keep_hypothesis_out_of_cwd
+    keep_hypothesis_out_of_cwd()   # the steps run in the checkout: hypothesis's storage goes to the cache dir
     device = "cuda" if torch.cuda.is_available() and not args.dry_run else "cpu"
     try:
         res = STEP_FUNCS[args.worker](args, device)

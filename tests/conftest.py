@@ -10,6 +10,12 @@ if "ALFT_CACHE_DIR" not in os.environ:
     import tempfile
     os.environ["ALFT_CACHE_DIR"] = tempfile.mkdtemp(prefix="alft-test-cache-")
 
+# hypothesis keeps its storage (example database, constants cache) under $ALFT_CACHE_DIR/hypothesis, as the
+# CLI does, never in ./.hypothesis of the checkout
+from proofs_numeric.crosscheck_cli import keep_hypothesis_out_of_cwd  # noqa: E402
+
+keep_hypothesis_out_of_cwd()
+
 settings.register_profile("ci", derandomize=True, deadline=None, max_examples=40,
                           suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("dev", deadline=None, max_examples=100)

@@ -74,7 +74,10 @@ def test_a_frontier_point_whose_stored_figures_are_wrong_fails_the_section(tmp_p
     p.write_text(_resigned(doc) + "\n")
     res = CLAIM.execute("quick", RunContext(log=lambda m: None), overrides={"frontier_path": str(p)})
     assert res.status == FAIL
-    assert f"frontier K=8, eps={pt['eps']:g}" in res.summary
+    failed = [c for c in res.criteria if not c.met]
+    assert [c.name for c in failed] == ["frontier points"]
+    assert f"K=8, eps={pt['eps']:g}: recomputed figures do not match" in failed[0].measured
+    assert res.summary.startswith("FAILED: frontier points:") and f"K=8, eps={pt['eps']:g}" in res.summary
 
 
 def test_a_corrupted_frontier_document_is_refused(tmp_path):

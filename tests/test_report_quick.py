@@ -131,3 +131,50 @@ def test_regression_passes_across_two_runs_and_fails_when_a_figure_or_table_entr
     rep = compare(base, moved)
     assert [d.figure for d in rep.differences] == ["constant/estimate"]
     assert "relative 1e-10" in rep.render()
+
+
+# -- the framework on every registered claim (issue 19) ---------------------------------------------------
+
+SUMMARY_WORDS_MAX = 150   # the aim is ~120 words; a summary above 150 fails
+
+
+def test_every_claim_states_its_claim_criteria_verdict_and_key_figure_accuracy(two_runs):
+    from proofs_numeric.criteria import Criterion, verdict
+    _, (doc, _) = two_runs
+    for c in doc["claims"]:
+        if c["status"] == "SKIP":
+            continue
+        assert c["statement"] and len(c["statement"].split()) <= 60, c["id"]
+        assert c["criteria"], f"{c['id']} declares no pass criteria (proofs_numeric/criteria.py, docs/report.md)"
+        assert c["status"] == verdict([Criterion(**k) for k in c["criteria"]]), c["id"]
+        assert all(k["requirement"] and k["measured"] for k in c["criteria"]), c["id"]
+        assert len(c["summary"].split()) <= SUMMARY_WORDS_MAX, (c["id"], len(c["summary"].split()))
+        assert c["key_figure"] and c["key_figure"]["accuracy"], c["id"]
+        assert set(c["plots"]) <= set(c["captions"]), f"{c['id']}: a plot without a caption stating its finding"
+
+
+def test_no_code_key_is_used_as_a_label(two_runs):
+    from test_report_framework import code_labels
+    _, (doc, _) = two_runs
+    bad = {c["id"]: code_labels(c) for c in doc["claims"]}
+    assert not any(bad.values()), bad
+
+
+def test_page_prose_has_no_code_names(two_runs):
+    """Outside code spans, links to files and attributes the page shows no snake_case identifiers, module
+    paths or ASCII maths such as K*sup (method names are words: plug-in, AQP(ε = 10), decoupled RLOO)."""
+    from test_report_framework import CODE_LABEL
+    root, _ = two_runs
+    html = (root / "a" / "index.html").read_text()
+    text = re.sub(r"<(code|style|a)\b[^>]*>.*?</\1>", " ", html, flags=re.S)
+    text = re.sub(r"<[^>]+>", " ", text)
+    found = sorted(set(m.group(0) for m in CODE_LABEL.finditer(text)) - {"x86_64"})   # an architecture's name
+    assert not found, found
+    for ascii_math in ("K*sup", "p * bias", "B_stored", "rloo_decoupled", "eps="):
+        assert ascii_math not in text, ascii_math
+
+
+def test_csv_names_do_not_repeat_the_claim_id(two_runs):
+    _, (doc, _) = two_runs
+    names = [t["csv"] for c in doc["claims"] for t in c["tables"] if t["csv"]]
+    assert names and not any(re.match(r"(c\d)_\1_", n) for n in names), names

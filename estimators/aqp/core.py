@@ -440,12 +440,14 @@ def _solve_uncached(gen, target, K, eps, gap_tol, stored, warm, log, Q, E_star) 
         rounding = float(max(abs(Fraction(v) - Fraction(r)) for v, r in zip(g64, reference)))
 
         def no_float64(why):
-            return AQPError(
-                f"K={K}, eps={eps:g}: no float64 table can be certified: the optimal table's entries reach {gabs:.3g}, and "
-                f"rounding them to float64 moves the weighted bias by up to {rounding:.3g}, {rounding / tau_lo:.2g} of the "
-                f"budget {tau_lo:.6g}; {why}. The optimum V >= {c['lb']:.6g} is certified for the extended-precision "
-                f"table (stored=False; build_table(..., solve=True, certified='reference')). Use a larger eps or a "
-                f"smaller K")
+            from ..remedy import with_remedy
+            reason = (f"K={K}, eps={eps:g}: no float64 table can be certified: the optimal table's entries reach "
+                      f"{gabs:.3g}, and rounding them to float64 moves the weighted bias by up to {rounding:.3g}, "
+                      f"{rounding / tau_lo:.2g} of the budget {tau_lo:.6g}; {why}. The optimum V >= {c['lb']:.6g} is "
+                      f"certified for the extended-precision table")
+            return with_remedy(AQPError(
+                f"{reason} (stored=False; build_table(..., solve=True, certified='reference')). Use a larger eps or a "
+                f"smaller K"), reason, solve=True, certified="reference")
         if stored and rounding > gap_tol * tau_lo:
             raise no_float64(f"tightening the budget by that much costs more than the optimality tolerance {gap_tol:g}")
         if c["bias"].upper > tau_lo:

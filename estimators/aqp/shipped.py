@@ -102,9 +102,11 @@ def shipped_entry(K: int, eps: float) -> dict:
     if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not math.isfinite(float(eps)):
         raise TypeError(f"eps must be one of the shipped budgets {list(SHIPPED_EPS)}, got {eps!r}")
     if float(eps) not in SHIPPED_EPS:
-        raise ShippedTableError(
-            f"eps = {eps!r} is not in the shipped set; shipped budgets are eps in {list(SHIPPED_EPS)}. For another "
-            f"eps solve it: build_table('kl', 'aqp', K, eps={eps!r}, solve=True) (needs the solver; cached)")
+        from ..remedy import with_remedy
+        reason = f"eps = {eps!r} is not in the shipped set; shipped budgets are eps in {list(SHIPPED_EPS)}"
+        raise with_remedy(ShippedTableError(
+            f"{reason}. For another eps solve it: build_table('kl', 'aqp', K, eps={eps!r}, solve=True) (needs the "
+            f"solver; cached)"), reason, solve=True)
     reason = manifest().get("refused", {}).get(str(K), {}).get(_eps_key(eps))
     if reason is not None:
         return {"refused": reason}
@@ -134,10 +136,11 @@ def _load(K: int, eps: float):
     from ..table import Table
     entry = shipped_entry(K, eps)
     if "refused" in entry:
-        raise ShippedTableError(f"K={K}, eps={eps!r}: no certified float64 table exists in the shipped set: "
-                                f"{entry['refused']}. The extended-precision optimum can be solved and certified: "
-                                f"build_table('kl', 'aqp', {K}, eps={eps!r}, solve=True, certified='reference') (CLI: alft tables "
-                                f"--method aqp --K {K} --eps {eps!r} --solve --param certified=reference)")
+        from ..remedy import with_remedy
+        reason = f"K={K}, eps={eps!r}: no certified float64 table exists in the shipped set: {entry['refused']}"
+        raise with_remedy(ShippedTableError(
+            f"{reason}. The extended-precision optimum can be solved and certified: build_table('kl', 'aqp', {K}, "
+            f"eps={eps!r}, solve=True, certified='reference')"), reason, solve=True, certified="reference")
     cert = entry.get("certificate") or {}
     if cert.get("eps") != float(eps) or cert.get("budget_lower") is None or len(entry.get("values", ())) != K:
         raise ShippedTableError(f"the shipped entry for K={K}, eps={eps!r} does not match its certificate; {REBUILD}")

@@ -85,10 +85,12 @@ def aqp_table(generator, K, *, eps=None, variance_max=None, solve: bool = False,
     if not solve:
         if gen.name == "kl" and objective == "integrated" and eps in SHIPPED_EPS:
             return load(K, eps)
-        raise ValueError(
-            f"no shipped AQP table for generator {gen.label()!r}, eps = {eps!r}, objective {objective!r}: the "
-            f"shipped set is kl with eps in {list(SHIPPED_EPS)} (K = 2..128). Solve this one with solve=True "
-            f"(e.g. build_table({gen.name!r}, 'aqp', {K}, eps={eps!r}, solve=True); needs the solver, cached)")
+        from ..remedy import with_remedy
+        reason = (f"no shipped AQP table for generator {gen.label()!r}, eps = {eps!r}, objective {objective!r}: the "
+                  f"shipped set is kl with eps in {list(SHIPPED_EPS)} (K = 2..128)")
+        raise with_remedy(ValueError(
+            f"{reason}. Solve this one with solve=True (e.g. build_table({gen.name!r}, 'aqp', {K}, eps={eps!r}, "
+            f"solve=True); needs the solver, cached)"), reason, solve=True)
     from .core import solve as solve_aqp
     if certified == "reference":
         res = solve_aqp(gen, K, eps, objective=objective, gap_tol=gap_tol, use_cache=use_cache, stored=False)

@@ -4,7 +4,11 @@
   training and evaluation group sizes);
 * :mod:`estimators.torch.verl` — verl batches grouped by ``uid``: the per-sample answer scorer, the
   batch hook that adds the group reward, placement on the last attended response token;
-* :mod:`estimators.torch.verl_manager` — verl 0.9's rollout manager running that hook (imports verl).
+* :mod:`estimators.torch.verl_manager` — verl 0.9's legacy rollout manager running that hook (imports verl);
+* :mod:`estimators.torch.verl_v1` — verl 0.9's v1 replay buffer running it (imports verl, TransferQueue).
+
+Both read the trainer's advantage settings (:mod:`estimators.torch.trainer_settings`, claim C9) and hand
+the trainer the table that undoes its baseline where one exists.
 
 This module re-exports the first two (``from estimators.torch.adapters import ...`` keeps working).
 """

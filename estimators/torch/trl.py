@@ -9,10 +9,24 @@ returns one float per completion, in TRL's order. ::
     from estimators import build_table
     from estimators.torch import trl_reward_function
 
+    args = GRPOConfig(num_generations=8, num_generations_eval=4, scale_rewards="none", ...)
     diversity = trl_reward_function(build_table("kl", "jackknife", 8), num_generations=8,
                                     num_generations_eval=4, extract_answer=my_parser, scale=-beta)
-    trainer = GRPOTrainer(model=..., reward_funcs=[correctness, diversity],
-                          args=GRPOConfig(num_generations=8, num_generations_eval=4, ...), ...)
+    trainer = GRPOTrainer(model=..., reward_funcs=[correctness, diversity], args=args, ...)
+
+Which table the trainer gets (claim C9)
+---------------------------------------
+GRPOTrainer subtracts the group mean (with the sample) from the summed rewards, and by default
+divides by the group's std. The reward function reads the trainer's settings on every call (TRL
+passes it a method of the trainer) and maps them with :data:`~estimators.torch.trainer_settings.TRL_RULES`:
+``scale_rewards="none"`` or ``"batch"`` (and RLOOTrainer) make the ``rloo`` advantage, so a
+:class:`~estimators.Table` built for the plain estimator is replaced by
+``build_table(..., advantage="rloo")`` (the trainer then applies the method's estimator for K - 1
+samples, up to a step size); ``scale_rewards="group"`` (TRL's default) and
+``multi_objective_aggregation="normalize_then_sum"`` have no table-only correction: the table is
+applied as built and one warning names the settings that make the correction exact. ``advantage=``
+overrides what is read; ``args=`` (the GRPOConfig) reads the settings before training and is checked
+against the trainer's.
 
 How groups are found
 --------------------
@@ -26,12 +40,15 @@ group. The reward function
    allow (consecutive runs of one prompt must be multiples of ``G``); the configured sizes are
    the check: a size the adapter was not configured for, or a layout no configured size fits,
    raises;
-2. when torch.distributed is initialised with several processes and the local slice need not
-   hold whole groups (its length is not a multiple of every configured size), gathers the answers
-   of all processes with **one** ``all_gather`` of ``4 + 2n`` int64 per process (hashed answer
-   and prompt ids, see :mod:`estimators.torch.distributed`), scores the whole groups and returns
-   this process's slice;
-3. otherwise scores its own slice (exact string comparison, no communication).
+2. when torch.distributed is initialised with several processes, agrees on the layout with one
+   ``all_gather`` of one int64 per process (sample count, group-size hint, prompts or not), waited
+   for at most ``sync_timeout`` seconds: processes that disagree raise the same error, a process
+   whose partners do not call raises after ``sync_timeout`` instead of hanging;
+3. when the slices need not hold whole groups (their length is not a multiple of every configured
+   size), gathers the answers of all processes with **one** ``all_gather`` of ``2n`` int64 per
+   process (hashed answer and prompt ids, see :mod:`estimators.torch.distributed`), scores the
+   whole groups and returns this process's slice;
+4. otherwise scores its own slice (exact string comparison, no further communication).
 
 Answers that cannot be parsed (``extract_answer`` returned None) count as distinct answers
 (count 0) by default; ``none_answers="same"`` counts them as one answer.
@@ -45,11 +62,12 @@ import torch
 
 from .._validate import check_finite_real
 from ..table import Table
-from .distributed import answer_hash, gather_keys, hash_keys, world_of
+from .distributed import agree_layout, answer_hash, gather_keys, hash_keys, world_of
 from .kernels import answers_to_ids, group_rewards
 from .table_sizes import table_for_size
+from .trainer_settings import Reading, TableChooser, trl_reading
 
-__all__ = ["trl_reward_function", "completion_text", "trainer_group_size", "resolve_group_size",
+__all__ = ["trl_reward_function", "completion_text", "trainer_group_size", "trainer_of", "resolve_group_size",
            "prompt_runs"]
 
 
@@ -92,6 +110,11 @@ def prompt_runs(keys) -> list[int]:
     return runs
 
 
+def trainer_of(reward_kwargs: Mapping):
+    """The TRL trainer calling the reward function (``log_metric`` is a bound method of it), or None."""
+    return getattr(reward_kwargs.get("log_metric"), "__self__", None)
+
+
 def trainer_group_size(reward_kwargs: Mapping) -> int | None:
     """The group size TRL's ``GRPOTrainer`` uses right now, read from the keywords it passes.
 
@@ -99,7 +122,7 @@ def trainer_group_size(reward_kwargs: Mapping) -> int | None:
     ``num_generations`` when its model is in training mode and ``num_generations_eval`` otherwise
     (``GRPOTrainer._generate_and_score_completions``). None when the keywords do not carry it.
     """
-    trainer = getattr(reward_kwargs.get("log_metric"), "__self__", None)
+    trainer = trainer_of(reward_kwargs)
     model = getattr(trainer, "model", None)
     train_g = getattr(trainer, "num_generations", None)
     if model is None or not isinstance(train_g, int):
@@ -157,19 +180,43 @@ def _check_size(value, name: str, *, allow_none: bool = False):
     return value
 
 
+def _check_args(args, G_train: int, G_eval: int | None) -> Reading | None:
+    """The reading of a TRL config given as ``args=``, after checking its group sizes against ours."""
+    if args is None:
+        return None
+    got = getattr(args, "num_generations", None)
+    if isinstance(got, int) and got != G_train:
+        raise ValueError(f"num_generations={G_train} but args.num_generations={got}; use the GRPOConfig's values")
+    got_eval = getattr(args, "num_generations_eval", None)
+    if isinstance(got_eval, int) and got_eval != (G_eval or G_train):
+        raise ValueError(f"num_generations_eval={G_eval} but args.num_generations_eval={got_eval}; use the "
+                         f"GRPOConfig's values")
+    return trl_reading(args, source="args")
+
+
+def _check_timeout(value):
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise ValueError(f"sync_timeout must be a positive number of seconds or None, got {value!r}")
+    return float(value)
+
+
 def trl_reward_function(table, *, num_generations: int, num_generations_eval: int | None = None,
                         extract_answer: Callable[[str], Any] | None = None,
                         normalize: Callable[[str], str] | None = None, add_constant: bool = False,
                         scale: float = 1.0, none_answers: str = "distinct", check_prompts: bool = True,
-                        gather: str = "auto", process_group=None, device=None,
-                        name: str | None = None) -> Callable[..., list]:
+                        gather: str = "auto", process_group=None, device=None, name: str | None = None,
+                        advantage: str | None = None, args=None,
+                        sync_timeout: float | None = 60.0) -> Callable[..., list]:
     """A TRL ``GRPOTrainer`` reward function applying ``table`` to each group of completions.
 
     Parameters
     ----------
     table : Table, raw 1-D table, mapping ``{group size: table}`` or callable ``size -> table``
-        A :class:`~estimators.Table` is rebuilt for the evaluation group size (same generator,
-        method, parameters); a raw table serves one size only.
+        A :class:`~estimators.Table` is rebuilt for the evaluation group size and, under a baseline that
+        sees the sample, corrected for it (same generator, method, parameters); a raw table serves one
+        size only and cannot be corrected.
     num_generations, num_generations_eval : int
         As in ``GRPOConfig`` (``num_generations_eval=None``: same as ``num_generations``); both >= 2.
     extract_answer : callable text -> answer string, or None when no answer can be parsed
@@ -186,14 +233,28 @@ def trl_reward_function(table, *, num_generations: int, num_generations_eval: in
         Use the prompts to find and check the groups (runs of one prompt must tile into groups).
     gather : "auto" | "always" | "never"
         Cross-process gathering when torch.distributed is initialised: when the local slice may
-        hold partial groups (auto), on every call (always), or never (partial groups raise).
+        hold partial groups (auto), on every call (always), or never (partial groups raise; no
+        collective at all, not even the layout agreement).
     process_group : torch.distributed group, optional
         The processes that share the batch (default: the default group, TRL's).
     device : torch device for the kernel (default CPU).
+    advantage : None | "decoupled" | "rloo" | "grpo"
+        The trainer's advantage (C9). None (default): read from the trainer's settings on each call
+        (:data:`~estimators.torch.trainer_settings.TRL_RULES`), or from ``args``; a given value overrides them
+        ("decoupled" applies the table as given).
+    args : GRPOConfig or RLOOConfig, optional
+        The trainer's config: its settings are read (and its group sizes checked) now, so a wrong
+        table fails here rather than at the first step; the trainer's own settings must agree.
+    sync_timeout : float or None
+        Seconds the processes may be apart when they agree on the layout (default 60; None: the
+        process group's timeout, 30 minutes by default).
 
     Returns
     -------
     ``reward_func(prompts=None, completions=None, completion_ids=None, **kwargs) -> list[float]``
+
+    Warns once (UserWarning) for a setting with no exact correction (TRL's default ``scale_rewards="group"``)
+    or when no trainer and no settings were seen.
     """
     G_train = _check_size(num_generations, "num_generations")
     G_eval = _check_size(num_generations_eval, "num_generations_eval", allow_none=True) or G_train
@@ -205,9 +266,15 @@ def trl_reward_function(table, *, num_generations: int, num_generations_eval: in
         raise ValueError(f"table has K = {len(table)} entries but num_generations={G_train}; build the table for "
                          f"the training group size (it is rebuilt for num_generations_eval)")
     sizes = tuple(sorted({G_train, G_eval}))
-    tables = {G: table_for_size(table, G) for G in sizes}  # checked per size, rebuilt from a Table
+    for G in sizes:
+        table_for_size(table, G)  # checked per size now (a Table is rebuilt), before any correction
+    chooser = TableChooser(table, advantage=advantage)
+    args_reading = _check_args(args, G_train, num_generations_eval)
+    if chooser.explicit is not None or args_reading is not None:
+        chooser.tables(chooser.reading(args_reading), sizes)  # errors and warnings now, not at the first step
     extract = extract_answer if extract_answer is not None else (lambda text: text.strip())
     scale = check_finite_real(scale, name="scale")
+    timeout = _check_timeout(sync_timeout)
 
     def answer_keys(completions) -> list:
         keys = []
@@ -220,7 +287,15 @@ def trl_reward_function(table, *, num_generations: int, num_generations_eval: in
             keys.append(a)
         return keys
 
-    def score(ids: torch.Tensor, G: int) -> list:
+    def tables_now(kwargs) -> dict:
+        trainer = trainer_of(kwargs)
+        read = None if trainer is None or chooser.explicit is not None else trl_reading(trainer)
+        if read is not None and args_reading is not None and read.setting != args_reading.setting:
+            raise ValueError(f"args= says {args_reading.setting} but the trainer runs with {read.setting}; pass the "
+                             f"trainer's own GRPOConfig")
+        return chooser.tables(chooser.reading(read or args_reading), sizes)
+
+    def score(ids: torch.Tensor, G: int, tables: dict) -> list:
         r = group_rewards(ids.view(-1, G), tables[G], dtype=torch.float64, add_constant=add_constant)
         return [v * scale for v in r.reshape(-1).tolist()]
 
@@ -232,31 +307,31 @@ def trl_reward_function(table, *, num_generations: int, num_generations_eval: in
         if prompts is not None and len(prompts) != n:
             raise ValueError(f"prompts has {len(prompts)} entries but completions has {n}")
         hint = trainer_group_size(kwargs)
-        where = world_of(process_group)
-        if n == 0 and gather != "always":
-            return []
+        tables = tables_now(kwargs)
         keys = answer_keys(completions)
         pkeys = [_prompt_key(p) for p in prompts] if (prompts is not None and check_prompts) else None
-        # the decision depends on n and the configured sizes only, identical on every process (TRL gives
-        # each process a slice of the same size), so all processes take part in the collective or none
-        if where is not None and gather != "never" and (gather == "always" or any(n % G for G in sizes)):
-            got = gather_keys(hash_keys(keys), None if pkeys is None else [answer_hash(k) for k in pkeys],
-                              hint=hint or 0, none=none_answers, group=process_group)
-            if len(set(got.hints)) != 1:
-                raise ValueError(f"processes disagree on the group size (trainer modes differ across ranks: "
-                                 f"{got.hints})")
-            N = got.answer_ids.numel()
-            if N == 0:
-                return []
-            G = resolve_group_size(N, None if got.prompt_ids is None else prompt_runs(got.prompt_ids), sizes, hint)
-            ids = got.answer_ids.to(device) if device is not None else got.answer_ids
-            return score(ids, G)[got.offset:got.offset + n]
+        where = world_of(process_group) if gather != "never" else None
+        if where is not None:
+            # every process takes part in the layout agreement (one int64 each), so every process takes the
+            # same decision below and raises the same error when the layout does not fit
+            layout = agree_layout(n, hint=hint or 0, has_prompts=pkeys is not None, group=process_group,
+                                  timeout=timeout)
+            layout.check()
+            if n and (gather == "always" or any(n % G for G in sizes)):
+                got = gather_keys(hash_keys(keys), None if pkeys is None else [answer_hash(k) for k in pkeys],
+                                  layout=layout, none=none_answers, group=process_group, timeout=timeout)
+                N = got.answer_ids.numel()
+                G = resolve_group_size(N, None if got.prompt_ids is None else prompt_runs(got.prompt_ids), sizes,
+                                       hint)
+                ids = got.answer_ids.to(device) if device is not None else got.answer_ids
+                return score(ids, G, tables)[got.offset:got.offset + n]
         if n == 0:
             return []
         G = resolve_group_size(n, None if pkeys is None else prompt_runs(pkeys), sizes, hint)
         ids = answers_to_ids([keys[b:b + G] for b in range(0, n, G)], device=device, none=none_answers)
-        return score(ids, G)
+        return score(ids, G, tables)
 
     reward_func.__name__ = name or "alft_group_reward"
     reward_func.__qualname__ = reward_func.__name__
+    reward_func.alft_tables = chooser  # the tables per (advantage, size) and the warnings given (inspection)
     return reward_func

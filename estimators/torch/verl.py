@@ -36,6 +36,8 @@ Unparseable answers (None) count as distinct answers (count 0) unless ``none_ans
 """
 from __future__ import annotations
 
+import warnings
+from collections import Counter
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
@@ -46,7 +48,7 @@ from .kernels import answers_to_ids, group_rewards_flat
 from .table_sizes import TablePerSize
 
 __all__ = ["verl_group_ids", "verl_group_rewards", "place_at_last_token", "last_token_index",
-           "response_attention_mask", "verl_answer_scorer", "add_group_rewards", "SCORE_KEYS"]
+           "response_attention_mask", "verl_answer_scorer", "add_group_rewards", "check_group_sizes", "SCORE_KEYS"]
 
 #: token-level score tensors :func:`add_group_rewards` updates when the batch holds them
 SCORE_KEYS = ("rm_scores", "token_level_scores", "token_level_rewards")
@@ -106,6 +108,28 @@ def verl_group_rewards(batch_or_uids, answers, table, *, uid_key: str = "uid", n
     if ids.shape != gids.shape:
         raise ValueError(f"answers has {tuple(ids.shape)} entries but the batch has {tuple(gids.shape)} uids")
     return group_rewards_flat(ids, gids, table, dtype=dtype, add_constant=add_constant)
+
+
+def check_group_sizes(uids, n: int) -> dict:
+    """``{size: number of groups}`` of the uid groups, checked against ``rollout.n`` = ``n``.
+
+    A group larger than n is an error: verl gives each prompt its own uid and n samples, so a larger group
+    means one uid on several prompts (or one batch added twice), and counting answers across them would be
+    wrong. A smaller group (a failed rollout the trainer kept, verl's v1 default) is scored with the table
+    for its own size, which is what the trainer's baseline then sees; one warning names the sizes.
+    """
+    sizes = Counter(Counter(np.asarray(uids, dtype=object).tolist()).values())
+    big = sorted(k for k in sizes if k > n)
+    if big:
+        raise ValueError(f"uid groups of {big} samples but actor_rollout_ref.rollout.n={n}: a uid shared by several "
+                         f"prompts, or a batch holding the same rollout twice; the group reward would count answers "
+                         f"across them")
+    small = sorted(k for k in sizes if k < n)
+    if small:
+        warnings.warn(f"alft group reward: uid groups of {small} samples (rollout.n={n}; {sum(sizes[k] for k in small)} "
+                      f"group(s)): each is scored with the table for its own size, as the trainer's baseline sees it",
+                      UserWarning, stacklevel=3)
+    return dict(sizes)
 
 
 # ----------------------------------------------------------------------------- placement
@@ -189,7 +213,7 @@ def verl_answer_scorer(extract_answer: Callable[[str], Any], correctness: Callab
 def add_group_rewards(batch, table, *, uids: Sequence | None = None, answer_key: str = "pred",
                       uid_key: str = "uid", rows=None, scale: float = 1.0, add_constant: bool = False,
                       none_answers: str = "distinct", normalize=None,
-                      score_keys: Sequence[str] = SCORE_KEYS) -> torch.Tensor:
+                      score_keys: Sequence[str] = SCORE_KEYS, group_size: int | None = None) -> torch.Tensor:
     """Add ``scale * g(C_i)`` to a verl batch's token-level scores, in place; return the added rewards [N].
 
     Parameters
@@ -207,6 +231,8 @@ def add_group_rewards(batch, table, *, uids: Sequence | None = None, answer_key:
         not count in any group.
     scale, add_constant, none_answers, normalize
         As in :func:`~estimators.torch.trl_reward_function`.
+    group_size : int, optional
+        ``actor_rollout_ref.rollout.n``: groups larger than it raise, smaller ones warn (:func:`check_group_sizes`).
 
     The reward goes where verl put the sample's score: the last attended response token.
     """
@@ -233,6 +259,8 @@ def add_group_rewards(batch, table, *, uids: Sequence | None = None, answer_key:
         raise ValueError(f"batch has {mask.shape[0]} responses but {N} answers")
     idx = np.nonzero(keep)[0]
     out = torch.zeros(N, dtype=torch.float64)
+    if group_size is not None and idx.size:
+        check_group_sizes(uids[idx], int(group_size))
     if idx.size:
         sub = [None if answers[i] is None else str(answers[i]) for i in idx]
         r = verl_group_rewards(uids[idx], sub, TablePerSize(table), normalize=normalize, none_answers=none_answers,

@@ -3,7 +3,8 @@
 ``alft game --exact --K 8 --method plugin --format json`` prints p*, every fixed point of the table
 (the one reached from uniform first), their TV and KL distances to p* and the answers they lose.
 Without ``--exact`` it runs the stochastic comparison of the given methods and K and writes
-``game.json`` and PNG plots into ``--out``.
+``game.json`` and PNG plots into ``--out``; with ``--tune`` it runs the fair protocol (:mod:`.protocol`:
+every table's step size tuned on tuning seeds, errors measured on fresh seeds) and prints its verdict as JSON.
 """
 from __future__ import annotations
 
@@ -28,33 +29,49 @@ def add_parser(sub) -> None:
     from .expected import UPDATES
     from .gameargs import add_game_arguments
 
+    from ..helpformat import HelpFormatter
     p = sub.add_parser("game", help="the alignment game (C7): exact fixed points or stochastic runs",
+                       formatter_class=HelpFormatter,
                        description="Exact fixed points of a table in the alignment game (--exact), or stochastic "
-                                   "GRPO-style runs of several methods with plots and JSON.")
+                                   "GRPO-style runs of several methods with plots and JSON, or the fair protocol "
+                                   "(--tune: every table's step size tuned, measured on fresh seeds).",
+                       epilog="exit status:\n  0  done (fixed points printed, game.json and plots written, or the "
+                              "--tune verdict printed)\n  2  bad arguments (nothing is run)\n\nexamples:\n"
+                              "  alft game --exact --K 8 --method plugin --format json\n"
+                              "  alft game --exact --K 16 --method aqp --param eps=10 --advantage rloo\n"
+                              "  alft game --K 4,8 --methods plugin,jackknife --steps 200 --seeds 16 --out /tmp/game\n"
+                              "  alft game --tune --K 8 --advantage rloo --horizons 100,300,1000\n"
+                              "  alft game --exact --game longtail --answers 40 --K 16 --method jackknife")
     add_game_arguments(p)
-    p.add_argument("--exact", action="store_true", help="exact fixed points only (no sampling)")
+    p.add_argument("--exact", action="store_true", help="exact fixed points only, no sampling (default: stochastic "
+                                                        "runs)")
     p.add_argument("--K", default=None, help="group size(s): one integer >= 2 with --exact (default 8), "
                                              "comma-separated otherwise (default 4,8,16,32)")
     p.add_argument("--method", "--methods", dest="methods", default=None,
                    help="method(s), comma-separated (default: plugin with --exact; every compared method otherwise)")
     p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
-                   help="method parameter for --exact (repeatable), e.g. --param eps=10")
+                   help="method parameter for --exact (repeatable), e.g. --param eps=10 (default: none)")
     p.add_argument("--advantage", choices=sorted(ADVANTAGES), default="decoupled",
                    help="advantage / baseline (default decoupled: the fixed point of r - beta B_g = lambda)")
-    p.add_argument("--update", choices=sorted(UPDATES), default="pg", help="logit update (default pg)")
-    p.add_argument("--steps", type=int, default=400)
-    p.add_argument("--seeds", type=int, default=64)
-    p.add_argument("--groups", type=int, default=16, help="groups of K per step")
-    p.add_argument("--step-size", type=float, default=1.0)
-    p.add_argument("--targets", default="0.1,0.05,0.02", help="TV targets for first-passage times")
+    p.add_argument("--update", choices=sorted(UPDATES), default="pg", help="logit update (default: pg)")
+    p.add_argument("--steps", type=int, default=400, help="training steps per stochastic run (default: 400)")
+    p.add_argument("--seeds", type=int, default=64, help="independent runs (seeds) per method and K; intervals are "
+                                                         "over seeds; with --tune the measurement seeds (default: 64)")
+    p.add_argument("--groups", type=int, default=16, help="groups of K samples per step (default: 16)")
+    p.add_argument("--step-size", type=float, default=1.0, help="learning rate of the logit update (default: 1.0)")
+    p.add_argument("--targets", default="0.1,0.05,0.02", help="TV targets for first-passage times (default: "
+                                                              "0.1,0.05,0.02)")
     p.add_argument("--tune", action="store_true",
                    help="the fair protocol instead of one step size: every table's schedule tuned on tuning seeds "
-                        "and measured on fresh seeds at each --horizons (prints JSON; writes nothing)")
-    p.add_argument("--horizons", default="100,300,1000", help="--tune: horizons T (comma-separated)")
+                        "and measured on fresh seeds at each --horizons; prints JSON, writes nothing (default: off)")
+    p.add_argument("--horizons", default="100,300,1000", help="--tune: horizons T, comma-separated (default: "
+                                                              "100,300,1000)")
     p.add_argument("--processes", type=int, default=None, help="worker processes (default: the CPUs, at most 2)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--format", choices=["json", "text"], default="text")
-    p.add_argument("--out", default="reports/game", help="output directory of a stochastic run (game.json, PNGs)")
+    p.add_argument("--seed", type=int, default=0, help="base seed every random draw of the runs derives from (default: 0)")
+    p.add_argument("--format", choices=["json", "text"], default="text",
+                   help="--exact output: text (a table) or json (default: text)")
+    p.add_argument("--out", default="reports/game", help="output directory of a stochastic run: game.json and PNGs "
+                                                         "(default: reports/game)")
     p.set_defaults(func=_cmd_game)
 
 

@@ -28,13 +28,17 @@ def add_game_arguments(p, *, default: str = "default") -> None:
     p.add_argument("--game", choices=sorted(GAMES), default=default,
                    help="a named configuration: default (5 answers, r = 1,0.7,0.4,0.2,0, beta 0.5, KL), traces (the "
                         "same with 1-5 traces per answer), euclidean (beta 4), longtail (24 answers, p* ~ (z+1)^-1.1, "
-                        "the 4 best answers start at probability 1e-3); the options below override it")
-    p.add_argument("--rewards", help="comma-separated answer rewards, e.g. 1,0.7,0.4,0.2,0")
-    p.add_argument("--beta", type=float, help="diversity strength beta > 0")
+                        "the 4 best answers start at probability 1e-3); the options below override it (default: "
+                        f"{default})")
+    p.add_argument("--rewards", help="comma-separated answer rewards, e.g. 1,0.7,0.4,0.2,0 (default: the game's)")
+    p.add_argument("--beta", type=float, help="diversity strength beta > 0 (default: the game's)")
     p.add_argument("--generator", choices=["kl", "euclidean", "power"], help="phi (default: the game's)")
-    p.add_argument("--alpha", type=float, help="power generator exponent (alpha > 0, alpha != 1)")
-    p.add_argument("--traces-per-answer", help="comma-separated trace counts per answer (each >= 1)")
-    p.add_argument("--trace-answer", help="comma-separated answer index of every trace (explicit map)")
+    p.add_argument("--alpha", type=float, help="power generator exponent (alpha > 0, alpha != 1; required with "
+                                               "--generator power)")
+    p.add_argument("--traces-per-answer", help="comma-separated trace counts per answer, each >= 1 (default: one "
+                                               "trace per answer)")
+    p.add_argument("--trace-answer", help="comma-separated answer index of every trace, an explicit map (default: "
+                                          "none)")
     p.add_argument("--initial-probabilities", help="comma-separated answer probabilities at step 0 (each > 0, "
                                                    "sum 1; default: uniform over traces)")
     p.add_argument("--answers", type=int, help="longtail: number of answers (default 24)")

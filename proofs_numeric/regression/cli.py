@@ -18,25 +18,37 @@ from .baseline import build_baseline, compare, load_baseline, load_results, writ
 
 __all__ = ["add_parser"]
 
-DEFAULT_SEED = 20261128
+from ..report.builder import DEFAULT_SEED  # noqa: E402  (one default seed for report and baseline)
 
 
 def add_parser(sub) -> None:
+    from ..helpformat import HelpFormatter
     p = sub.add_parser("baseline", help="regression check against the committed baseline (or --write it)",
+                       formatter_class=HelpFormatter,
                        description="Compare the report's declared key figures with reports/baseline.json "
-                                   "(exit 1 and a diff when any moved), or rewrite the baseline and the "
-                                   "reference report with --write.")
+                                   "(a diff when any moved), or rewrite the baseline and the reference report "
+                                   "with --write. Without --results it runs the default report first (minutes).",
+                       epilog="exit status:\n  0  nothing moved (or the baseline was written)\n  1  a figure "
+                              "moved or a claim changed status (the diff says which)\n  2  bad arguments, a missing "
+                              "or foreign baseline, or --write of a failing run\n\nexamples:\n"
+                              "  alft baseline                                        # run and compare (tox -e "
+                              "regression)\n"
+                              "  alft baseline --results reports/latest/results.json  # compare an existing run\n"
+                              "  alft baseline --write                                # rewrite baseline + reference")
     p.add_argument("--baseline", default="reports/baseline.json", help="baseline file (default: reports/baseline.json)")
-    p.add_argument("--results", help="compare (or, with --write, record) this results.json instead of running the report")
+    p.add_argument("--results", help="compare (or, with --write, record) this results.json instead of running the "
+                                     "report (default: run it)")
     p.add_argument("--out", default="reports/regression",
                    help="where the check writes its report (default: reports/regression)")
     p.add_argument("--reference", default="reports/reference",
                    help="with --write: the committed reference report directory (default: reports/reference)")
     p.add_argument("--write", action="store_true",
-                   help="rewrite the baseline (and the reference report, unless --results is given)")
+                   help="rewrite the baseline (and the reference report, unless --results is given); refused when a "
+                        "claim fails")
     p.add_argument("--profile", choices=("quick", "default", "full"), default="default",
                    help="with --write: the profile to record (default: default)")
-    p.add_argument("--seed", type=int, default=DEFAULT_SEED, help="with --write: the seed to record")
+    p.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"with --write: the seed to record (default: "
+                                                                  f"{DEFAULT_SEED})")
     p.set_defaults(func=_cmd_baseline)
 
 

@@ -27,27 +27,55 @@ from estimators.montecarlo import check_seed
 from ..claims import CLAIMS, claim_ids
 from ..crosscheck_cli import keep_hypothesis_out_of_cwd
 from ..result import FAIL, PASS, SKIP, ClaimResult, RunContext
+from .cuda_record import RECORD_PATH, load_record, record_verdict
 from .outdir import check_out, make_partial, swap_in
 from .render import DOCS_CLAIMS, render_html, render_markdown
 from .tables import attach_csv_names, csv_text
 
-__all__ = ["run_report", "add_parser", "RESULTS_SCHEMA_VERSION", "TIME_FIELDS", "claim_document"]
+__all__ = ["run_report", "add_parser", "RESULTS_SCHEMA_VERSION", "TIME_FIELDS", "claim_document", "DEFAULT_SEED"]
 
-RESULTS_SCHEMA_VERSION = 2
+RESULTS_SCHEMA_VERSION = 3
 #: the only fields of results.json that differ between two runs of the same configuration
 TIME_FIELDS = ("generated_utc", "wall_seconds", "claims[*].seconds")
 PROFILES = ("quick", "default", "full")
+#: the seed of every random draw unless --seed says otherwise (the committed baseline uses it)
+DEFAULT_SEED = 20261128
 _REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def _versions() -> dict:
-    out = {"python": sys.version.split()[0], "platform": platform.platform()}
+    out = {"python": sys.version.split()[0], "platform": platform.platform(), "cpu_count": os.cpu_count()}
     for mod in ("numpy", "scipy", "mpmath", "flint", "cvxpy", "matplotlib", "torch"):
         try:
             m = __import__(mod)
             out[mod] = getattr(m, "__version__", "unknown")
         except ImportError:
             out[mod] = None
+    out["device"] = _device()
+    return out
+
+
+def _device() -> str:
+    """The device the checks ran on: the CUDA device when torch sees one (C8 then checks it too), else the CPU."""
+    try:
+        import torch
+        if torch.cuda.is_available():
+            return f"CUDA: {torch.cuda.get_device_name(0)} (and the CPU)"
+    except ImportError:
+        pass
+    return f"CPU ({platform.machine() or 'unknown architecture'})"
+
+
+def _cuda_record() -> dict:
+    """The stored GPU record of C8 (or why there is none / why it was not read), for results.json."""
+    out = {"path": RECORD_PATH, "record": None, "verdict": None, "error": None}
+    try:
+        rec = load_record(_REPO_ROOT)
+    except ValueError as exc:  # a record that does not follow the schema is shown as such, never dropped silently
+        out["error"] = str(exc)
+        return out
+    if rec is not None:
+        out.update(record=rec, verdict=record_verdict(rec))
     return out
 
 
@@ -73,7 +101,7 @@ def _jsonable(x):
     return x
 
 
-def run_report(out, *, profile: str = "default", claims=None, seed: int = 20261128, log=None) -> dict:
+def run_report(out, *, profile: str = "default", claims=None, seed: int = DEFAULT_SEED, log=None) -> dict:
     """Run the checks of ``claims`` (default: all) with ``profile`` and write the report to ``out``.
 
     Returns the results.json document. A check that raises is recorded as FAIL with the reason.
@@ -110,7 +138,7 @@ def run_report(out, *, profile: str = "default", claims=None, seed: int = 202611
             "time_fields": list(TIME_FIELDS),
             "generated_utc": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "profile": profile, "seed": seed, "package_version": _package_version(),
-            "git_commit": _git_commit(), "environment": _versions(),
+            "git_commit": _git_commit(), "environment": _versions(), "cuda_record": _cuda_record(),
             "wall_seconds": round(time.perf_counter() - t_start, 2),
             "summary": {"status": FAIL if counts[FAIL] else PASS, "passed": counts[PASS],
                         "failed": counts[FAIL], "skipped": counts[SKIP]},
@@ -133,11 +161,14 @@ def run_report(out, *, profile: str = "default", claims=None, seed: int = 202611
 
 
 def claim_document(res: ClaimResult, spec, outdir: Path | None = None) -> dict:
-    """One claim's entry of results.json: the result, its key figure, and its plots' alt texts."""
+    """One claim's entry of results.json: the result, its statement, its key figure with its accuracy,
+    and its plots' alt texts."""
     d = _jsonable(res.to_json())
+    d["statement"] = getattr(spec, "statement", "") or ""
     kf = spec.key_figure if spec is not None else None
     text = kf.render(d["figures"]) if kf is not None else None
-    d["key_figure"] = {"label": kf.label, "text": text} if text is not None else None
+    d["key_figure"] = ({"label": kf.label, "text": text, "accuracy": kf.render_accuracy(d["figures"])}
+                       if text is not None else None)
     d["plot_alt"] = {p: _png_description(Path(outdir) / p) for p in d["plots"]} if outdir is not None else {}
     return d
 
@@ -173,14 +204,25 @@ def _package_version() -> str:
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("report", help="run the claim checks and write the report",
-                       description="Run the checks of claims C1-C8 and write index.md, index.html, plots and "
-                                   "results.json into --out.")
-    p.add_argument("--out", default="reports/latest", help="report directory (default: reports/latest)")
+    from ..helpformat import HelpFormatter
+    p = sub.add_parser(
+        "report", help="run the claim checks and write the report",
+        formatter_class=HelpFormatter,
+        description="Run the checks of the claims (" + ", ".join(claim_ids()) + ") and write index.html, index.md, "
+                    "PNG plots, CSV files of long tables and results.json into --out. Progress is logged on stderr.",
+        epilog="exit status:\n  0  every claim checked passed (or was skipped)\n  1  a claim FAILED (the report is "
+               "still written)\n  2  bad arguments (nothing is run)\n\nexamples:\n"
+               "  alft report                                   # default profile -> reports/latest/\n"
+               "  alft report --profile quick --out /tmp/r      # seconds\n"
+               "  alft report --claims C1,C3 --seed 7           # two claims, another seed")
+    p.add_argument("--out", default="reports/latest",
+                   help="report directory; replaced only if an earlier alft report wrote it (default: reports/latest)")
     p.add_argument("--profile", choices=PROFILES, default="default",
-                   help="quick: seconds (tests); default: a few minutes on 2 cores; full: long sweeps")
-    p.add_argument("--claims", help="comma-separated claim ids to run (default: all), e.g. C1,C2")
-    p.add_argument("--seed", type=int, default=20261128, help="seed for every random draw")
+                   help="quick: seconds (what the tests run); default: a few minutes on 2 cores; full: long sweeps "
+                        "(default: default)")
+    p.add_argument("--claims", metavar="IDS", help="comma-separated claim ids to run, e.g. C1,C2 (default: all)")
+    p.add_argument("--seed", type=int, default=DEFAULT_SEED,
+                   help=f"seed of every random draw (default: {DEFAULT_SEED})")
     p.set_defaults(func=_cmd_report)
 
 

@@ -5,7 +5,7 @@ Claim modules write plain ASCII (``Theta(1/K^2)``, ``omega^r_phi(f, 1/K)``, ``E*
 into markup any browser shows without network access or scripts. Rules (conservative, so
 identifiers such as ``stored_table_sup_upper`` or ``E_star_lower`` pass through unchanged):
 
-* Greek names as whole words (``alpha`` -> α, ``omega`` -> ω, ``Theta`` -> Θ, ...);
+* Greek names as whole words (``alpha`` -> α, ``omega`` -> ω, ``Theta`` -> Θ, ``eps`` -> ε, ...);
 * ``^x``, ``^-x``, ``^(...)``: superscript after a symbol, a digit, ``)`` or ``*``;
 * ``_x``: subscript of one character after a short base (at most 3 letters, e.g. ``E*``,
   ``B``, ``sup``, a Greek letter), when no letter or digit follows;
@@ -19,7 +19,7 @@ import re
 
 __all__ = ["to_html", "to_markdown", "to_unicode", "GREEK"]
 
-GREEK = {"alpha": "α", "beta": "β", "gamma": "γ", "epsilon": "ε", "lambda": "λ", "omega": "ω", "phi": "φ",
+GREEK = {"alpha": "α", "beta": "β", "gamma": "γ", "epsilon": "ε", "eps": "ε", "lambda": "λ", "omega": "ω", "phi": "φ",
          "psi": "ψ", "sigma": "σ", "theta": "θ", "Theta": "Θ", "Delta": "Δ", "Omega": "Ω"}
 _GREEK_RE = re.compile(r"(?<![A-Za-z0-9.])(" + "|".join(GREEK) + r")(?![a-zA-Z])")
 _OPS = [("&lt;=", "≤"), ("&gt;=", "≥"), ("<=", "≤"), (">=", "≥"), ("!=", "≠"), ("+-", "±"), ("-&gt;", "→"),

@@ -44,10 +44,19 @@ def global_calls(records):
     return out
 
 
+def tables_for(cfg):
+    """The tables the reward function must use: corrected for the 'rloo' advantage when the trainer runs
+    with scale_rewards 'none' or 'batch' (claim C9; a group of 2 keeps the plain table, its group reward
+    cancels), as built under TRL's default 'group'."""
+    G = {"train": cfg["num_generations"], "eval": cfg["num_generations_eval"]}
+    adv = "rloo" if cfg["scale_rewards"] in ("none", "batch") else "decoupled"
+    return G, {m: build_table("kl", "jackknife", g, advantage=adv if g >= 3 else "decoupled").values
+               for m, g in G.items()}
+
+
 def check_run(records, *, expect_split: bool):
     cfg = records[0]["config"]
-    G = {"train": cfg["num_generations"], "eval": cfg["num_generations_eval"]}
-    values = {m: build_table("kl", "jackknife", g).values for m, g in G.items()}
+    G, values = tables_for(cfg)
     calls = global_calls(records)
     assert {c["mode"] for c in calls} == {"train", "eval"}
     split = False
@@ -65,7 +74,9 @@ def check_run(records, *, expect_split: bool):
     ref = reference_rewards([parse_answer(t) for t in logs["completion"]], values["train"], g, SCALE)
     assert logs["rewards"] == [float(np.float32(v)) for v in ref]
     r = np.asarray(logs["rewards"], dtype=np.float64).reshape(-1, g)
-    adv = (r - r.mean(axis=1, keepdims=True)) / (r.std(axis=1, ddof=1, keepdims=True) + 1e-4)
+    adv = r - r.mean(axis=1, keepdims=True)
+    if cfg["scale_rewards"] == "group":
+        adv = adv / (r.std(axis=1, ddof=1, keepdims=True) + 1e-4)
     np.testing.assert_allclose(logs["advantages"], adv.reshape(-1), rtol=1e-4, atol=1e-4)  # float32 arithmetic
     return calls
 
@@ -85,13 +96,14 @@ def _free_port():
 
 def test_trl_grpo_two_processes_groups_split_across_ranks(tmp_path):
     """torchrun, 2 processes, gloo: num_generations=4 with per_device_train_batch_size=2 (every group
-    straddles the processes) and num_generations_eval=2 with per_device_eval_batch_size=3."""
+    straddles the processes) and num_generations_eval=2 with per_device_eval_batch_size=3; scale_rewards='none'
+    (Dr. GRPO), so the reward function reads it from the trainer and scores with the corrected table."""
     env = dict(os.environ, HF_HUB_OFFLINE="1", OMP_NUM_THREADS="1", PYTHONPATH=os.pathsep.join(
         [str(HERE.parents[1])] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]))
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
            "--master_port", str(_free_port()), str(HERE / "trl_run.py"), str(tmp_path),
            "--num-generations", "4", "--num-generations-eval", "2", "--train-batch", "2", "--eval-batch", "3",
-           "--max-steps", "2", "--eval-prompts", "3"]
+           "--max-steps", "2", "--eval-prompts", "3", "--scale-rewards", "none"]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
     records = [json.loads((tmp_path / f"rank{k}.json").read_text()) for k in (0, 1)]

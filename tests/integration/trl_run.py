@@ -42,7 +42,7 @@ def recording(reward_func, calls: list):
 
 
 def run_grpo(out_dir, *, num_generations=4, num_generations_eval=3, train_batch=4, eval_batch=3, max_steps=2,
-             n_eval_prompts=2, seed=0):
+             n_eval_prompts=2, seed=0, scale_rewards="group"):
     import torch
     from trl import GRPOConfig, GRPOTrainer
 
@@ -58,7 +58,7 @@ def run_grpo(out_dir, *, num_generations=4, num_generations_eval=3, train_batch=
     calls: list = []
     args = GRPOConfig(output_dir=str(Path(out_dir) / "trainer"), use_cpu=True, report_to="none", seed=seed,
                       num_generations=num_generations, num_generations_eval=num_generations_eval,
-                      per_device_train_batch_size=train_batch, per_device_eval_batch_size=eval_batch,
+                      scale_rewards=scale_rewards, per_device_train_batch_size=train_batch, per_device_eval_batch_size=eval_batch,
                       max_completion_length=6, max_steps=max_steps, learning_rate=1e-3, logging_steps=1,
                       save_strategy="no", eval_strategy="no", bf16=False, fp16=False,
                       dataloader_num_workers=0, disable_tqdm=True)
@@ -72,7 +72,7 @@ def run_grpo(out_dir, *, num_generations=4, num_generations_eval=3, train_batch=
     record = {"rank": rank, "world_size": int(os.environ.get("WORLD_SIZE", "1")), "calls": calls,
               "train_logs": logs, "eval_metrics": {k: float(v) for k, v in metrics.items()},
               "config": {"num_generations": num_generations, "num_generations_eval": num_generations_eval,
-                         "scale": SCALE}}
+                         "scale": SCALE, "scale_rewards": scale_rewards}}
     path = Path(out_dir) / f"rank{rank}.json"
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(record))
@@ -89,9 +89,11 @@ def main(argv=None):
     p.add_argument("--eval-batch", type=int, default=3)
     p.add_argument("--max-steps", type=int, default=2)
     p.add_argument("--eval-prompts", type=int, default=3)
+    p.add_argument("--scale-rewards", default="group", choices=["group", "batch", "none"])
     a = p.parse_args(argv)
     run_grpo(a.out_dir, num_generations=a.num_generations, num_generations_eval=a.num_generations_eval,
-             train_batch=a.train_batch, eval_batch=a.eval_batch, max_steps=a.max_steps, n_eval_prompts=a.eval_prompts)
+             train_batch=a.train_batch, eval_batch=a.eval_batch, max_steps=a.max_steps, n_eval_prompts=a.eval_prompts,
+             scale_rewards=a.scale_rewards)
 
 
 if __name__ == "__main__":

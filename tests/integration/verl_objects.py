@@ -69,14 +69,14 @@ class _LocalHandle:
 class VerlRollout:
     """verl's reward loop and agent-loop post-processing on rollouts the test writes."""
 
-    def __init__(self, cfg, tok):
+    def __init__(self, cfg, tok, worker_cls=None):
         from verl.experimental.agent_loop.agent_loop import AgentLoopWorker
         from verl.experimental.reward_loop.reward_loop import RewardLoopWorker
         from verl.utils.dataset.rl_dataset import get_dataset_class
 
         self.tok = tok
         self.reward_worker = RewardLoopWorker(cfg)
-        w = object.__new__(AgentLoopWorker)  # the real class; its __init__ would start LLM servers
+        w = object.__new__(worker_cls or AgentLoopWorker)  # the real class; its __init__ would start LLM servers
         w.config, w.rollout_config, w.tokenizer, w.processor = cfg, cfg.actor_rollout_ref.rollout, tok, None
         w.reward_loop_worker_handles = [_LocalHandle(self.reward_worker)]
         w.distillation_enabled, w.mm_processor_kwargs = False, {}
@@ -84,23 +84,29 @@ class VerlRollout:
         self.worker = w
         self.loop = self.reward_worker.reward_manager.loop  # verl's reward manager runs on this loop
 
+    def output(self, row: dict):
+        """verl's ``AgentLoopOutput`` for one rollout row."""
+        from verl.experimental.agent_loop.agent_loop import AgentLoopMetrics, AgentLoopOutput
+
+        ids, mask = [], []
+        for text, policy in row["segments"]:
+            seg = self.tok(text).input_ids
+            ids += seg
+            mask += [int(policy)] * len(seg)
+        return AgentLoopOutput(prompt_ids=self.tok(row["prompt"]).input_ids, response_ids=ids, response_mask=mask,
+                               num_turns=len(row["segments"]) + 1, metrics=AgentLoopMetrics())
+
+    @staticmethod
+    def sample_kwargs(row: dict) -> dict:
+        return {"raw_prompt": [{"role": "user", "content": row["prompt"]}], "data_source": "toy",
+                "reward_model": {"ground_truth": row["ground_truth"]}, "uid": row["uid"], "extra_info": {}}
+
     async def assemble(self, rows: list[dict], validate: bool = False):
         """rows: dicts with ``prompt``, ``segments`` [(text, is_policy)], ``ground_truth``, ``uid``.
         Returns verl's DataProto for them (``_postprocess``)."""
-        from verl.experimental.agent_loop.agent_loop import AgentLoopMetrics, AgentLoopOutput
-
         outs = []
         for row in rows:
-            ids, mask = [], []
-            for text, policy in row["segments"]:
-                seg = self.tok(text).input_ids
-                ids += seg
-                mask += [int(policy)] * len(seg)
-            out = AgentLoopOutput(prompt_ids=self.tok(row["prompt"]).input_ids, response_ids=ids, response_mask=mask,
-                                  num_turns=len(row["segments"]) + 1, metrics=AgentLoopMetrics())
-            kwargs = {"raw_prompt": [{"role": "user", "content": row["prompt"]}], "data_source": "toy",
-                      "reward_model": {"ground_truth": row["ground_truth"]}, "uid": row["uid"], "extra_info": {}}
-            outs.append(await self.worker._agent_loop_postprocess(out, validate, **kwargs))
+            outs.append(await self.worker._agent_loop_postprocess(self.output(row), validate, **self.sample_kwargs(row)))
         return self.worker._postprocess(outs, validate=validate)
 
     def run(self, coro):
