@@ -23,7 +23,8 @@ import numpy as np
 
 from estimators import method_names
 
-from .game.protocol import Entry, ProtocolConfig, Schedule, entries_for, schedule_grid
+from .game.protocol import Entry, ProtocolConfig, entries_for, schedule_grid
+from .game.protocol import protocol_methods as candidate_methods
 
 __all__ = ["candidate_methods", "predict_all", "recommend", "heldout_games", "validate", "add_parser", "MAX_HORIZON", "MAX_K"]
 
@@ -31,20 +32,6 @@ __all__ = ["candidate_methods", "predict_all", "recommend", "heldout_games", "va
 #: tables are shipped up to K = 128).
 MAX_HORIZON = 10_000
 MAX_K = 256
-
-
-def candidate_methods(game) -> list[tuple[str, dict]]:
-    """Classical tables, and for KL the AQP table at every shipped budget (unregistered methods left out)."""
-    from estimators.aqp import SHIPPED_EPS
-
-    known = set(method_names())
-    out = [("plugin", {}), ("jackknife", {})]
-    if game.generator.is_polynomial:
-        out.append(("ustat", {}))
-    if game.generator.name == "kl":
-        out.append(("minimax", {}))
-        out += [("aqp", {"eps": float(e)}) for e in SHIPPED_EPS]
-    return [(n, p) for n, p in out if n in known]
 
 
 def _check(K, horizon, advantage) -> tuple[int, int]:

@@ -225,14 +225,13 @@ def _run(game, args) -> int:
 
 def _tune(game, args) -> int:
     """``--tune``: the protocol of :mod:`.protocol` for each K, its verdict as JSON on stdout."""
-    from .compare import COMPARED_METHODS, POLYNOMIAL_METHODS
     from .gameargs import floats, ints
-    from .protocol import ProtocolConfig, run_cell
+    from .protocol import ProtocolConfig, protocol_methods, run_cell
     from .verdict import summarise_cell, verdict_paragraph
 
     Ks = ints(args.K, "--K") if args.K is not None else [8]
-    default = POLYNOMIAL_METHODS if game.generator.is_polynomial else COMPARED_METHODS
-    methods = [(m, {}) for m in _methods(args.methods, [])] if args.methods else default
+    methods = [(m, {}) for m in _methods(args.methods, [])] if args.methods else protocol_methods(game)
+    _check_buildable(game, methods, Ks, args)
     horizons = tuple(ints(args.horizons, "--horizons"))
     targets = tuple(floats(args.targets, "--targets"))
     cfg = ProtocolConfig(horizons=horizons, groups=args.groups, measure_seeds=args.seeds, targets=targets,

@@ -30,7 +30,7 @@ from .equilibria import optimum
 from .spec import GameSpec
 
 __all__ = ["Schedule", "Entry", "ProtocolConfig", "entries_for", "record_grid", "schedule_grid", "tune",
-           "measure", "run_cell", "make_batch", "build_cell_tables", "Cell", "SCHEDULE_KINDS", "DECAY_TAU"]
+           "measure", "run_cell", "make_batch", "protocol_methods", "build_cell_tables", "Cell", "SCHEDULE_KINDS", "DECAY_TAU"]
 
 SCHEDULE_KINDS = ("constant", "decay")
 #: the decaying schedule keeps eta for DECAY_TAU steps, then eta * DECAY_TAU / t (Robbins-Monro)
@@ -88,6 +88,21 @@ class Entry:
         extra = {"solve": True} if self.solve and self.corrected and self.method == "aqp" else {}
         return build_table(game.generator, self.method, K, advantage="rloo" if self.corrected else "decoupled",
                            **dict(self.params), **extra)
+
+
+def protocol_methods(game) -> list[tuple[str, dict]]:
+    """The methods the protocol compares on ``game``: the classical tables, and for KL the AQP table at every
+    shipped budget (unregistered methods left out)."""
+    from estimators.aqp import SHIPPED_EPS
+
+    known = set(method_names())
+    out = [("plugin", {}), ("jackknife", {})]
+    if game.generator.is_polynomial:
+        out.append(("ustat", {}))
+    if game.generator.name == "kl":
+        out.append(("minimax", {}))
+        out += [("aqp", {"eps": float(e)}) for e in SHIPPED_EPS]
+    return [(n, p) for n, p in out if n in known]
 
 
 def entries_for(methods, advantage: str, *, solve: bool = False) -> list[Entry]:
