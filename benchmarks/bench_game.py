@@ -38,10 +38,11 @@ def _side_by_side(request):
         return
     ratios = {}
     for key in list(_RATES):
-        if key.endswith("_p1") and key[:-3] + "_p2" in _RATES:
+        if key.endswith("_p1") and key[:-3] + "_p2" in _RATES:  # wall-clock rates only
             ratios[key[:-3] + "_2_over_1_processes"] = _RATES[key[:-3] + "_p2"] / _RATES[key]
     lines = ["C7 game simulator, sampled answers per second (wall clock):"]
-    lines += [f"  {k}: {v:.3g}" + ("  (target 1e7)" if "vectorised" in k or "protocol" in k else "")
+    lines += [f"  {k}: {v:.3g}" + ("  (target 1e7)" if ("vectorised" in k or "protocol" in k)
+                                    and not k.endswith(("_cpu_over_wall", "_per_cpu_second")) else "")
               for k, v in _RATES.items()]
     lines += ["ratios:"] + [f"  {k}: {v:.2f}" for k, v in ratios.items()]
     if "c7_default_section" in _MEDIANS:
@@ -73,14 +74,18 @@ def test_bench_vectorised(benchmark, K, advantage, processes):
 @pytest.mark.parametrize("processes", [1, 2])
 @pytest.mark.parametrize("game_name,K", [("default", 8), ("default", 32), ("longtail", 16)])
 def test_bench_protocol_batch(benchmark, game_name, K, processes):
-    """The tuning step's shape: 10 tables x 20 schedules x 8 seeds x 2 groups, 100 steps."""
+    """The tuning step's shape: 10 tables x 20 schedules x 8 seeds x 2 groups, 100 steps. Also the answers per
+    CPU-second and the workers' CPU seconds over wall seconds (near ``processes`` when they run in parallel; a
+    machine shared with other work shows less)."""
     game = get_game(game_name)
     grid = schedule_grid(ProtocolConfig())
     tables = [build_table("kl", "jackknife", K)] * 10
     bt = make_batch(game, K, "rloo", [t for t in tables for _ in grid], [s for _ in tables for s in grid], 100, 8, 2,
                     0, optimum(game)[0])
-    benchmark.pedantic(run_batch, args=(bt,), kwargs={"processes": processes}, rounds=2, warmup_rounds=1)
+    res = benchmark.pedantic(run_batch, args=(bt,), kwargs={"processes": processes}, rounds=2, warmup_rounds=1)
     _rate(benchmark, f"protocol_{game_name}_K{K}_p{processes}", bt.samples)
+    _RATES[f"protocol_{game_name}_K{K}_p{processes}_per_cpu_second"] = bt.samples / res.cpu_seconds
+    _RATES[f"protocol_{game_name}_K{K}_p{processes}_cpu_over_wall"] = res.cpu_seconds / res.seconds
 
 
 def _loop_step(theta, table, rng, groups, K, eta):

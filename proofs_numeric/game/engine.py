@@ -85,13 +85,16 @@ class Batch:
 @dataclass
 class BatchResult:
     """``values`` [P, S, records] (TV to p_ref) or [P, S, records, m] (distributions); ``pi_final``
-    [P, S, traces]; ``finite`` [P, S] (False where a run's logits overflowed); wall-clock ``seconds``."""
+    [P, S, traces]; ``finite`` [P, S] (False where a run's logits overflowed); wall-clock ``seconds`` and the
+    CPU seconds of the processes that did the work (``cpu_seconds`` / ``seconds`` near the number of processes
+    means they ran in parallel)."""
 
     values: np.ndarray
     pi_final: np.ndarray
     finite: np.ndarray
     seconds: float
     samples: int
+    cpu_seconds: float = float("nan")
 
     @property
     def samples_per_second(self) -> float:
@@ -210,6 +213,7 @@ def _starts(answer_of: np.ndarray):
 
 def _run_part(bt: Batch, c0: int, c1: int, s0: int, s1: int) -> tuple:
     """Configurations [c0, c1) x seeds [s0, s1) of the batch (one worker's share)."""
+    cpu0 = time.process_time()
     Pw, Sw, B, K = c1 - c0, s1 - s0, bt.groups, bt.K
     rows = Pw * Sw
     T = bt.answer_of.size
@@ -239,7 +243,7 @@ def _run_part(bt: Batch, c0: int, c1: int, s0: int, s1: int) -> tuple:
             theta -= theta.max(axis=0)
     finite = np.isfinite(theta).all(axis=0) & np.isfinite(out.reshape(-1, rows)).all(axis=0)
     vals = np.moveaxis(out, -1, 0).reshape(Pw, Sw, *out.shape[:-1])          # [Pw, Sw, records(, m)]
-    return vals, _softmax0(theta).T.reshape(Pw, Sw, T), finite.reshape(Pw, Sw)
+    return vals, _softmax0(theta).T.reshape(Pw, Sw, T), finite.reshape(Pw, Sw), time.process_time() - cpu0
 
 
 def _prepare(bt: Batch) -> tuple[Batch, np.ndarray]:
@@ -277,12 +281,12 @@ def run_batch(bt: Batch, *, processes: int = 1) -> BatchResult:
     P, S, T = bt.P, bt.seeds, bt.answer_of.size
     rec_shape = (P, S, bt.record.size) if bt.p_ref is not None else (P, S, bt.record.size, bt.r.size)
     values, pi, finite = np.empty(rec_shape), np.empty((P, S, T)), np.empty((P, S), dtype=bool)
-    for (c0, c1, s0, s1), (v, p, f) in zip(parts, outs):
+    for (c0, c1, s0, s1), (v, p, f, _cpu) in zip(parts, outs):
         values[c0:c1, s0:s1], pi[c0:c1, s0:s1], finite[c0:c1, s0:s1] = v, p, f
     inv = np.empty_like(order)
     inv[order] = np.arange(order.size)
     return BatchResult(values=values, pi_final=pi[..., inv], finite=finite, seconds=time.perf_counter() - t0,
-                       samples=bt.samples)
+                       samples=bt.samples, cpu_seconds=float(sum(o[3] for o in outs)))
 
 
 def group_updates(bt: Batch, theta: np.ndarray, n_groups: int, rng) -> np.ndarray:
