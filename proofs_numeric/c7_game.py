@@ -429,7 +429,8 @@ def _notes(params, summary, agreement, ex) -> list:
                          f"expected dynamics): noise breaks the symmetry and policy gradient amplifies it")
     for s in ex["skipped"] + summary["skipped"]:
         notes.append(f"skipped {s.get('method') or s.get('table')}" + (f" at K={s['K']}" if s.get("K") else "")
-                     + (f" ({s['advantage']})" if s.get("advantage") else "") + f": {s['reason']}")
+                     + (f" ({s['advantage']})" if s.get("advantage") else "")
+                     + f": `{s['reason'].replace('`', chr(39))}`")
     edge = [r for r in summary["rows"] if r["at_grid_edge"]]
     st = params["protocol_settings"]
     notes += [
@@ -438,9 +439,9 @@ def _notes(params, summary, agreement, ex) -> list:
         f"fresh seeds shared by every table of a (game, advantage, K) (paired). {len(edge)} of {len(summary['rows'])} "
         f"(table, T) choices sit at the edge of the grid (listed in the CSV): those tables might do better outside it.",
         "Under the rloo baseline the trainer applies g(0..K-2) as a table for K-1 samples (C9): the protocol runs "
-        "each plain table and its baseline-aware version (build_table(..., advantage='rloo')); GRPO has no "
+        "each plain table and its baseline-aware version (`build_table(..., advantage='rloo')`); GRPO has no "
         "table-only correction, so only plain tables run under grpo. "
-        + ("The baseline-aware AQP tables are solved (solve=True, cached)." if params.get("solve_corrected_aqp")
+        + ("The baseline-aware AQP tables are solved (`solve=True`, cached)." if params.get("solve_corrected_aqp")
            else "The baseline-aware AQP tables are not shipped and are solved only in the full profile (a few "
                 "seconds each from a cold cache), so this profile lists them as skipped."),
         "Baselines: the decoupled baseline (others recounted without the scored sample) leaves the fixed point at "
@@ -497,7 +498,7 @@ def _accuracy(params, ex) -> dict:
         "exact fixed points": (f"every KKT point found (monotone pieces of B_h from a certified root isolation of its derivative in "
                   f"rational arithmetic); the KKT residual is evaluated exactly at the reported float64 point and is "
                   f"<= {worst:.1e}; the reached point is the one nearest the mean-field ODE end point "
-                  f"(LSODA, rtol = atol = 1e-8, mean-field time 1e4), distance in reached_distance"),
+                  f"(LSODA, rtol = atol = 1e-8, mean-field time 1e4), its distance recorded in results.json"),
         "GRPO fixed points": "expected advantage by exact enumeration of group compositions; fixed point residual "
                              "max|F - Fbar| as listed; only the point reached from uniform is reported",
         "stochastic agreement": (f"Monte Carlo: seed-level tail averages, Student-t intervals Bonferroni over the answers, "
