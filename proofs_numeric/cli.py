@@ -10,7 +10,6 @@ import importlib
 import os
 import sys
 from fractions import Fraction
-from pathlib import Path
 
 __all__ = ["main", "SUBCOMMANDS"]
 
@@ -131,8 +130,13 @@ def _cmd_rebuild(args) -> int:
         if not Ks:
             raise ValueError(f"--rebuild-K {args.rebuild_K} holds none of the frontier's K "
                              f"({', '.join(map(str, FRONTIER_K))})")
-        doc = build_frontier(Ks, processes=args.processes, path=Path(args.data_dir) / "frontier_kl.json"
-                             if args.data_dir else None, log=lambda m: print(m, file=sys.stderr, flush=True))
+        from estimators.aqp.build import AQP_DATA
+        from estimators.aqp.shipped import data_dir
+        from estimators.outputs import check_output_dir
+        folder = check_output_dir(args.data_dir or data_dir(), AQP_DATA, name="--data-dir")  # never a user's folder
+        folder.mkdir(exist_ok=True)
+        doc = build_frontier(Ks, processes=args.processes, path=folder / "frontier_kl.json",
+                             log=lambda m: print(m, file=sys.stderr, flush=True))
         print(f"rebuilt the AQP frontier for K = {', '.join(doc['K'])} in {doc['build_seconds']}s")
         return 0
     Ks = _parse_K_range(args.rebuild_K)
@@ -147,7 +151,7 @@ def _cmd_tables(args) -> int:
     import json
 
     from estimators import build_table
-    from estimators._io import atomic_write_text, check_writable_target
+    from estimators.outputs import check_output_file, write_output_file
 
     if args.rebuild:
         return _cmd_rebuild(args)
@@ -156,7 +160,7 @@ def _cmd_tables(args) -> int:
     if missing:
         raise ValueError(f"alft tables needs {', '.join(missing)} (or --rebuild aqp)")
     if args.out is not None:
-        check_writable_target(args.out, name="--out")  # before any work: a directory, /, a missing parent
+        check_output_file(args.out, name="--out")  # before any work: a directory, a FIFO, a read-only file, ...
     params = {}
     for item in args.param:
         if "=" not in item or not item.split("=", 1)[0].strip():
@@ -184,7 +188,7 @@ def _cmd_tables(args) -> int:
             head.append(f"# certificate: {json.dumps(d['certificate'])}")
         text = "\n".join(head + [f"{c:6d}  {float(v)!r}" for c, v in enumerate(table.values)]) + "\n"
     if args.out is not None:
-        atomic_write_text(args.out, text, mkdir=False)
+        write_output_file(args.out, text, name="--out")
     else:
         sys.stdout.write(text)
     return 0

@@ -61,11 +61,11 @@ def add_parser(sub) -> None:
 
 
 def _run(args) -> int:
-    from estimators._io import check_writable_target
+    from estimators.outputs import check_output_file
     from estimators.montecarlo import check_seed
 
     if args.json is not None:
-        check_writable_target(args.json, name="--json")
+        check_output_file(args.json, name="--json")
     check_seed(args.seed, name="--seed")
     try:
         from estimators.torch.crosscheck import run_cli

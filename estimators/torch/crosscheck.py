@@ -448,6 +448,6 @@ def run_cli(args) -> int:
                         check_mask=mask, name=args.kernel)
     print(report.format())
     if args.json:
-        from .._io import atomic_write_text
-        atomic_write_text(args.json, json.dumps(report.to_json(), indent=2) + "\n")
+        from ..outputs import write_output_file
+        write_output_file(args.json, json.dumps(report.to_json(), indent=2) + "\n", name="--json")
     return 0 if report.passed else 1
