@@ -9,7 +9,6 @@ import argparse
 import importlib
 import os
 import sys
-from fractions import Fraction
 
 __all__ = ["main", "SUBCOMMANDS"]
 
@@ -41,16 +40,21 @@ def _parse_value(text: str):
 
 
 def _parse_coeffs(text: str) -> list:
-    """``--coeffs``: comma-separated rationals (integers, decimals, a/b), with a message naming the entry."""
+    """``--coeffs``: comma-separated rationals (integers, decimals, a/b; read exactly by the bounded parser
+    :func:`estimators._validate.parse_rational`), with a message naming the entry."""
+    from estimators._validate import DECIMAL_DIGITS_MAX, DECIMAL_EXPONENT_MAX, parse_rational
     out = []
     for i, item in enumerate(text.split(",")):
         item = item.strip()
         try:
-            out.append(Fraction(item))
-        except (ValueError, ZeroDivisionError) as exc:
-            why = "division by zero" if isinstance(exc, ZeroDivisionError) else "not a rational number"
-            raise ValueError(f"--coeffs entry {i + 1} ({item!r}) is {why}; give comma-separated rationals such as "
-                             f"0,0,1/2 or 0,1.5,-2") from exc
+            out.append(parse_rational(item, name=f"--coeffs entry {i + 1}"))
+        except ValueError as exc:
+            msg = str(exc)
+            why = ("division by zero" if "division by zero" in msg else
+                   f"too long (at most {DECIMAL_DIGITS_MAX} digits, decimal exponent within +-{DECIMAL_EXPONENT_MAX})"
+                   if "digits" in msg else "not a rational number")
+            raise ValueError(f"--coeffs entry {i + 1} ({item[:40]!r}) is {why}; give comma-separated rationals such "
+                             f"as 0,0,1/2 or 0,1.5,-2") from exc
     return out
 
 
