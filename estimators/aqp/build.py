@@ -20,7 +20,8 @@ from typing import Callable, Iterable
 
 from ..outputs import OutputKind, read_regular
 from .frontier import FORMAT as FRONTIER_FORMAT
-from .shipped import FORMAT, FORMAT_VERSION, SHIPPED_EPS, _eps_key, _sha256, data_dir, table_file
+from .shipped import (FORMAT, FORMAT_VERSION, SHIPPED_EPS, _eps_key, _sha256, check_manifest_shape, data_dir,
+                      table_file)
 
 __all__ = ["rebuild", "build_K", "AQP_DATA"]
 
@@ -135,9 +136,13 @@ def _keep_other_K(out: Path, tmp: Path, Ks: set, eps_values) -> dict:
     from .core import AQP_VERSION
     kept = {"files": {}, "refused": {}, "seconds": {}, "K": []}
     try:
-        old = json.loads((out / "manifest.json").read_text())
+        old = json.loads(read_regular(out / "manifest.json"))
     except (OSError, ValueError):
         return kept
+    if not isinstance(old, dict):
+        return kept
+    if old.get("format") == FORMAT:
+        check_manifest_shape(old, out / "manifest.json")   # a damaged manifest: a clear error, not a traceback
     if (old.get("format"), old.get("format_version"), old.get("certifier"), old.get("eps")) != \
             (FORMAT, FORMAT_VERSION, AQP_VERSION, [float(e) for e in eps_values]):
         return kept
