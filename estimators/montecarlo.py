@@ -181,10 +181,7 @@ class MonteCarloResult:
         return Comparison(zm, zv, within, self.alpha, int(np.sum(self.reported)))
 
     def _check_exact(self, x, name: str) -> np.ndarray:
-        try:
-            a = np.asarray(x, dtype=np.float64)
-        except (TypeError, ValueError) as exc:
-            raise TypeError(f"{name} must be {self.probs.size} real numbers (one per answer), got {x!r:.80}") from exc
+        a = check_real_array(x, name=name, allowed=f"{self.probs.size} real numbers (one per answer)")
         if a.shape != self.probs.shape:
             raise ValueError(f"{name} must have one value per answer, shape {self.probs.shape}; got shape {a.shape}")
         if not np.all(np.isfinite(a[self.reported])):
