@@ -47,8 +47,14 @@ def _private_cache(tmp_path, monkeypatch):
     return tmp_path / "cache"
 
 
-def _alft(*args, cwd=None) -> subprocess.Popen:
+#: the session's cache (conftest), for subprocesses that only need warm tables, not a private cache
+_SESSION_CACHE = os.environ.get("ALFT_CACHE_DIR")
+
+
+def _alft(*args, cwd=None, session_cache: bool = False) -> subprocess.Popen:
     env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+    if session_cache and _SESSION_CACHE:
+        env["ALFT_CACHE_DIR"] = _SESSION_CACHE
     return subprocess.Popen([sys.executable, "-m", "proofs_numeric.cli", *args], cwd=cwd, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
@@ -512,13 +518,20 @@ def exits_on_wide_groups(ids, table):
     ("def f(:\n", "f", 2, "importing it raised SyntaxError"),
     ("import os\nos._exit(0)\n", "f", 2, r"its process ended while importing it \(it exited with status 0\)"),
 ])
-def test_crosscheck_verdicts_only_when_the_whole_check_ran(tmp_path, module_text, kernel, rc, match):
-    """Exit 0 means a verdict of conformance; a hang, an early end or an import failure never reads as one."""
+def test_crosscheck_verdicts_only_when_the_whole_check_ran(tmp_path, monkeypatch, capsys, module_text, kernel, rc,
+                                                          match):
+    """Exit 0 means a verdict of conformance; a hang, an early end or an import failure never reads as one.
+    (``alft crosscheck`` in this process: the kernel's process is spawned by it, as from the shell.)"""
     pytest.importorskip("torch")
+    from proofs_numeric.cli import main
+    if _SESSION_CACHE:   # the reference tables (minimax up to K = 100) are warm after the first case
+        monkeypatch.setenv("ALFT_CACHE_DIR", _SESSION_CACHE)
+    monkeypatch.delenv("ALFT_DEBUG", raising=False)
+    monkeypatch.chdir(tmp_path)
     with _scenario(f"crosscheck of a kernel that {kernel} ({'import' if rc == 2 else 'call'})"):
         (tmp_path / "kmod.py").write_text(module_text)
-        proc = _alft("crosscheck", f"kmod:{kernel}", "--max-examples", "3", "--case-timeout", "2", cwd=tmp_path)
-        out, err = proc.communicate(timeout=300)
-        assert proc.returncode == rc, out + err
+        got = main(["crosscheck", f"kmod:{kernel}", "--max-examples", "3", "--case-timeout", "2"])
+        out, err = capsys.readouterr()
+        assert got == rc, out + err
         assert re.search(match, out + err), out + err
         assert "Traceback" not in out + err

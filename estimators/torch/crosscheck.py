@@ -36,7 +36,7 @@ from ..montecarlo import leave_one_out_counts as reference_counts
 __all__ = ["crosscheck", "crosscheck_isolated", "load_kernel", "CrosscheckReport", "TOLERANCES", "flat_kernel",
            "dense_kernel", "flat_kernel_contiguous", "dense_kernel_torch", "dense_kernel_triton", "flat_kernel_torch",
            "flat_kernel_triton", "flat_kernel_contiguous_triton", "run_cli", "MAX_EXAMPLES", "CASE_TIMEOUT",
-           "METHOD_PARAMS", "check_max_examples"]
+           "METHOD_PARAMS", "SKIPPED_TABLES", "check_max_examples", "method_tables"]
 
 #: torch.testing.assert_close defaults, by the dtype the kernel returns
 TOLERANCES = {
@@ -140,7 +140,7 @@ METHOD_PARAMS = {"aqp": {"eps": 10.0}}
 SKIPPED_TABLES: dict = {}
 
 
-def _method_tables(k: int) -> list[tuple[str, np.ndarray]]:
+def method_tables(k: int) -> list[tuple[str, np.ndarray]]:
     """The registered methods' tables for group size k (KL where the method supports it, else euclidean;
     parameters from :data:`METHOD_PARAMS`). A method with no table for k is recorded in :data:`SKIPPED_TABLES`."""
     if k in _TABLE_CACHE:
@@ -165,7 +165,7 @@ def _method_tables(k: int) -> list[tuple[str, np.ndarray]]:
 def _tables_for(k: int, rng: np.random.Generator) -> list[tuple[str, np.ndarray]]:
     probe = ("probe", np.arange(k, dtype=np.float64))
     rand = ("random", np.round(rng.normal(size=k), 6) + np.arange(k) * 1e-3)
-    return [probe, rand] + _method_tables(k)
+    return [probe, rand] + method_tables(k)
 
 
 def edge_cases(rng: np.random.Generator, with_mask: bool) -> list[Case]:
@@ -231,7 +231,7 @@ def _case_strategy(with_mask: bool):
             tab = np.array(draw(st.lists(st.floats(-1e3, 1e3, allow_nan=False, width=64), min_size=k,
                                          max_size=k)), dtype=np.float64)
         else:
-            options = _method_tables(k)
+            options = method_tables(k)
             table_kind, tab = draw(st.sampled_from(options))
         return Case("generated", ids, "int64", table_kind, tab, mask)
 
