@@ -382,9 +382,12 @@ def swap_in(tmp: Path, out: Path, kind: OutputKind, *, name: str = "--out") -> N
                 return
             old = out.with_name("." + out.name + ".old")
             if os.path.lexists(old):
-                if not is_own_dir(old, kind):
+                if old.is_dir() and not old.is_symlink() and not _entries(old):
+                    old.rmdir()
+                elif not is_own_dir(old, kind):
                     raise ValueError(f"{str(old)!r} is in the way and was not written by {kind.command}; remove it")
-                shutil.rmtree(old)
+                else:
+                    shutil.rmtree(old)
             os.replace(out, old)
             os.replace(tmp, out)
         shutil.rmtree(old, ignore_errors=True)
