@@ -153,7 +153,7 @@ def check_output_file(path, *, name: str = "--out", owned: Callable[[Path], bool
     """
     raw = str(path)
     p = Path(path).expanduser() if raw.strip() else None
-    if p is None or p.name in ("", ".", ".."):
+    if p is None or p.name in ("", ".", "..") or raw.endswith(("/", os.sep)):
         raise ValueError(f"{name} must be a file path, got {raw!r}")
     real = Path(os.path.realpath(p))
     try:

@@ -137,7 +137,7 @@ def _cmd_rebuild(args) -> int:
         from estimators.aqp.build import AQP_DATA
         from estimators.aqp.shipped import data_dir
         from estimators.outputs import check_output_dir
-        folder = check_output_dir(args.data_dir or data_dir(), AQP_DATA, name="--data-dir")  # never a user's folder
+        folder = check_output_dir(data_dir() if args.data_dir is None else args.data_dir, AQP_DATA, name="--data-dir")  # never a user's folder
         folder.mkdir(exist_ok=True)
         doc = build_frontier(Ks, processes=args.processes, path=folder / "frontier_kl.json",
                              log=lambda m: print(m, file=sys.stderr, flush=True))

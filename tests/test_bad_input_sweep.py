@@ -560,6 +560,8 @@ def _file_cases_16(tmp_path) -> tuple[list[Case], Callable[[], None]]:
         cli_err("tables --out a symlink to a 0444 file", kl + out + [str(tmp_path / "link-to-ro")], "read-only file"),
         cli_err("tables --out a FIFO", kl + out + [str(fifo)], "is a FIFO, not a regular file"),
         cli_err("tables --out /dev/null", kl + out + ["/dev/null"], "character device"),
+        cli_err("tables --out a missing folder with a trailing slash", kl + out + [str(tmp_path / "newdir") + "/"],
+                "must be a file path"),
         cli_ok("tables --out a dangling symlink writes the file it names", kl + out + [str(tmp_path / "dangling"),
                                                                                    "--format", "json"],
                lambda r: r[0] == 0 and json.loads((tmp_path / "target.json").read_text())["K"] == 4
@@ -606,6 +608,7 @@ def _file_cases_16(tmp_path) -> tuple[list[Case], Callable[[], None]]:
         assert sorted(os.listdir(aqpdir)) == ["manifest.json", "notes.txt"]
         assert fifo.is_fifo() and not (tmp_path / "b.json").exists()
         assert not [n for n in os.listdir(tmp_path) if n.endswith(".partial")]
+        assert not (tmp_path / "newdir").exists()
     return cases, survived
 
 
