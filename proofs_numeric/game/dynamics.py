@@ -26,7 +26,16 @@ from .advantages import GroupSums, advantage, check_advantage
 from .expected import check_update
 from .spec import GameSpec, check_step_size, check_table_for_game
 
-__all__ = ["RunConfig", "Trajectory", "simulate", "step_sizes"]
+__all__ = ["RunConfig", "Trajectory", "simulate", "step_sizes", "MAX_SAMPLES", "MAX_SAMPLES_PER_STEP",
+           "MAX_RECORD_BYTES"]
+
+#: work budget of one run: steps * seeds * groups * K sampled answers (about two minutes at the 1-2e7
+#: answers/s of benchmarks/bench_game.py on 2 cores; the report's largest run needs 1.3e7)
+MAX_SAMPLES = 1 << 31
+#: memory budget of one step: seeds * groups * K sampled answers (about 100 bytes each: 1.6 GiB)
+MAX_SAMPLES_PER_STEP = 1 << 24
+#: memory budget of the recorded policies: seeds * (steps / record_every + 1) * answers float64
+MAX_RECORD_BYTES = 1 << 30
 
 
 @dataclass(frozen=True)
@@ -62,6 +71,13 @@ class RunConfig:
             check_positive_int(self.decay_after, name="decay_after")
         if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)) or self.seed < 0:
             raise ValueError(f"seed must be an integer >= 0, got {self.seed!r}")
+        if self.samples_per_step > MAX_SAMPLES_PER_STEP:
+            raise ValueError(f"seeds * groups * K = {self.samples_per_step} sampled answers per step exceeds "
+                             f"{MAX_SAMPLES_PER_STEP} (the memory of one step); use fewer seeds or groups")
+        if self.samples_per_step * self.steps > MAX_SAMPLES:
+            raise ValueError(f"steps * seeds * groups * K = {self.samples_per_step * self.steps} sampled answers "
+                             f"exceeds the work budget of one run, {MAX_SAMPLES} (about two minutes); use fewer "
+                             f"steps, seeds or groups")
 
     @property
     def samples_per_step(self) -> int:
@@ -127,6 +143,10 @@ def simulate(game: GameSpec, table: Table, cfg: RunConfig, *, log=None, theta0=N
     answer_of = game.answer_of
     to_answers = game.trace_to_answer_matrix
     etas = step_sizes(cfg)
+    n_rec = cfg.steps // cfg.record_every + 2
+    if S * n_rec * m * 8 > MAX_RECORD_BYTES:
+        raise ValueError(f"recording {S} seeds x {n_rec} steps x {m} answers needs {S * n_rec * m * 8} bytes, over "
+                         f"{MAX_RECORD_BYTES}; raise record_every or use fewer seeds or steps")
     rec_steps = np.arange(0, cfg.steps + 1, cfg.record_every)
     if rec_steps[-1] != cfg.steps:
         rec_steps = np.append(rec_steps, cfg.steps)
