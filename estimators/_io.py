@@ -4,6 +4,7 @@ Writers create a temporary file in the target's directory, write and fsync it, g
 ordinary ``open(path, "w")`` would (``0o666 & ~umask``; ``tempfile.mkstemp`` creates 0600), and
 rename it into place: readers see either the old file or the complete new one, never a part.
 A file that already exists keeps its permission bits (as ``open(path, "w")`` would keep them).
+Which paths may be written at all is the output rule of :mod:`estimators.outputs`.
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import tempfile
 import threading
 from pathlib import Path
 
-__all__ = ["atomic_write_text", "current_umask", "file_mode", "dir_mode", "check_writable_target"]
+__all__ = ["atomic_write_text", "current_umask", "file_mode", "dir_mode"]
 
 _UMASK_LOCK = threading.Lock()
 
@@ -41,26 +42,6 @@ def file_mode() -> int:
 def dir_mode() -> int:
     """Mode of a new directory under the current umask."""
     return 0o777 & ~current_umask()
-
-
-def check_writable_target(path, *, name: str = "--out") -> Path:
-    """Check that ``path`` can be written as a file: not a directory, parent exists, is a directory
-    and is writable. Raises ``ValueError`` naming ``name`` (so bad paths fail before any work)."""
-    path = Path(path)
-    if str(path) == "" or path.name in ("", ".", ".."):
-        raise ValueError(f"{name} must be a file path, got {str(path)!r}")
-    if path.is_dir():
-        raise ValueError(f"{name} {str(path)!r} is a directory; give a file path")
-    parent = path.parent if str(path.parent) else Path(".")
-    if not parent.exists():
-        raise ValueError(f"{name} {str(path)!r}: the directory {str(parent)!r} does not exist")
-    if not parent.is_dir():
-        raise ValueError(f"{name} {str(path)!r}: {str(parent)!r} is not a directory")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise ValueError(f"{name} {str(path)!r}: the directory {str(parent)!r} is not writable")
-    if path.exists() and not os.access(path, os.W_OK) and not os.access(parent, os.W_OK):
-        raise ValueError(f"{name} {str(path)!r} is not writable")
-    return path
 
 
 def atomic_write_text(path, text: str, encoding: str = "utf-8", *, mkdir: bool = True) -> Path:

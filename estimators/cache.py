@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ._io import atomic_write_text
+from .outputs import read_regular
 
 __all__ = ["cache_dir", "cache_key", "load", "store", "cached", "CACHE_VERSION", "enabled", "CacheWarning"]
 
@@ -84,9 +85,8 @@ def load(key: str, ident: Any = _MISSING) -> Any | None:
     if not enabled():
         return None
     path = _path(key)
-    try:
-        with open(path, "r", encoding="utf-8") as fh:
-            entry = json.load(fh)
+    try:  # read_regular: a FIFO or a device at the entry's path is a missing entry, never a blocked load
+        entry = json.loads(read_regular(path).decode("utf-8"))
     except (OSError, ValueError, UnicodeDecodeError):
         return None
     if not isinstance(entry, dict) or entry.get("key") != key or "value" not in entry:

@@ -18,7 +18,7 @@ import mpmath
 import numpy as np
 from scipy import special
 
-from ._validate import short_repr
+from ._validate import parse_rational, short_repr
 
 __all__ = ["Generator", "GENERATORS", "get_generator", "kl", "euclidean", "power", "polynomial", "ALPHA_MAX",
            "DEGREE_MAX"]
@@ -229,16 +229,13 @@ def power(alpha) -> Generator:
 
 
 def _parse_coeff(c) -> Fraction:
-    if isinstance(c, bool):
-        raise TypeError(f"coeffs entries must be rational numbers, got {c!r}")
-    try:
-        if isinstance(c, (float, np.floating)):
-            if not math.isfinite(c):
-                raise ValueError
-            return Fraction(str(c)) if len(repr(float(c))) < 18 else Fraction(float(c))
-        return Fraction(c)
-    except (TypeError, ValueError, ZeroDivisionError) as exc:
-        raise ValueError(f"coeffs entries must be finite rational numbers, got {short_repr(c)}") from exc
+    """One coefficient, exactly: a float with a short repr is read as the decimal it prints as (0.1 is 1/10);
+    strings, ints, Fractions and Decimals through the bounded exact parser (:func:`parse_rational`)."""
+    if isinstance(c, (float, np.floating)) and not isinstance(c, bool):
+        if not math.isfinite(c):
+            raise ValueError(f"coeffs entries must be finite rational numbers, got {short_repr(c)}")
+        return Fraction(str(c)) if len(repr(float(c))) < 18 else Fraction(float(c))
+    return parse_rational(c, name="coeffs entries", allowed="finite rational numbers")
 
 
 #: highest polynomial degree accepted (as for the power family's integer alpha)
@@ -251,7 +248,9 @@ def polynomial(coeffs: Sequence, *, of: str = "phi") -> Generator:
 
     Parameters
     ----------
-    coeffs : sequence of rationals (int, Fraction, str like ``"1/3"``, or decimal floats)
+    coeffs : sequence of rationals (int, Fraction, Decimal, str like ``"1/3"`` or ``"0.3"``, or decimal floats)
+        Strings and Decimals are read exactly by :func:`estimators._validate.parse_rational` (at most 1000
+        digits, decimal exponent within +-1000); bools, complex values and NaN are refused.
         Ascending monomial coefficients. With ``of="phi"`` (default) they are phi's
         coefficients a_0..a_d and the reward is ``sum_j j a_j t^(j-1)``; with ``of="reward"``
         they are the reward's coefficients directly. Nothing is dropped.

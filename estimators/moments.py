@@ -18,6 +18,7 @@ Engines
 """
 from __future__ import annotations
 
+import decimal
 import math
 from dataclasses import dataclass
 from fractions import Fraction
@@ -145,8 +146,11 @@ def binomial_pmf(n: int, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return _pmf_block(n, p, 0, n)
 
 
+_STRINGS_HINT = " (decimal strings are read exactly only by engine='exact' and engine='mpmath')"
+
+
 def _moments_float64(table: Table, p, chunk: int) -> Moments:
-    p = check_probabilities(p)
+    p = check_probabilities(p, hint=_STRINGS_HINT)
     flat = p.ravel()
     g = table.values
     K, n = table.K, table.n
@@ -267,16 +271,12 @@ def _moments_exact(table: Table, p, stored: bool) -> Moments:
 
 
 def _to_mpf_probability(x):
-    """An mpmath number in [0, 1] from a Fraction, mpf, decimal string or float (exact value)."""
-    if isinstance(x, Fraction):
-        check_rational_probability(x)
-        return mpmath.mpf(x.numerator) / x.denominator
-    if isinstance(x, str):
-        try:
-            q = mpmath.mpf(x)
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"p must be a number in [0, 1], got {x!r}") from exc
-    elif isinstance(x, mpmath.mpf):
+    """An mpmath number in [0, 1] from an mpf, a float (exact value), or a Fraction, Decimal or decimal string
+    (read exactly by the bounded parser, then rounded once to the working precision)."""
+    if isinstance(x, (str, Fraction, decimal.Decimal)):
+        q = check_rational_probability(x)
+        return mpmath.mpf(q.numerator) / q.denominator
+    if isinstance(x, mpmath.mpf):
         q = x
     else:
         q = mpmath.mpf(float(check_probabilities(x)))
@@ -315,7 +315,9 @@ def moments(table: Table, p, *, engine: str = "float64", dps: int = 50, chunk: i
     ----------
     table : Table
     p : float, array-like, Fraction (exact engine), or mpf / decimal string (mpmath engine)
-        Probabilities in [0, 1]; NaN or values outside raise ``ValueError``.
+        Probabilities in [0, 1]; NaN or values outside raise ``ValueError``; bools, complex values and
+        (for the float64 engine) strings raise ``TypeError``. The exact and mpmath engines read decimal
+        strings ("0.3", "3/10") exactly, with at most 1000 digits and a decimal exponent within +-1000.
     engine : {"float64", "exact", "mpmath"}
     dps : int
         Decimal digits for the mpmath engine.

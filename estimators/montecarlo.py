@@ -19,15 +19,18 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import stats
 
-from ._validate import as_real, check_K, check_positive_int, check_unit_interval_open
+from ._validate import as_real, check_K, check_positive_int, check_real_array, check_unit_interval_open
 from .table import Table
 
 __all__ = ["leave_one_out_counts", "sample_groups", "check_answer_distribution", "MonteCarloResult",
            "monte_carlo", "Comparison", "GroupMoments", "check_seed", "check_min_expected", "MAX_BYTES",
-           "batch_for_memory"]
+           "MAX_SAMPLES", "batch_for_memory", "check_work"]
 
 #: default memory budget of one Monte Carlo batch (bytes)
 MAX_BYTES = 1 << 30
+#: default work budget of one run: n_groups * K sampled answers (about a minute at the 4-5 million
+#: samples/s measured on one core; the full report profile needs 1.3e8). Larger runs pass ``max_samples``.
+MAX_SAMPLES = 1 << 28
 #: bytes per simulated group: ~70 per sample (ids, counts, sort keys, rewards) and ~48 per answer
 #: (the per-group sums), measured with tracemalloc, with margin
 _BYTES_PER_SAMPLE = 96
@@ -63,6 +66,17 @@ def batch_for_memory(K: int, m: int, batch: int, max_bytes: int) -> int:
     return int(min(batch, fit))
 
 
+def check_work(n_groups: int, K: int, max_samples) -> int:
+    """Refuse a run of more than ``max_samples`` sampled answers (n_groups * K) with a clear error."""
+    max_samples = check_positive_int(max_samples, name="max_samples")
+    work = n_groups * K
+    if work > max_samples:
+        raise ValueError(f"n_groups * K = {n_groups} * {K} = {work} sampled answers exceeds max_samples = {max_samples} "
+                         f"(the default, {MAX_SAMPLES}, is about a minute on one core); use fewer groups, or pass a "
+                         f"larger max_samples (and progress= to follow it) to run it")
+    return max_samples
+
+
 def leave_one_out_counts(answers) -> np.ndarray:
     """C[b, i] = #{j != i : answers[b, j] == answers[b, i]} for a [B, K] array of answers.
 
@@ -86,7 +100,7 @@ def leave_one_out_counts(answers) -> np.ndarray:
 
 def check_answer_distribution(probs, *, name: str = "probs", tol: float = 1e-9) -> np.ndarray:
     """Return ``probs`` as float64 after checking it is a probability vector (sum within ``tol`` of 1)."""
-    q = np.asarray(probs, dtype=np.float64)
+    q = check_real_array(probs, name=name, allowed="a probability vector of real numbers")
     if q.ndim != 1 or q.size == 0:
         raise ValueError(f"{name} must be a non-empty 1-D probability vector, got shape {q.shape}")
     if not np.all(np.isfinite(q)) or np.any(q < 0):
@@ -167,10 +181,7 @@ class MonteCarloResult:
         return Comparison(zm, zv, within, self.alpha, int(np.sum(self.reported)))
 
     def _check_exact(self, x, name: str) -> np.ndarray:
-        try:
-            a = np.asarray(x, dtype=np.float64)
-        except (TypeError, ValueError) as exc:
-            raise TypeError(f"{name} must be {self.probs.size} real numbers (one per answer), got {x!r:.80}") from exc
+        a = check_real_array(x, name=name, allowed=f"{self.probs.size} real numbers (one per answer)")
         if a.shape != self.probs.shape:
             raise ValueError(f"{name} must have one value per answer, shape {self.probs.shape}; got shape {a.shape}")
         if not np.all(np.isfinite(a[self.reported])):
@@ -231,7 +242,8 @@ class GroupMoments:
 
 
 def monte_carlo(table: Table, probs, n_groups: int, *, seed: int, alpha: float = 1e-3,
-                batch: int = 65536, min_expected: float = 200.0, max_bytes: int = MAX_BYTES) -> MonteCarloResult:
+                batch: int = 65536, min_expected: float = 200.0, max_bytes: int = MAX_BYTES,
+                max_samples: int = MAX_SAMPLES, progress=None) -> MonteCarloResult:
     """Estimate B_g(p) and V_g(p) for every answer by simulating ``n_groups`` groups.
 
     Parameters
@@ -247,6 +259,9 @@ def monte_carlo(table: Table, probs, n_groups: int, *, seed: int, alpha: float =
                             Finite, >= 0.
     max_bytes : int         memory budget of one batch (default 1 GiB): the batch is reduced to
                             max_bytes / (96 K + 64 m) groups
+    max_samples : int       work budget: n_groups * K sampled answers (default :data:`MAX_SAMPLES`, about a
+                            minute); a larger run is refused with a clear error unless this is raised
+    progress : callable     ``progress(done, n_groups)``, called after each batch (or None)
     """
     if not isinstance(table, Table):
         raise TypeError(f"table must be an estimators.Table, got {type(table).__name__}")
@@ -258,7 +273,10 @@ def monte_carlo(table: Table, probs, n_groups: int, *, seed: int, alpha: float =
     min_expected = check_min_expected(min_expected)
     max_bytes = check_positive_int(max_bytes, name="max_bytes")
     K, m = table.K, q.size
+    check_work(n_groups, K, max_samples)
     batch = batch_for_memory(K, m, batch, max_bytes)
+    if progress is not None and not callable(progress):
+        raise TypeError(f"progress must be a callable progress(done, n_groups) or None, got {type(progress).__name__}")
     rng = np.random.default_rng(seed)
     g = table.values
     acc = GroupMoments(m)
@@ -274,4 +292,6 @@ def monte_carlo(table: Table, probs, n_groups: int, *, seed: int, alpha: float =
         np.add.at(s2, (rows, ids.ravel()), (r * r).ravel())
         acc.update(s1, s2)
         done += b
+        if progress is not None:
+            progress(done, n_groups)
     return acc.finish(q, K, alpha=alpha, min_expected=min_expected, seed=seed)

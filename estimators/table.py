@@ -16,7 +16,7 @@ from typing import Any, Mapping
 import mpmath
 import numpy as np
 
-from ._validate import check_K
+from ._validate import check_K, check_real_array, parse_rational
 from .certificates import CertificateMismatchError, check_binding
 from .generators import Generator, get_generator
 
@@ -83,7 +83,7 @@ class Table:
     certificate: Mapping | None = None
 
     def __post_init__(self):
-        vals = np.array(self.values, dtype=np.float64, copy=True)
+        vals = np.array(check_real_array(self.values, name="values", allowed="finite real numbers"), copy=True)
         if vals.ndim != 1:
             raise ValueError(f"values must be one-dimensional, got shape {vals.shape}")
         check_K(vals.size, name="len(values)")
@@ -212,18 +212,17 @@ class Table:
         if missing:
             raise ValueError(f"a table dict needs the keys 'values', 'generator', 'method'; missing {missing}")
         gen = get_generator(d["generator"], **(d.get("generator_params") or {}))
-        try:
-            values = np.array(d["values"], dtype=np.float64)
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"values must be a list of finite numbers, got {d['values']!r:.80}") from exc
+        values = check_real_array(d["values"], name="values", allowed="a list of finite numbers")
         if "K" in d and (isinstance(d["K"], bool) or d["K"] != values.size):
             raise ValueError(f"K = {d['K']!r} but values has {values.size} entries")
         if "advantage" in d and d["advantage"] != (d.get("params") or {}).get("advantage", "decoupled"):
             raise ValueError(f"advantage = {d['advantage']!r} but the table's params record "
                              f"{(d.get('params') or {}).get('advantage', 'decoupled')!r}")
         ref = d.get("reference")
-        if ref is not None and d.get("reference_dps") is None:
-            ref = tuple(Fraction(r) for r in ref)
+        if ref is not None and (isinstance(ref, (str, bytes)) or not hasattr(ref, "__len__")):
+            raise TypeError(f"reference must be a list of entries or None, got {type(ref).__name__}")
+        if ref is not None and d.get("reference_dps") is None:   # exact rationals, written as "p/q" strings
+            ref = tuple(parse_rational(r, name="reference entries", allowed="exact rationals") for r in ref)
         elif ref is not None:
             ref = tuple(ref)
         fields = dict(values=values, generator=gen, method=d["method"], params=d.get("params") or {},

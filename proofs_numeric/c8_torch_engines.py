@@ -82,7 +82,8 @@ def monte_carlo_at_scale(device: str, *, n_groups: int, K: int, probs, seed: int
     on_gpu = torch.device(device).type == "cuda"
     res = torch_monte_carlo(table, q, n_groups, seed=seed, alpha=alpha, device=device, engine="counts",
                             progress=progress, batch=(1 << 23) if on_gpu else None,
-                            max_bytes=(8 << 30) if on_gpu else (1 << 30))
+                            max_bytes=(8 << 30) if on_gpu else (1 << 30),
+                            max_samples=n_groups * K)   # the run at scale asks for its work explicitly
     if on_gpu:
         torch.cuda.synchronize()
     seconds = time.perf_counter() - t0

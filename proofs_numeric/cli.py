@@ -12,8 +12,6 @@ import argparse
 import importlib
 import os
 import sys
-from fractions import Fraction
-from pathlib import Path
 
 __all__ = ["main", "SUBCOMMANDS"]
 
@@ -46,16 +44,21 @@ def _parse_value(text: str):
 
 
 def _parse_coeffs(text: str) -> list:
-    """``--coeffs``: comma-separated rationals (integers, decimals, a/b), with a message naming the entry."""
+    """``--coeffs``: comma-separated rationals (integers, decimals, a/b; read exactly by the bounded parser
+    :func:`estimators._validate.parse_rational`), with a message naming the entry."""
+    from estimators._validate import DECIMAL_DIGITS_MAX, DECIMAL_EXPONENT_MAX, parse_rational
     out = []
     for i, item in enumerate(text.split(",")):
         item = item.strip()
         try:
-            out.append(Fraction(item))
-        except (ValueError, ZeroDivisionError) as exc:
-            why = "division by zero" if isinstance(exc, ZeroDivisionError) else "not a rational number"
-            raise ValueError(f"--coeffs entry {i + 1} ({item!r}) is {why}; give comma-separated rationals such as "
-                             f"0,0,1/2 or 0,1.5,-2") from exc
+            out.append(parse_rational(item, name=f"--coeffs entry {i + 1}"))
+        except ValueError as exc:
+            msg = str(exc)
+            why = ("division by zero" if "division by zero" in msg else
+                   f"too long (at most {DECIMAL_DIGITS_MAX} digits, decimal exponent within +-{DECIMAL_EXPONENT_MAX})"
+                   if "digits" in msg else "not a rational number")
+            raise ValueError(f"--coeffs entry {i + 1} ({item[:40]!r}) is {why}; give comma-separated rationals such "
+                             f"as 0,0,1/2 or 0,1.5,-2") from exc
     return out
 
 
@@ -157,8 +160,13 @@ def _cmd_rebuild(args) -> int:
         if not Ks:
             raise ValueError(f"--rebuild-K {args.rebuild_K} holds none of the frontier's K "
                              f"({', '.join(map(str, FRONTIER_K))})")
-        doc = build_frontier(Ks, processes=args.processes, path=Path(args.data_dir) / "frontier_kl.json"
-                             if args.data_dir else None, log=lambda m: print(m, file=sys.stderr, flush=True))
+        from estimators.aqp.build import AQP_DATA
+        from estimators.aqp.shipped import data_dir
+        from estimators.outputs import check_output_dir
+        folder = check_output_dir(data_dir() if args.data_dir is None else args.data_dir, AQP_DATA, name="--data-dir")  # never a user's folder
+        folder.mkdir(exist_ok=True)
+        doc = build_frontier(Ks, processes=args.processes, path=folder / "frontier_kl.json",
+                             log=lambda m: print(m, file=sys.stderr, flush=True))
         print(f"rebuilt the AQP frontier for K = {', '.join(doc['K'])} in {doc['build_seconds']}s")
         return 0
     Ks = _parse_K_range(args.rebuild_K)
@@ -173,7 +181,7 @@ def _cmd_tables(args) -> int:
     import json
 
     from estimators import build_table
-    from estimators._io import atomic_write_text, check_writable_target
+    from estimators.outputs import check_output_file, write_output_file
 
     if args.rebuild:
         return _cmd_rebuild(args)
@@ -187,7 +195,7 @@ def _cmd_tables(args) -> int:
         raise ValueError(f"--method aqp needs --eps (the bias budget; shipped for kl: "
                          f"{', '.join(f'{e:g}' for e in SHIPPED_EPS)}) or --variance-max (a number or 'plugin')")
     if args.out is not None:
-        check_writable_target(args.out, name="--out")  # before any work: a directory, /, a missing parent
+        check_output_file(args.out, name="--out")  # before any work: a directory, a FIFO, a read-only file, ...
     params = {}
     for item in args.param:
         if "=" not in item or not item.split("=", 1)[0].strip():
@@ -215,7 +223,7 @@ def _cmd_tables(args) -> int:
             head.append(f"# certificate: {json.dumps(d['certificate'])}")
         text = "\n".join(head + [f"{c:6d}  {float(v)!r}" for c, v in enumerate(table.values)]) + "\n"
     if args.out is not None:
-        atomic_write_text(args.out, text, mkdir=False)
+        write_output_file(args.out, text, name="--out")
     else:
         sys.stdout.write(text)
     return 0

@@ -50,14 +50,19 @@ def add_parser(sub) -> None:
         description="Run MODULE:FUNCTION, called as fn(ids, table) with ids an integer tensor [B, K] and table "
                     "a float64 tensor [K] (returning rewards [B, K] with rewards[b, i] = table[C_bi]), against the "
                     "reference counts and tables on edge cases and hypothesis-generated inputs, and print a "
-                    "conformance report.",
-        epilog="exit status:\n  0  the kernel conforms\n  1  it does not (the report lists the failing cases)\n"
-               "  2  bad arguments, or PyTorch is not installed\n\nexamples:\n"
+                    "conformance report. The kernel runs in a process of its own: a call that exceeds "
+                    "--case-timeout, or a process that ends early, is a FAIL.",
+        epilog="exit status:\n  0  the kernel conforms (the whole check ran)\n  1  it does not (the report lists "
+               "the failing cases)\n  2  bad arguments, a module that cannot be imported, or PyTorch is not "
+               "installed\n\nexamples:\n"
                "  alft crosscheck estimators.torch:group_rewards\n"
                "  alft crosscheck mypkg.kernels:rewards --device cuda --max-examples 500 --json report.json")
     p.add_argument("kernel", help="the kernel to check, as MODULE:FUNCTION (e.g. estimators.torch:group_rewards)")
     p.add_argument("--device", default="cpu", help="torch device for the inputs: cpu, cuda, cuda:1, ... (default: cpu)")
-    p.add_argument("--max-examples", type=int, default=200, help="hypothesis examples (default 200)")
+    p.add_argument("--max-examples", type=int, default=200,
+                   help="hypothesis examples (default 200, at most 10000)")
+    p.add_argument("--case-timeout", type=float, default=60.0,
+                   help="seconds one call of the kernel may take before the case FAILs (default 60)")
     p.add_argument("--seed", type=int, default=0, help="seed of the generated cases (default 0)")
     p.add_argument("--mask", choices=["auto", "yes", "no"], default="auto",
                    help="check masked batches (auto: iff the kernel takes a `mask` keyword; default: auto)")
@@ -66,18 +71,22 @@ def add_parser(sub) -> None:
 
 
 def _run(args) -> int:
-    from estimators._io import check_writable_target
+    from estimators.outputs import check_output_file
     from estimators.montecarlo import check_seed
 
     if args.json is not None:
-        check_writable_target(args.json, name="--json")
+        check_output_file(args.json, name="--json")
     check_seed(args.seed, name="--seed")
+    if not 0 < args.case_timeout <= 3600:   # NaN fails too
+        raise ValueError(f"--case-timeout must be a number of seconds in (0, 3600], got {args.case_timeout}")
     try:
-        from estimators.torch.crosscheck import run_cli
+        from estimators.torch.crosscheck import check_max_examples, run_cli
         from estimators.torch.kernels import check_device
     except ImportError as exc:
         print(f"alft crosscheck: error: needs PyTorch ({exc}); install alft-verify[torch]", file=sys.stderr)
         return 2
+    check_max_examples(args.max_examples, name="--max-examples")
     check_device(args.device, name="--device")
-    keep_hypothesis_out_of_cwd()
-    return run_cli(args)
+    if ":" not in args.kernel:
+        raise ValueError(f"kernel must look like MODULE:FUNCTION, got {args.kernel!r}")
+    return run_cli(args, hypothesis_home=keep_hypothesis_out_of_cwd())

@@ -22,7 +22,9 @@ import re
 import signal
 from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass
+from decimal import Decimal
 from fractions import Fraction
+from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
@@ -388,6 +390,107 @@ CASES = [
     cli_err("crosscheck missing module", ["crosscheck", "no_such_module_alft:fn"], "cannot import", needs_torch=True),
     cli_err("crosscheck --max-examples 0", ["crosscheck", "estimators.torch:group_rewards", "--max-examples", "0"],
             "--max-examples", needs_torch=True),
+
+    # -- issue 16: parse and work limits (each of these ran past 60 s) -------------------------------------
+    err("coeffs=[0, '1e20000000'] (issue: hang)", "api", lambda: get_generator("polynomial", coeffs=[0, "1e20000000"]),
+        VE, r"decimal exponent within \+-1000"),
+    cli_err("tables --coeffs 0,1e20000000 (issue: hang)",
+            TABLES + ["polynomial", "--method", "ustat", "--K", "4", "--coeffs", "0,1e20000000"],
+            r"--coeffs entry 2 .* is too long"),
+    err("moments exact p='1e-300000000' (issue: hang)", "api",
+        lambda: moments(plug(4), ["1e-300000000"], engine="exact"), VE, r"p must be .*exponent within \+-1000"),
+    err("monte_carlo n_groups=10**18 (issue: hang)", "api", lambda: monte_carlo(plug(4), [.5, .5], 10 ** 18, seed=1),
+        VE, "max_samples"),
+    cli_err("crosscheck --max-examples 1000000000 (issue: hang)",
+            ["crosscheck", "estimators.torch:group_rewards", "--max-examples", "1000000000"],
+            r"--max-examples must be an integer in \[1, 10000\]", needs_torch=True),
+    err("coeffs=[0, Decimal('Infinity')] (issue: OverflowError traceback)", "api",
+        lambda: get_generator("polynomial", coeffs=[0, Decimal("Infinity")]), VE, "coeffs"),
+    # -- issue 16: numbers are numbers (each was silently accepted) ------------------------------------------
+    err("moments p=['0.5'] (issue: accepted)", "api", lambda: moments(plug(4), ["0.5"]), TE,
+        r"p must be .*the string '0.5'.*engine='exact'"),
+    err("monte_carlo alpha='0.01' (issue: accepted)", "api",
+        lambda: monte_carlo(plug(4), [.5, .5], 100, seed=1, alpha="0.01"), TE, "alpha must be"),
+    err("aqp eps='10' (issue: accepted)", "api", lambda: build_table("kl", "aqp", 16, eps="10"), TE, "eps must be"),
+    err("Table(values=['1', '2']) (issue: accepted)", "api",
+        lambda: Table(values=["1", "2"], generator=get_generator("kl"), method="m"), TE, "values must be"),
+    err("monte_carlo probs=[True, False] (issue: accepted)", "api",
+        lambda: monte_carlo(plug(4), [True, False], 100, seed=1), TE, "probs must be"),
+    err("moments p=[True, False] (issue: accepted)", "api", lambda: moments(plug(4), [True, False]), TE, "the bool"),
+    # -- issue 16, a fresh sweep of the same kinds -----------------------------------------------------------
+    *[err(f"coeffs entry {c!r} beyond the parse limits", "api",
+          (lambda c=c: get_generator("polynomial", coeffs=[0, c])), VE, "at most 1000 digits")
+      for c in [Decimal("1e20000000"), Decimal("1e-20000000"), "1" * 5000, "1/" + "3" * 2000, "1e" + "9" * 5000,
+                "-1.5e-1001", "0." + "0" * 1500 + "1"]],
+    *[err(f"coeffs entry {c!r} not a number", "api", (lambda c=c: get_generator("polynomial", coeffs=[0, c])), BAD,
+          "coeffs entries") for c in [Decimal("NaN"), Decimal("-Infinity"), 1 + 2j, b"1", None, "1_0", "0x10", "inf"]],
+    ok("coeffs ['3/10', '1.5e-7', Decimal('0.25')] read exactly", "api",
+       lambda: get_generator("polynomial", coeffs=["3/10", "1.5e-7", Decimal("0.25")], of="reward"),
+       lambda g: g.target_coeffs == (Fraction(3, 10), Fraction(3, 20000000), Fraction(1, 4))),
+    cli_err("tables --coeffs 0,1e-20000000", TABLES + ["polynomial", "--method", "ustat", "--K", "4", "--coeffs",
+                                                      "0,1e-20000000"], "too long"),
+    cli_err("tables --coeffs 0,nan", TABLES + ["polynomial", "--method", "ustat", "--K", "4", "--coeffs", "0,nan"],
+            "not a rational number"),
+    cli_ok("tables --coeffs 0,0,1e2 (a bounded exponent is fine)",
+           TABLES + ["polynomial", "--method", "ustat", "--K", "4", "--coeffs", "0,0,1e2", "--format", "json"],
+           lambda r: _json_K(r, 4)),
+    err("moments mpmath p='1e-300000000'", "api", lambda: moments(plug(4), ["1e-300000000"], engine="mpmath"), VE,
+        "exponent within"),
+    ok("moments exact p='3/10' is 3/10", "api", lambda: moments(plug(4), ["3/10"], engine="exact"),
+       lambda m: m.p == [Fraction(3, 10)]),
+    ok("moments mpmath p='0.3' (the README's form)", "api", lambda: moments(plug(4), ["0.3"], engine="mpmath", dps=60),
+       lambda m: abs(float(m.p[0]) - 0.3) < 1e-15),
+    err("moments exact p=Decimal('1e-20000000')", "api",
+        lambda: moments(plug(4), [Decimal("1e-20000000")], engine="exact"), VE, "exponent within"),
+    err("Table.from_dict reference '1e20000000'", "api",
+        lambda: Table.from_dict(dict(ones_table(2).to_dict(), reference=["1e20000000", "1"], reference_dps=None)), VE,
+        "reference entries"),
+    err("torch monte_carlo n_groups=10**18", "torch",
+        tr(lambda torch, et: __import__("estimators.torch.montecarlo", fromlist=["x"]).monte_carlo(
+            plug(4), [.5, .5], 10 ** 18, seed=1)), VE, "max_samples", needs_torch=True),
+    err("monte_carlo max_samples=0", "api", lambda: monte_carlo(plug(4), [.5, .5], 100, seed=1, max_samples=0), VE,
+        "max_samples must be"),
+    ok("monte_carlo beyond the default budget when max_samples is raised", "api",
+       lambda: monte_carlo(plug(2), [.5, .5], 100, seed=1, max_samples=200), lambda r: r.n_groups == 100),
+    err("crosscheck API max_examples=10**9", "torch",
+        tr(lambda torch, et: __import__("estimators.torch.crosscheck", fromlist=["x"]).crosscheck(
+            et.group_rewards, max_examples=10 ** 9)), VE, r"\[1, 10000\]", needs_torch=True),
+    *[cli_err(f"crosscheck --case-timeout {v}", ["crosscheck", "estimators.torch:group_rewards", "--case-timeout", v],
+              "--case-timeout must be") for v in ["0", "-1", "nan", "1e9"]],
+    err("game steps=10**12 (work budget)", "api",
+        lambda: __import__("proofs_numeric.game", fromlist=["x"]).RunConfig(K=4, step_size=1.0, steps=10 ** 12), VE,
+        "work budget"),
+    err("game seeds=10**9 (memory of one step)", "api",
+        lambda: __import__("proofs_numeric.game", fromlist=["x"]).RunConfig(K=4, step_size=1.0, steps=3, seeds=10 ** 9),
+        VE, "per step"),
+    cli_err("game --steps 1000000000000", ["game", "--methods", "plugin", "--steps", "1000000000000", "--out",
+                                           "/nonexistent-alft/g"], "work budget"),
+    *[err(f"moments p={p!r}", "api", (lambda p=p: moments(plug(4), p)), TE, "p must be")
+      for p in [[0.5, True], np.array([True]), [0.5 + 0j], [None], [b"0.5"], np.array(["0.5"]), [[0.5], [0.2, 0.3]]]],
+    *[err(f"{what}={v!r}", "api", run, TE, what)
+      for v in ["1", True, 1j]
+      for what, run in [
+          ("min_expected", lambda v=v: monte_carlo(plug(4), [.5, .5], 100, seed=1, min_expected=v)),
+          ("rel_tol", lambda v=v: build_table("kl", "minimax", 8, rel_tol=v)),
+          ("exact_mean", lambda v=v: mc_result().compare([v, 1.0], [1.0, 1.0])),
+          ("alpha", lambda v=v: get_generator("power", alpha=v)),
+      ]],
+    err("check_rational_probability(True)", "api",
+        lambda: __import__("estimators._validate", fromlist=["x"]).check_rational_probability(True), TE, "the bool"),
+    err("Table(values=np.array([True, False]))", "api",
+        lambda: Table(values=np.array([True, False]), generator=get_generator("kl"), method="m"), TE, "values must be"),
+    err("Table(values=[1.0, 2j])", "api", lambda: Table(values=[1.0, 2j], generator=get_generator("kl"), method="m"),
+        TE, "complex"),
+    err("torch moments p=['0.5']", "torch",
+        tr(lambda torch, et: __import__("estimators.torch.moments", fromlist=["x"]).moments(plug(4), ["0.5"])), TE,
+        "p must be", needs_torch=True),
+    err("torch monte_carlo probs=torch bool tensor", "torch",
+        tr(lambda torch, et: __import__("estimators.torch.montecarlo", fromlist=["x"]).monte_carlo(
+            plug(4), torch.tensor([True, False]), 100, seed=1)), TE, "probs must be", needs_torch=True),
+    err("trl scale='1'", "torch", tr(lambda torch, et: et.trl_reward_function(plug(4), num_generations=4, scale="1")),
+        TE, "scale must be", needs_torch=True),
+    cli_err("crosscheck mod:f raising RuntimeError at import", ["crosscheck", "kernels_that_fail_at_import:f"],
+            "importing it raised RuntimeError", needs_torch=True),
 ]
 
 
@@ -422,6 +525,91 @@ def _file_cases(tmp_path) -> list[Case]:
                                                               str(ro / "r")], "not writable|cannot create"),
         ]
     return cases
+
+
+def _file_cases_16(tmp_path) -> tuple[list[Case], Callable[[], None]]:
+    """Issue 16: no command deletes or replaces what it did not create (one output rule for every writer);
+    never a FIFO, a device or a read-only file. Returns the cases and a check that every file survived."""
+    ro = tmp_path / "ro.json"
+    ro.write_text("precious")
+    ro.chmod(0o444)
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    (tmp_path / "link-to-ro").symlink_to(ro)
+    (tmp_path / "dangling").symlink_to(tmp_path / "target.json")
+    mydocs = tmp_path / "mydocs"
+    mydocs.mkdir()
+    (mydocs / "thesis.tex").write_text("years of work")
+    for sib in ("mydocs.old.99999", "mydocs.new.99998"):
+        (tmp_path / sib).mkdir()
+        (tmp_path / sib / "f").write_text(sib)
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    aqpdir = tmp_path / "aqpdir"     # looks like an AQP data folder, but holds a file of the user's
+    aqpdir.mkdir()
+    (aqpdir / "manifest.json").write_text(json.dumps({"format": "alft-verify/aqp-tables"}))
+    (aqpdir / "notes.txt").write_text("mine")
+    results = tmp_path / "results.json"
+    results.write_text("{}")
+    out = ["--out"]
+    kl = TABLES + ["kl", "--method", "plugin", "--K", "4"]
+    rebuild = ["tables", "--rebuild", "aqp", "--rebuild-K", "2-2", "--processes", "1", "--data-dir"]
+    game = ["game", "--K", "4", "--methods", "plugin", "--steps", "2", "--seeds", "2", "--groups", "1", "--out"]
+    cases = [
+        cli_err("tables --out a 0444 file (issue: overwritten)", kl + out + [str(ro)], "read-only file"),
+        cli_err("tables --out a symlink to a 0444 file", kl + out + [str(tmp_path / "link-to-ro")], "read-only file"),
+        cli_err("tables --out a FIFO", kl + out + [str(fifo)], "is a FIFO, not a regular file"),
+        cli_err("tables --out /dev/null", kl + out + ["/dev/null"], "character device"),
+        cli_err("tables --out a missing folder with a trailing slash", kl + out + [str(tmp_path / "newdir") + "/"],
+                "must be a file path"),
+        cli_ok("tables --out a dangling symlink writes the file it names", kl + out + [str(tmp_path / "dangling"),
+                                                                                   "--format", "json"],
+               lambda r: r[0] == 0 and json.loads((tmp_path / "target.json").read_text())["K"] == 4
+               and (tmp_path / "dangling").is_symlink()),
+        cli_err("crosscheck --json a FIFO", ["crosscheck", "estimators.torch:group_rewards", "--json", str(fifo)],
+                "is a FIFO"),
+        cli_err("tables --rebuild aqp --data-dir a folder of the user's (issue: deleted thesis.tex)",
+                rebuild + [str(mydocs)], "not written by alft tables --rebuild"),
+        cli_err("tables --rebuild aqp --data-dir a file (issue: moved aside)", rebuild + [str(afile)],
+                "exists and is not a directory"),
+        cli_err("tables --rebuild aqp --data-dir an AQP folder holding a file of the user's", rebuild + [str(aqpdir)],
+                r"holds files alft tables --rebuild did not write \(notes.txt\)"),
+        cli_err("tables --rebuild aqp-frontier --data-dir a folder of the user's",
+                ["tables", "--rebuild", "aqp-frontier", "--rebuild-K", "4-4", "--data-dir", str(mydocs)],
+                "not written by alft tables --rebuild"),
+        cli_err("game --out / (issue 17: wrote there)", game + ["/"], "filesystem root"),
+        cli_err("game --out a folder of the user's", game + [str(mydocs)], "not written by alft game"),
+        cli_err("game --out a file", game + [str(afile)], "not a directory"),
+        cli_err("game --out a FIFO", game + [str(fifo)], "not a directory"),
+        cli_err("report --out a FIFO", ["report", "--profile", "quick", "--claims", "C1", "--out", str(fifo)],
+                "not a directory"),
+        cli_err("baseline --write --reference a folder of the user's",
+                ["baseline", "--write", "--reference", str(mydocs), "--baseline", str(tmp_path / "b.json")],
+                "--reference .* not written by alft report"),
+        cli_err("baseline --write --baseline a FIFO", ["baseline", "--write", "--results", str(results), "--baseline",
+                                                        str(fifo)], "is a FIFO"),
+        cli_err("baseline --write --baseline a 0444 file", ["baseline", "--write", "--results", str(results),
+                                                             "--baseline", str(ro)], "read-only file"),
+        cli_err("baseline --write --baseline a file that is not a baseline",
+                ["baseline", "--write", "--results", str(results), "--baseline", str(afile)],
+                "not an alft-verify baseline"),
+        cli_err("baseline --baseline a FIFO (issue: would block)", ["baseline", "--baseline", str(fifo), "--results",
+                                                                     str(results)], "not a regular file"),
+        cli_err("baseline --results a FIFO", ["baseline", "--baseline", "reports/baseline.json", "--results", str(fifo)],
+                "not a regular file"),
+    ]
+
+    def survived():
+        assert ro.read_text() == "precious" and (ro.stat().st_mode & 0o777) == 0o444
+        assert (mydocs / "thesis.tex").read_text() == "years of work" and sorted(os.listdir(mydocs)) == ["thesis.tex"]
+        for sib in ("mydocs.old.99999", "mydocs.new.99998"):
+            assert (tmp_path / sib / "f").read_text() == sib
+        assert afile.read_text() == "x" and (aqpdir / "notes.txt").read_text() == "mine"
+        assert sorted(os.listdir(aqpdir)) == ["manifest.json", "notes.txt"]
+        assert fifo.is_fifo() and not (tmp_path / "b.json").exists()
+        assert not [n for n in os.listdir(tmp_path) if n.endswith(".partial")]
+        assert not (tmp_path / "newdir").exists()
+    return cases, survived
 
 
 # -- the runner ---------------------------------------------------------------------------------------
@@ -467,7 +655,7 @@ def _private_cache(tmp_path_factory, monkeypatch):
 @pytest.fixture(scope="module", autouse=True)
 def _print_counts(request):
     yield
-    line = (f"bad-input sweep (issue 11): {COUNTS['inputs']} inputs tried, {COUNTS['clear_errors']} clear errors, "
+    line = (f"bad-input sweep (issues 11, 16): {COUNTS['inputs']} inputs tried, {COUNTS['clear_errors']} clear errors, "
             f"{COUNTS['correct_results']} correct results, "
             f"{COUNTS['inputs'] - COUNTS['clear_errors'] - COUNTS['correct_results']} otherwise")
     tr = request.config.pluginmanager.get_plugin("terminalreporter")
@@ -491,6 +679,15 @@ def test_sweep_with_files(tmp_path, monkeypatch):
         _run_case(case, monkeypatch)
     assert (tmp_path / "user" / "notes.txt").read_text() == "mine"
     assert (tmp_path / "afile").read_text() == "x"
+
+
+def test_sweep_issue16_files(tmp_path, monkeypatch):
+    """Issue 16's output rule: each case is a clear error or a correct result, and every file survives."""
+    monkeypatch.chdir(Path(__file__).resolve().parents[1])   # baseline's default paths are relative
+    cases, survived = _file_cases_16(tmp_path)
+    for case in cases:
+        _run_case(case, monkeypatch)
+    survived()
 
 
 def test_sweep_covers_every_surface():

@@ -109,3 +109,16 @@ def test_c8_cuda_script_dry_run_writes_its_record(tmp_path):
     assert scale["all_within"] and scale["groups"] >= 2
     assert "| bench | PASS |" in (out / "cuda_record.md").read_text()
     assert "C8 on cpu: PASS" in res.stdout
+
+
+def test_c8_crosscheck_checks_every_registered_method_including_aqp():
+    """Issue 16: AQP tables were skipped silently (they need eps); now every method has a table for each group
+    size of the cases, and a method without one would be named in the report's notes."""
+    from estimators.methods import METHODS
+    from estimators.torch.crosscheck import SKIPPED_TABLES, method_tables
+    for k in (2, 5, 8, 16, 65, 100):
+        kinds = {kind.split(":")[1].split("/")[0] for kind, _ in method_tables(k)}
+        assert kinds == set(METHODS), (k, set(METHODS) - kinds)
+    assert not SKIPPED_TABLES
+    rep = crosscheck(kc.good, max_examples=5)
+    assert rep.passed and not [n for n in rep.notes if "table was checked" in n]

@@ -3,23 +3,35 @@
 Each K is solved along its budgets from the largest eps down (warm starts), in worker processes; every
 table is certified (:func:`.core.solve`) and written with its bound certificate. A budget whose table
 cannot be certified in float64 is recorded as refused, with the solver's reason. The new data directory
-is written beside the old one and swapped in only when complete, with the manifest of checksums last.
+is written beside the old one (``.data.<random>.partial``) and swapped in only when complete, with the
+manifest of checksums last. The target must be new, empty or an AQP data folder (:data:`AQP_DATA`): a
+folder of the user's is refused, and the frontier data in it are kept.
 """
 from __future__ import annotations
 
 import datetime as _dt
 import json
 import multiprocessing as mp
-import os
 import shutil
 import time
 from pathlib import Path
 from queue import Empty
 from typing import Callable, Iterable
 
-from .shipped import FORMAT, FORMAT_VERSION, SHIPPED_EPS, _eps_key, _sha256, data_dir, table_file
+from ..outputs import OutputKind, read_regular
+from .frontier import FORMAT as FRONTIER_FORMAT
+from .shipped import (FORMAT, FORMAT_VERSION, SHIPPED_EPS, _eps_key, _sha256, check_manifest_shape, data_dir,
+                      table_file)
 
-__all__ = ["rebuild", "build_K"]
+__all__ = ["rebuild", "build_K", "AQP_DATA"]
+
+#: the AQP data folder (the output rule of :mod:`estimators.outputs`): own when it holds an AQP manifest or
+#: frontier data and nothing but the tables (``kl/``), the manifest and the frontier; a rebuild of the tables
+#: replaces ``kl/`` and the manifest and keeps the frontier (``alft tables --rebuild aqp-frontier`` writes it)
+AQP_DATA = OutputKind(command="alft tables --rebuild",
+                      markers=(("manifest.json", "format", FORMAT), ("frontier_kl.json", "format", FRONTIER_FORMAT)),
+                      members=frozenset({"kl", "manifest.json", "frontier_kl.json"}), carry=("frontier_kl.json",),
+                      write_marker=False)
 
 
 def build_K(K: int, eps_values=SHIPPED_EPS, use_cache: bool = True, neighbour: dict | None = None,
@@ -72,18 +84,15 @@ def rebuild(Ks: Iterable[int] = range(2, 129), eps_values=SHIPPED_EPS, *, out_di
     """Solve and certify the shipped set for ``Ks`` x ``eps_values`` and swap it into ``out_dir``
     (default: the package's data directory). Returns the manifest."""
     from ..minimax.core import sweep
+    from ..outputs import check_output_dir, make_partial, swap_in
     from .core import AQP_VERSION
     Ks = sorted(set(int(k) for k in Ks))
-    out = Path(out_dir) if out_dir is not None else data_dir()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    _remove_stale(out)
-    tmp = out.with_name(out.name + f".new.{os.getpid()}")
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    (tmp / "kl").mkdir(parents=True)
+    out = check_output_dir(out_dir if out_dir is not None else data_dir(), AQP_DATA, name="--data-dir")
+    tmp = make_partial(out, AQP_DATA, log)
     t0 = time.perf_counter()
     chains = [Ks[i::processes] for i in range(max(1, processes))]   # interleaved: balanced, each warm-started
     try:
+        (tmp / "kl").mkdir()
         # K outside the requested range keep their files (an incremental rebuild), when the old set is ours
         kept = _keep_other_K(out, tmp, set(Ks), eps_values)
         files, refused, seconds = kept["files"], kept["refused"], kept["seconds"]
@@ -112,11 +121,7 @@ def rebuild(Ks: Iterable[int] = range(2, 129), eps_values=SHIPPED_EPS, *, out_di
                "build_seconds": round(time.perf_counter() - t0, 1), "files": dict(sorted(files.items())),
                "refused": {k: refused[k] for k in sorted(refused)}, "seconds_per_K": dict(sorted(seconds.items()))}
         (tmp / "manifest.json").write_text(json.dumps(man, indent=1, sort_keys=True) + "\n")
-        old = out.with_name(out.name + f".old.{os.getpid()}")
-        if out.exists():
-            os.replace(out, old)
-        os.replace(tmp, out)
-        shutil.rmtree(old, ignore_errors=True)
+        swap_in(tmp, out, AQP_DATA, name="--data-dir")   # keeps the frontier data beside the tables
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     from .shipped import clear_caches
@@ -126,29 +131,18 @@ def rebuild(Ks: Iterable[int] = range(2, 129), eps_values=SHIPPED_EPS, *, out_di
     return man
 
 
-def _remove_stale(out: Path) -> None:
-    """Remove the temporary siblings (``data.new.PID``, ``data.old.PID``) of rebuilds that were killed."""
-    for p in out.parent.glob(out.name + ".*.*"):
-        kind, _, pid = p.name[len(out.name) + 1:].partition(".")
-        if kind not in ("new", "old") or not pid.isdigit():
-            continue
-        try:
-            os.kill(int(pid), 0)
-            continue                      # a running rebuild owns it
-        except ProcessLookupError:
-            shutil.rmtree(p, ignore_errors=True)
-        except PermissionError:
-            continue
-
-
 def _keep_other_K(out: Path, tmp: Path, Ks: set, eps_values) -> dict:
     """Copy the files of K not being rebuilt from a previous set with the same format, certifier and eps."""
     from .core import AQP_VERSION
     kept = {"files": {}, "refused": {}, "seconds": {}, "K": []}
     try:
-        old = json.loads((out / "manifest.json").read_text())
+        old = json.loads(read_regular(out / "manifest.json"))
     except (OSError, ValueError):
         return kept
+    if not isinstance(old, dict):
+        return kept
+    if old.get("format") == FORMAT:
+        check_manifest_shape(old, out / "manifest.json")   # a damaged manifest: a clear error, not a traceback
     if (old.get("format"), old.get("format_version"), old.get("certifier"), old.get("eps")) != \
             (FORMAT, FORMAT_VERSION, AQP_VERSION, [float(e) for e in eps_values]):
         return kept
@@ -161,7 +155,7 @@ def _keep_other_K(out: Path, tmp: Path, Ks: set, eps_values) -> dict:
             if rel not in old.get("files", {}):
                 continue
             try:
-                raw = (out / rel).read_bytes()
+                raw = read_regular(out / rel)
             except OSError:
                 raw = b""
             if _sha256(raw) != old["files"][rel]:

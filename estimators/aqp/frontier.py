@@ -70,10 +70,14 @@ def _frontier_K(args) -> tuple[int, dict]:
 
 
 def _write(doc: dict, path) -> None:
-    from .._io import atomic_write_text
+    """Write the document atomically (the file rule of :mod:`estimators.outputs`), holding the lock of its
+    folder: a rebuild of the tables swapping that folder carries the frontier over under the same lock."""
+    from ..outputs import locked, write_output_file
     body = json.dumps(doc, sort_keys=True, separators=(",", ":"))
     out = dict(doc, sha256=hashlib.sha256(body.encode()).hexdigest())
-    atomic_write_text(path, json.dumps(out, sort_keys=True, separators=(",", ":")) + "\n")
+    path = Path(path)
+    with locked(path.parent):
+        write_output_file(path, json.dumps(out, sort_keys=True, separators=(",", ":")) + "\n", name="frontier path")
 
 
 def build_frontier(Ks=FRONTIER_K, eps_values=FRONTIER_EPS, *, path=None, processes: int = 2,
@@ -85,7 +89,9 @@ def build_frontier(Ks=FRONTIER_K, eps_values=FRONTIER_EPS, *, path=None, process
     import multiprocessing as mp
 
     from .core import AQP_VERSION
+    from ..outputs import check_output_file
     path = Path(path or frontier_path())
+    check_output_file(path, name="frontier path")   # before any solve: a directory, a FIFO, a read-only file
     eps_values = [float(e) for e in eps_values]
     Ks = sorted({int(k) for k in Ks}, reverse=True)
     if processes < 1:
@@ -128,9 +134,12 @@ def build_frontier(Ks=FRONTIER_K, eps_values=FRONTIER_EPS, *, path=None, process
 
 def load_frontier(path=None) -> dict:
     """The stored frontier document, its checksum verified (ValueError naming the fix otherwise)."""
+    from ..outputs import read_regular
     p = Path(path or frontier_path())
     try:
-        doc = json.loads(p.read_text())
+        doc = json.loads(read_regular(p).decode("utf-8"))
+        if not isinstance(doc, dict):
+            raise ValueError("not a JSON object")
     except (OSError, ValueError) as exc:
         raise ValueError(f"the AQP frontier data {p} is missing or unreadable ({exc}); regenerate it with "
                          f"`alft tables --rebuild aqp-frontier`") from exc

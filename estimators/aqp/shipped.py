@@ -23,7 +23,7 @@ from functools import lru_cache
 from pathlib import Path
 
 __all__ = ["SHIPPED_EPS", "SHIPPED_K", "ShippedTableError", "load", "data_dir", "manifest", "FORMAT",
-           "FORMAT_VERSION", "shipped_entry", "clear_caches", "table_file"]
+           "FORMAT_VERSION", "shipped_entry", "clear_caches", "table_file", "check_manifest_shape"]
 
 #: budgets of the shipped set: tau = (1 + eps) E*_K
 SHIPPED_EPS = (0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
@@ -45,17 +45,39 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def check_manifest_shape(doc: dict, path: Path) -> None:
+    """The containers the loader reads: ``files`` {path: sha256}, ``refused`` {K: {eps: reason}}."""
+    def bad(what):
+        return ShippedTableError(f"{path} is damaged: {what}; {REBUILD}")
+    files = doc.get("files")
+    if not isinstance(files, dict) or not files or not all(isinstance(k, str) and isinstance(v, str)
+                                                            for k, v in files.items()):
+        raise bad("'files' must be a non-empty mapping of table files to their SHA-256")
+    Ks = doc.get("K")
+    if not (isinstance(Ks, list) and len(Ks) == 2 and all(isinstance(k, int) and not isinstance(k, bool) for k in Ks)):
+        raise bad("'K' must be the range [K_min, K_max]")
+    refused = doc.get("refused", {})
+    if not isinstance(refused, dict):
+        raise bad(f"'refused' must be a mapping {{K: {{eps: reason}}}}, got {type(refused).__name__}")
+    for K, per_eps in refused.items():
+        if not isinstance(per_eps, dict) or not all(isinstance(e, str) and isinstance(r, (str, dict)) and r
+                                                    for e, r in per_eps.items()):
+            raise bad(f"'refused' entry for K={K} must be a mapping {{eps: reason}}")
+
+
 @lru_cache(maxsize=1)
 def manifest() -> dict:
+    from ..outputs import read_regular
     path = data_dir() / "manifest.json"
     try:
-        doc = json.loads(path.read_bytes())
+        doc = json.loads(read_regular(path))
     except FileNotFoundError as exc:
         raise ShippedTableError(f"the shipped AQP set is missing ({path} not found); {REBUILD}") from exc
     except (OSError, ValueError) as exc:
         raise ShippedTableError(f"{path} is unreadable or not JSON ({exc}); {REBUILD}") from exc
     if not isinstance(doc, dict) or doc.get("format") != FORMAT or doc.get("format_version") != FORMAT_VERSION:
         raise ShippedTableError(f"{path} is not an {FORMAT} manifest of version {FORMAT_VERSION}; {REBUILD}")
+    check_manifest_shape(doc, path)
     return doc
 
 
@@ -66,17 +88,23 @@ def _file(rel: str) -> dict:
     path = data_dir() / rel
     if want is None:
         raise ShippedTableError(f"{rel} is not listed in the shipped manifest; {REBUILD}")
+    from ..outputs import read_regular
     try:
-        raw = path.read_bytes()
+        raw = read_regular(path)
     except OSError as exc:
         raise ShippedTableError(f"shipped table file {path} is missing or unreadable ({exc}); {REBUILD}") from exc
     if _sha256(raw) != want:
         raise ShippedTableError(f"shipped table file {path} is corrupted: its SHA-256 does not match the manifest; "
                                 f"{REBUILD}")
     try:
-        return json.loads(raw)
+        doc = json.loads(raw)
     except ValueError as exc:
         raise ShippedTableError(f"shipped table file {path} is not JSON ({exc}); {REBUILD}") from exc
+    if not isinstance(doc, dict) or not isinstance(doc.get("generator"), dict) or \
+            not isinstance(doc.get("certificate"), dict) or not isinstance(doc.get("values"), list):
+        raise ShippedTableError(f"shipped table file {path} is damaged: it needs a 'generator' mapping, a "
+                                f"'certificate' mapping and a 'values' list; {REBUILD}")
+    return doc
 
 
 def clear_caches() -> None:

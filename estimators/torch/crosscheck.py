@@ -33,9 +33,10 @@ import torch
 from ..methods import METHODS, build_table
 from ..montecarlo import leave_one_out_counts as reference_counts
 
-__all__ = ["crosscheck", "load_kernel", "CrosscheckReport", "TOLERANCES", "flat_kernel", "dense_kernel",
-           "flat_kernel_contiguous", "dense_kernel_torch", "dense_kernel_triton", "flat_kernel_torch",
-           "flat_kernel_triton", "flat_kernel_contiguous_triton", "run_cli"]
+__all__ = ["crosscheck", "crosscheck_isolated", "load_kernel", "CrosscheckReport", "TOLERANCES", "flat_kernel",
+           "dense_kernel", "flat_kernel_contiguous", "dense_kernel_torch", "dense_kernel_triton", "flat_kernel_torch",
+           "flat_kernel_triton", "flat_kernel_contiguous_triton", "run_cli", "MAX_EXAMPLES", "CASE_TIMEOUT",
+           "METHOD_PARAMS", "SKIPPED_TABLES", "check_max_examples", "method_tables"]
 
 #: torch.testing.assert_close defaults, by the dtype the kernel returns
 TOLERANCES = {
@@ -46,6 +47,10 @@ TOLERANCES = {
 }
 
 I64_MIN, I64_MAX = -(2 ** 63), 2 ** 63 - 1
+#: work budget: at most this many hypothesis examples per run (about a minute on CPU)
+MAX_EXAMPLES = 10_000
+#: ``alft crosscheck``: seconds one call of the kernel may take before the case FAILs
+CASE_TIMEOUT = 60.0
 
 
 # ----------------------------------------------------------------------------- the project's kernels
@@ -129,21 +134,30 @@ class Case:
 
 
 _TABLE_CACHE: dict = {}
+#: parameters of the methods that need some (the AQP table at eps = 10 is shipped for K = 2..128)
+METHOD_PARAMS = {"aqp": {"eps": 10.0}}
+#: (method, k) -> why no table of that method could be built: reported in the notes, never skipped silently
+SKIPPED_TABLES: dict = {}
 
 
-def _method_tables(k: int) -> list[tuple[str, np.ndarray]]:
-    """Shipped estimator tables for group size k (KL where possible, else euclidean)."""
+def method_tables(k: int) -> list[tuple[str, np.ndarray]]:
+    """The registered methods' tables for group size k (KL where the method supports it, else euclidean;
+    parameters from :data:`METHOD_PARAMS`). A method with no table for k is recorded in :data:`SKIPPED_TABLES`."""
     if k in _TABLE_CACHE:
         return _TABLE_CACHE[k]
     out = []
     for name in sorted(METHODS):
+        reasons = []
         for gen in ("kl", "euclidean"):
             try:
-                t = build_table(gen, name, k)
-            except Exception:  # noqa: BLE001 - methods that need parameters or reject this pair
+                t = build_table(gen, name, k, **METHOD_PARAMS.get(name, {}))
+            except (ValueError, TypeError) as exc:  # e.g. ustat has no table for the KL target
+                reasons.append(f"{gen}: {exc}")
                 continue
             out.append((f"method:{name}/{gen}", np.array(t.values, dtype=np.float64)))
             break
+        else:
+            SKIPPED_TABLES[(name, k)] = "; ".join(reasons)
     _TABLE_CACHE[k] = out
     return out
 
@@ -151,7 +165,7 @@ def _method_tables(k: int) -> list[tuple[str, np.ndarray]]:
 def _tables_for(k: int, rng: np.random.Generator) -> list[tuple[str, np.ndarray]]:
     probe = ("probe", np.arange(k, dtype=np.float64))
     rand = ("random", np.round(rng.normal(size=k), 6) + np.arange(k) * 1e-3)
-    return [probe, rand] + _method_tables(k)
+    return [probe, rand] + method_tables(k)
 
 
 def edge_cases(rng: np.random.Generator, with_mask: bool) -> list[Case]:
@@ -217,7 +231,7 @@ def _case_strategy(with_mask: bool):
             tab = np.array(draw(st.lists(st.floats(-1e3, 1e3, allow_nan=False, width=64), min_size=k,
                                          max_size=k)), dtype=np.float64)
         else:
-            options = _method_tables(k)
+            options = method_tables(k)
             table_kind, tab = draw(st.sampled_from(options))
         return Case("generated", ids, "int64", table_kind, tab, mask)
 
@@ -299,7 +313,7 @@ def _check(fn: Callable, case: Case, device: str, report: CrosscheckReport) -> s
             out = fn(ids, table)
         else:
             out = fn(ids, table, mask=torch.as_tensor(case.mask, device=device))
-    except Exception as exc:  # noqa: BLE001 - any exception is a conformance failure
+    except (Exception, SystemExit) as exc:  # noqa: BLE001 - any exception is a conformance failure
         return f"the kernel raised {type(exc).__name__}: {exc}"
     if not isinstance(out, torch.Tensor):
         return f"the kernel returned {type(out).__name__}, not a torch.Tensor"
@@ -343,7 +357,7 @@ def _failure(case: Case, reason: str, fn, device, shrunk: bool) -> dict:
         out = fn(ids, torch.as_tensor(case.table, device=device)) if case.mask is None else \
             fn(ids, torch.as_tensor(case.table, device=device), mask=torch.as_tensor(case.mask, device=device))
         d["got"] = out.detach().cpu().to(torch.float64).tolist()
-    except Exception as exc:  # noqa: BLE001
+    except (Exception, SystemExit) as exc:  # noqa: BLE001
         d["got"] = f"{type(exc).__name__}: {exc}"
     return d
 
@@ -356,15 +370,28 @@ def _accepts_mask(fn) -> bool:
     return "mask" in sig.parameters or any(p.kind == p.VAR_KEYWORD for p in sig.parameters.values())
 
 
+def check_max_examples(n, *, name: str = "max_examples") -> int:
+    """An integer in [1, MAX_EXAMPLES] (the work budget of one crosscheck)."""
+    from .._validate import check_positive_int
+    n = check_positive_int(n, name=name)
+    if n > MAX_EXAMPLES:
+        raise ValueError(f"{name} must be an integer in [1, {MAX_EXAMPLES}] (about a minute of generated cases on "
+                         f"CPU), got {n}")
+    return n
+
+
 def crosscheck(fn: Callable, *, device: str = "cpu", max_examples: int = 200, seed: int = 0,
                check_mask: bool | None = None, name: str | None = None) -> CrosscheckReport:
-    """Run ``fn`` against the reference on edge cases and generated inputs; return the report.
+    """Run ``fn`` against the reference on edge cases and generated inputs, in this process; return the report.
 
-    ``check_mask``: None = check masks iff ``fn`` takes a ``mask`` keyword.
+    ``check_mask``: None = check masks iff ``fn`` takes a ``mask`` keyword. A kernel that hangs or ends the
+    process cannot be judged here: :func:`crosscheck_isolated` (what ``alft crosscheck`` runs) runs the
+    kernel in a process of its own, under a per-case timeout.
     """
     from hypothesis import HealthCheck, Phase, given, settings
     from hypothesis import seed as hyp_seed
 
+    max_examples = check_max_examples(max_examples)
     if device == "cuda" and not torch.cuda.is_available():
         raise ValueError("device 'cuda' requested but torch.cuda.is_available() is False")
     with_mask = _accepts_mask(fn) if check_mask is None else bool(check_mask)
@@ -414,6 +441,8 @@ def crosscheck(fn: Callable, *, device: str = "cpu", max_examples: int = 200, se
         report.passed = False
     if not report.counts_exact:
         report.passed = False
+    for (method, k), why in sorted(SKIPPED_TABLES.items()):
+        report.notes.append(f"no {method} table was checked at group size {k}: {why}")
     return report
 
 
@@ -424,8 +453,9 @@ def load_kernel(spec: str) -> Callable:
     mod_name, attr = spec.split(":", 1)
     try:
         obj = importlib.import_module(mod_name)
-    except ImportError as exc:
-        raise ValueError(f"cannot import module {mod_name!r} for kernel {spec!r}: {exc}") from exc
+    except (Exception, SystemExit) as exc:  # noqa: BLE001 - ImportError, SyntaxError, RuntimeError, sys.exit()...
+        raise ValueError(f"cannot import module {mod_name!r} for kernel {spec!r}: importing it raised "
+                         f"{type(exc).__name__}: {exc}") from exc
     for part in attr.split("."):
         if not hasattr(obj, part):
             raise ValueError(f"module {mod_name!r} has no attribute {attr!r} (kernel {spec!r})")
@@ -435,19 +465,154 @@ def load_kernel(spec: str) -> Callable:
     return obj
 
 
+# ----------------------------------------------------------------------------- isolation
+
+class _Watched:
+    """The kernel, announcing each call to the supervising process (``send``) before and after it runs."""
+
+    def __init__(self, fn, send):
+        self.fn, self.send = fn, send
+
+    def __call__(self, ids, table, **kw):
+        case = {"ids": ids.detach().cpu().tolist(), "ids_dtype": str(ids.dtype).replace("torch.", ""),
+                "table": table.detach().cpu().tolist()}
+        if "mask" in kw:
+            case["mask"] = kw["mask"].detach().cpu().to(torch.int64).tolist()
+        self.send(("call", case))
+        try:
+            out = self.fn(ids, table, **kw)
+            if isinstance(out, torch.Tensor) and out.device.type == "cuda":
+                torch.cuda.synchronize(out.device)   # an asynchronous kernel's hang belongs to its call
+            return out
+        finally:
+            self.send(("ret", None))
+
+
+def _worker(spec: str, cwd: str, hypothesis_home, options: dict, conn) -> None:
+    """The kernel's process: load the kernel, run :func:`crosscheck`, send the report (or the load error)."""
+    sys.path.insert(0, cwd)
+    if hypothesis_home is not None:
+        from hypothesis.configuration import set_hypothesis_home_dir
+        set_hypothesis_home_dir(hypothesis_home)
+    try:
+        fn = load_kernel(spec)
+    except ValueError as exc:
+        conn.send(("error", str(exc)))
+        return
+    check_mask = _accepts_mask(fn) if options["check_mask"] is None else options["check_mask"]
+    conn.send(("loaded", None))
+    try:
+        rep = crosscheck(_Watched(fn, conn.send), device=options["device"], max_examples=options["max_examples"],
+                         seed=options["seed"], check_mask=check_mask, name=spec)
+    except (Exception, SystemExit) as exc:  # noqa: BLE001 - reported as a FAIL by the supervisor
+        conn.send(("crash", f"{type(exc).__name__}: {exc}"))
+        return
+    conn.send(("done", rep.to_json()))
+
+
+def _ended(proc) -> str:
+    proc.join(5)
+    code = proc.exitcode
+    if code is None:
+        return "it stopped answering"
+    if code < 0:
+        import signal
+        try:
+            sig = signal.Signals(-code).name
+        except ValueError:
+            sig = f"signal {-code}"
+        return f"it was killed by {sig}"
+    return f"it exited with status {code}"
+
+
+def _failed(spec: str, device: str, reason: str, case: dict | None, calls: int = 0) -> CrosscheckReport:
+    rep = CrosscheckReport(kernel=spec, device=device, passed=False, n_cases=calls)
+    rep.first_failure = dict(case or {}, reason=reason, shrunk=False,
+                             label=(f"kernel call {calls} (the one being run)" if case else "before the first call"))
+    rep.notes.append("no verdict of conformance: the kernel's process did not finish the crosscheck")
+    return rep
+
+
+def crosscheck_isolated(spec: str, *, device: str = "cpu", max_examples: int = 200, seed: int = 0,
+                        check_mask: bool | None = None, case_timeout: float = CASE_TIMEOUT,
+                        hypothesis_home=None) -> CrosscheckReport:
+    """:func:`crosscheck` of the kernel ``MODULE:FUNCTION`` run in a process of its own (spawned).
+
+    Each call of the kernel must return within ``case_timeout`` seconds; importing the module within
+    ``max(2 * case_timeout, 30)``. A call that does not, or a process that ends early for any reason
+    (``sys.exit``, ``os._exit``, a signal, a crash), is a FAIL naming the reason and the input being run:
+    the verdict PASS means the whole crosscheck ran. A module that cannot be imported is a ``ValueError``
+    (its exception named), as is a bad spec.
+    """
+    import multiprocessing as mp
+    import os
+
+    max_examples = check_max_examples(max_examples)
+    if not (isinstance(case_timeout, (int, float)) and not isinstance(case_timeout, bool)
+            and 0 < case_timeout <= 3600):
+        raise ValueError(f"case_timeout must be a number of seconds in (0, 3600], got {case_timeout!r}")
+    if ":" not in spec:
+        raise ValueError(f"kernel must look like MODULE:FUNCTION, got {spec!r}")
+    ctx = mp.get_context("spawn")
+    recv, send = ctx.Pipe(duplex=False)
+    opts = {"device": device, "max_examples": max_examples, "seed": seed, "check_mask": check_mask}
+    hh = None if hypothesis_home is None else str(hypothesis_home)
+    proc = ctx.Process(target=_worker, args=(spec, os.getcwd(), hh, opts, send), daemon=True)
+    proc.start()
+    send.close()
+    try:
+        return _supervise(proc, recv, spec, device, case_timeout)
+    finally:
+        if proc.is_alive():
+            proc.kill()
+        proc.join(5)
+        recv.close()
+
+
+def _supervise(proc, recv, spec: str, device: str, case_timeout: float) -> CrosscheckReport:
+    case, loaded, in_call, calls = None, False, False, 0
+    while True:
+        wait = case_timeout if in_call else (None if loaded else max(2 * case_timeout, 30.0))
+        if not recv.poll(wait):
+            proc.kill()
+            if not loaded:
+                raise ValueError(f"cannot import module {spec.split(':')[0]!r} for kernel {spec!r}: no answer within "
+                                 f"{max(2 * case_timeout, 30.0):g} s of starting its process")
+            return _failed(spec, device, f"the kernel did not return within {case_timeout:g} s (per-case timeout)",
+                           case, calls)
+        try:
+            kind, payload = recv.recv()
+        except (EOFError, OSError):
+            why = _ended(proc)
+            if not loaded:
+                raise ValueError(f"cannot import module {spec.split(':')[0]!r} for kernel {spec!r}: its process ended "
+                                 f"while importing it ({why})") from None
+            where = "while the kernel ran on this input" if in_call else "between cases"
+            return _failed(spec, device, f"the kernel's process ended early {where} ({why})", case, calls)
+        if kind == "call":
+            case, in_call, calls = payload, True, calls + 1
+        elif kind == "ret":
+            in_call = False
+        elif kind == "loaded":
+            loaded = True
+        elif kind == "error":
+            raise ValueError(payload)
+        elif kind == "crash":
+            return _failed(spec, device, f"the crosscheck stopped: {payload}", case, calls)
+        elif kind == "done":
+            return CrosscheckReport(**payload)
+
+
 # ----------------------------------------------------------------------------- CLI
 # (the parser of `alft crosscheck` lives in proofs_numeric.crosscheck_cli: layers point one way)
 
-def run_cli(args) -> int:
-    if args.max_examples < 1:
-        raise ValueError(f"--max-examples must be an integer >= 1, got {args.max_examples}")
-    sys.path.insert(0, "")  # like `python -m`: MODULE may live in the current directory
-    fn = load_kernel(args.kernel)
+def run_cli(args, hypothesis_home=None) -> int:
+    check_max_examples(args.max_examples, name="--max-examples")
     mask = {"auto": None, "yes": True, "no": False}[args.mask]
-    report = crosscheck(fn, device=args.device, max_examples=args.max_examples, seed=args.seed,
-                        check_mask=mask, name=args.kernel)
+    report = crosscheck_isolated(args.kernel, device=args.device, max_examples=args.max_examples, seed=args.seed,
+                                 check_mask=mask, case_timeout=args.case_timeout, hypothesis_home=hypothesis_home)
     print(report.format())
     if args.json:
-        from .._io import atomic_write_text
-        atomic_write_text(args.json, json.dumps(report.to_json(), indent=2) + "\n")
+        from ..outputs import write_output_file
+        write_output_file(args.json, json.dumps(report.to_json(), indent=2) + "\n", name="--json")
     return 0 if report.passed else 1

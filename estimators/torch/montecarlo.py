@@ -28,8 +28,8 @@ import numpy as np
 import torch
 
 from .._validate import check_K, check_positive_int, check_unit_interval_open
-from ..montecarlo import (MAX_BYTES, GroupMoments, MonteCarloResult, batch_for_memory, check_answer_distribution,
-                          check_min_expected, check_seed)
+from ..montecarlo import (MAX_BYTES, MAX_SAMPLES, GroupMoments, MonteCarloResult, batch_for_memory,
+                          check_answer_distribution, check_min_expected, check_seed, check_work)
 from ..table import Table
 from .kernels import check_device, group_rewards
 
@@ -90,13 +90,16 @@ def _batch_stats(s1: torch.Tensor, s2: torch.Tensor) -> tuple[torch.Tensor, torc
 
 def monte_carlo(table: Table, probs, n_groups: int, *, seed: int, alpha: float = 1e-3, batch: int | None = None,
                 min_expected: float = 200.0, device=None, dtype: torch.dtype = torch.float64,
-                max_bytes: int = MAX_BYTES, engine: str = "kernel", progress=None) -> MonteCarloResult:
+                max_bytes: int = MAX_BYTES, engine: str = "kernel", progress=None,
+                max_samples: int = MAX_SAMPLES) -> MonteCarloResult:
     """Estimate B_g(p) and V_g(p) for every answer by simulating ``n_groups`` groups in torch.
 
     Parameters as :func:`estimators.montecarlo.monte_carlo`, plus ``device`` (default CPU),
     ``dtype`` (reward dtype: torch.float64 or torch.float32), ``engine`` ("kernel" or "counts", see
     the module docstring) and ``progress`` (a callable ``progress(done, n_groups)`` called after each
-    batch). ``batch`` (groups per batch) defaults to 65536 for the kernel engine and 2^22 for the
+    batch), and the work budget ``max_samples`` (n_groups * K sampled answers, default
+    :data:`estimators.montecarlo.MAX_SAMPLES`; raise it for larger runs). ``batch`` (groups per batch)
+    defaults to 65536 for the kernel engine and 2^22 for the
     counts engine, within ``max_bytes``. Reproducible for a given seed, device, engine and batch.
     """
     if not isinstance(table, Table):
@@ -120,6 +123,7 @@ def monte_carlo(table: Table, probs, n_groups: int, *, seed: int, alpha: float =
     gen = torch.Generator(device=dev)
     gen.manual_seed(int(seed))
     K, m = table.K, q.size
+    check_work(n_groups, K, max_samples)
     batch = batch_for_memory(K, m, batch, max_bytes)
     if engine == "kernel":
         batch = max(1, min(batch, (1 << 23) // (K * m)))  # bounds the [b, K, m] one-hot

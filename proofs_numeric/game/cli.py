@@ -3,17 +3,19 @@
 ``alft game --exact --K 8 --method plugin --format json`` prints p*, every fixed point of the table
 (the one reached from uniform first), their TV and KL distances to p* and the answers they lose.
 Without ``--exact`` it runs the stochastic comparison of the given methods and K and writes
-``game.json`` and PNG plots into ``--out``; with ``--tune`` it runs the fair protocol (:mod:`.protocol`:
-every table's step size tuned on tuning seeds, errors measured on fresh seeds) and prints its verdict as JSON.
+``game.json`` and PNG plots into ``--out``: a new or empty folder, or one ``alft game`` wrote (it carries
+``.alft-game.json``); anything else is refused before any run (the output rule of :mod:`estimators.outputs`).
+With ``--tune`` it runs the fair protocol (:mod:`.protocol`: every table's step size tuned on tuning seeds,
+errors measured on fresh seeds) and prints its verdict as JSON.
 """
 from __future__ import annotations
 
 import json
-import os
 import sys
-from pathlib import Path
 
 import numpy as np
+
+from estimators.outputs import OutputKind, check_output_dir, output_dir
 
 __all__ = ["add_parser"]
 
@@ -70,21 +72,13 @@ def add_parser(sub) -> None:
     p.add_argument("--seed", type=int, default=0, help="base seed every random draw of the runs derives from (default: 0)")
     p.add_argument("--format", choices=["json", "text"], default="text",
                    help="--exact output: text (a table) or json (default: text)")
-    p.add_argument("--out", default="reports/game", help="output directory of a stochastic run: game.json and PNGs "
-                                                         "(default: reports/game)")
+    p.add_argument("--out", default="reports/game", help="output directory of a stochastic run: game.json and PNGs; "
+                                                         "new, empty, or written by alft game (default: reports/game)")
     p.set_defaults(func=_cmd_game)
 
 
-def _check_out_dir(out: Path) -> Path:
-    """--out must be a directory or not exist yet, below an existing writable directory."""
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"--out {str(out)!r} exists and is not a directory")
-    parent = out
-    while not parent.exists():
-        parent = parent.parent
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise ValueError(f"--out {str(out)!r}: the directory {str(parent)!r} is not writable")
-    return out
+#: the folders ``alft game`` owns (the shared output rule of :mod:`estimators.outputs`)
+GAME_DIR = OutputKind(command="alft game", markers=((".alft-game.json", "schema", "alft-verify/game-dir"),))
 
 
 def _methods(text, default) -> list[str]:
@@ -207,15 +201,16 @@ def _run(game, args) -> int:
         RunConfig(K=K, step_size=args.step_size, steps=args.steps, groups=args.groups, seeds=args.seeds,
                   advantage=args.advantage, update=args.update, seed=args.seed)
     _check_buildable(game, methods, Ks, args)
-    out = _check_out_dir(Path(args.out))
+    check_output_dir(args.out, GAME_DIR)   # new, empty or written by alft game: refused before any run
     res = run_comparison(game, methods, cfg, log=lambda m: print(m, file=sys.stderr, flush=True))
     verdicts = acceleration_verdict(res, targets[len(targets) // 2])
     doc = {k: v for k, v in res.items() if not k.startswith("_")}
     doc["verdict"] = {"pairs": verdicts, "text": verdict_text(verdicts, res["skipped"])}
-    out.mkdir(parents=True, exist_ok=True)
-    plot = plot_convergence(res, out / "game_convergence.png", f"{game.describe()}")
-    doc["plots"] = [plot]
-    atomic_write_text(out / "game.json", json.dumps(_jsonable(doc), indent=2, allow_nan=False) + "\n")
+    with output_dir(args.out, GAME_DIR) as staged:
+        plot = plot_convergence(res, staged.tmp / "game_convergence.png", f"{game.describe()}")
+        doc["plots"] = [plot]
+        atomic_write_text(staged.tmp / "game.json", json.dumps(_jsonable(doc), indent=2, allow_nan=False) + "\n")
+    out = staged.out
     if args.format == "json":
         sys.stdout.write(json.dumps(_jsonable(doc), indent=2, allow_nan=False) + "\n")
     else:

@@ -24,28 +24,32 @@ from .engine import Batch, run_batch
 from .expected import check_update
 from .spec import GameSpec, check_step_size, check_table_for_game
 
-__all__ = ["RunConfig", "Trajectory", "simulate", "step_sizes", "record_steps", "check_run_size", "MAX_STEPS",
-           "MAX_SAMPLES_PER_STEP", "MAX_RECORDED"]
+__all__ = ["RunConfig", "Trajectory", "simulate", "step_sizes", "record_steps", "check_run_size", "MAX_SAMPLES",
+           "MAX_SAMPLES_PER_STEP", "MAX_RECORD_BYTES"]
 
-#: Limits of one simulation, so that a typo is a clear error rather than a MemoryError or a run of days:
-#: steps per run, sampled answers per step (seeds x groups x K, about 40 bytes each in flight), recorded
-#: floats (seeds x recorded steps x answers).
-MAX_STEPS = 10_000_000
+#: work budget of one run or batch: steps * (runs) * groups * K sampled answers (about two minutes at the
+#: 1-2e7 answers/s of benchmarks/bench_game.py on 2 cores; the report's largest batch needs about 1.2e9)
+MAX_SAMPLES = 1 << 31
+#: memory budget of one step: (runs) * groups * K sampled answers (about 100 bytes each: 1.6 GiB)
 MAX_SAMPLES_PER_STEP = 1 << 24
-MAX_RECORDED = 1 << 26
+#: memory budget of the recorded values: runs * recorded steps * values per record, float64
+MAX_RECORD_BYTES = 1 << 30
 
 
 def check_run_size(seeds: int, groups: int, K: int, steps: int, *, records: int = 1) -> None:
-    """Refuse runs beyond :data:`MAX_STEPS`, :data:`MAX_SAMPLES_PER_STEP` or :data:`MAX_RECORDED`."""
-    if steps > MAX_STEPS:
-        raise ValueError(f"steps must be an integer in [1, {MAX_STEPS}], got {steps}")
+    """Refuse runs beyond the memory of one step (:data:`MAX_SAMPLES_PER_STEP`), the work budget
+    (:data:`MAX_SAMPLES`) or the memory of the recorded values (:data:`MAX_RECORD_BYTES`); ``seeds`` counts
+    every run of a batch, ``records`` the float64 values recorded per run."""
     per_step = seeds * groups * K
     if per_step > MAX_SAMPLES_PER_STEP:
-        raise ValueError(f"seeds x groups x K = {seeds} x {groups} x {K} = {per_step} sampled answers per step: at "
-                         f"most {MAX_SAMPLES_PER_STEP} fit in memory; lower seeds or groups")
-    if seeds * records > MAX_RECORDED:
-        raise ValueError(f"seeds x recorded values = {seeds} x {records} = {seeds * records}: at most {MAX_RECORDED} "
-                         f"fit in memory; lower seeds or record less often (record_every)")
+        raise ValueError(f"seeds * groups * K = {per_step} sampled answers per step exceeds {MAX_SAMPLES_PER_STEP} "
+                         f"(the memory of one step); use fewer seeds or groups")
+    if per_step * steps > MAX_SAMPLES:
+        raise ValueError(f"steps * seeds * groups * K = {per_step * steps} sampled answers exceeds the work budget "
+                         f"of one run, {MAX_SAMPLES} (about two minutes); use fewer steps, seeds or groups")
+    if seeds * records * 8 > MAX_RECORD_BYTES:
+        raise ValueError(f"recording {seeds} runs x {records} values needs {seeds * records * 8} bytes, over "
+                         f"{MAX_RECORD_BYTES}; raise record_every or use fewer seeds or steps")
 
 
 @dataclass(frozen=True)

@@ -17,12 +17,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
 
-from estimators._io import atomic_write_text
+from estimators.outputs import NotRegularFileError, check_output_file, read_regular, write_output_file
 
 from .compare import MISSING, Difference, compare_claim, extract_claim
 
 __all__ = ["BASELINE_SCHEMA", "BASELINE_SCHEMA_VERSION", "REGENERATE", "RegressionReport", "build_baseline",
-           "compare", "declared_checks", "load_baseline", "load_results", "write_baseline"]
+           "compare", "declared_checks", "load_baseline", "load_results", "write_baseline", "is_baseline_file",
+           "check_baseline_target"]
 
 BASELINE_SCHEMA = "alft-verify/baseline"
 BASELINE_SCHEMA_VERSION = 1
@@ -44,10 +45,17 @@ def declared_checks() -> dict:
 
 def _read_json(path: Path, what: str) -> dict:
     path = Path(path)
-    if not path.is_file():
-        raise ValueError(f"{what} {path} does not exist" + ("; " + REGENERATE if what == "baseline" else ""))
     try:
-        doc = json.loads(path.read_text())
+        raw = read_regular(path)
+    except FileNotFoundError:
+        raise ValueError(f"{what} {path} does not exist" + ("; " + REGENERATE if what == "baseline" else "")) \
+            from None
+    except NotRegularFileError:
+        raise ValueError(f"{what} {path} is not a regular file (a directory, a FIFO or a device)") from None
+    except OSError as exc:
+        raise ValueError(f"{what} {path} cannot be read ({exc.strerror})") from None
+    try:
+        doc = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ValueError(f"{what} {path} is not JSON ({exc}); "
                          + (REGENERATE if what == "baseline" else "rerun `alft report`")) from None
@@ -133,19 +141,25 @@ def build_baseline(results: Mapping, checks: Mapping | None = None) -> dict:
             "claims": claims}
 
 
-def write_baseline(path, doc: Mapping) -> Path:
-    """Write ``doc`` atomically; an existing file is replaced only if it is an alft-verify baseline."""
-    path = Path(path)
-    if path.exists():
-        try:
-            old = json.loads(path.read_text())
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-            old = None
-        if not (isinstance(old, dict) and old.get("schema") == BASELINE_SCHEMA):
-            raise ValueError(f"--baseline {path} exists and is not an alft-verify baseline; refusing to overwrite it")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(path, json.dumps(doc, indent=1, sort_keys=False, allow_nan=False) + "\n")
-    return path
+def is_baseline_file(path) -> bool:
+    """True when ``path`` is a regular file holding an alft-verify baseline (any version)."""
+    try:
+        old = json.loads(read_regular(path, max_bytes=1 << 28).decode("utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return False
+    return isinstance(old, dict) and old.get("schema") == BASELINE_SCHEMA
+
+
+def check_baseline_target(path, *, name: str = "--baseline") -> Path:
+    """The output rule for the baseline file: new, or an existing writable alft-verify baseline."""
+    return check_output_file(path, name=name, owned=is_baseline_file, what="an alft-verify baseline")
+
+
+def write_baseline(path, doc: Mapping, *, name: str = "--baseline") -> Path:
+    """Write ``doc`` atomically; an existing file is replaced only if it is a writable alft-verify baseline."""
+    write_output_file(path, json.dumps(doc, indent=1, sort_keys=False, allow_nan=False) + "\n", name=name,
+                      owned=is_baseline_file, what="an alft-verify baseline")
+    return Path(path)
 
 
 @dataclass

@@ -6,11 +6,11 @@
 * ``alft baseline --results FILE`` compares an existing results.json instead of running.
 * ``alft baseline --write`` runs the default report, and only if every claim passes replaces the
   committed reference report (``reports/reference/``) and ``reports/baseline.json``. Without
-  ``--write`` nothing is overwritten.
+  ``--write`` nothing is overwritten. Both follow the output rule of :mod:`estimators.outputs`: the
+  reference must be a directory ``alft report`` wrote (or empty/new), the baseline file a baseline.
 """
 from __future__ import annotations
 
-import shutil
 import sys
 from pathlib import Path
 
@@ -74,20 +74,22 @@ def _check(args) -> int:
 
 
 def _write(args) -> int:
-    from ..report.builder import _swap_in, run_report
+    from ..report.builder import run_report
+    from ..report.outdir import check_out
+    from .baseline import check_baseline_target
 
+    check_baseline_target(args.baseline)   # the output rule, before a run of several minutes
     if args.results:
         doc = build_baseline(load_results(args.results))
     else:
-        ref = Path(args.reference).resolve()
-        staging = ref.with_name("." + ref.name + ".candidate")
-        try:
-            results = run_report(staging, profile=args.profile, seed=args.seed)
-            doc = build_baseline(results)  # refuses a failing run before anything is replaced
-            _swap_in(staging, ref)
-        finally:
-            if staging.exists():
-                shutil.rmtree(staging, ignore_errors=True)
+        check_out(args.reference, name="--reference")
+        built = {}
+
+        def accept(results):  # refuses a failing run before anything is replaced
+            built["doc"] = build_baseline(results)
+
+        run_report(args.reference, profile=args.profile, seed=args.seed, accept=accept)
+        doc = built["doc"]
         print(f"alft baseline: reference report written to {args.reference}", file=sys.stderr)
     path = write_baseline(args.baseline, doc)
     n = sum(len(c["figures"]) for c in doc["claims"].values())

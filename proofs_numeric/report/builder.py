@@ -101,10 +101,13 @@ def _jsonable(x):
     return x
 
 
-def run_report(out, *, profile: str = "default", claims=None, seed: int = DEFAULT_SEED, log=None) -> dict:
+def run_report(out, *, profile: str = "default", claims=None, seed: int = DEFAULT_SEED, log=None,
+               accept=None) -> dict:
     """Run the checks of ``claims`` (default: all) with ``profile`` and write the report to ``out``.
 
     Returns the results.json document. A check that raises is recorded as FAIL with the reason.
+    ``accept(doc)`` (optional) is called before the finished report replaces ``out``; when it raises,
+    ``out`` is left as it was (``alft baseline --write`` refuses a failing run this way).
     """
     if profile not in PROFILES:
         raise ValueError(f"profile must be one of {PROFILES}, got {profile!r}")
@@ -152,6 +155,8 @@ def run_report(out, *, profile: str = "default", claims=None, seed: int = DEFAUL
         href = _docs_href(out)
         atomic_write_text(tmp / "index.md", render_markdown(doc, href))
         atomic_write_text(tmp / "index.html", render_html(doc, href))
+        if accept is not None:
+            accept(doc)
         _swap_in(tmp, out)
         log(f"[report] wrote {out} ({meta['summary']['status']}, {meta['wall_seconds']}s)")
         return doc
