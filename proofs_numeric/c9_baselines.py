@@ -226,14 +226,14 @@ def section_best_bias(params, log) -> dict:
     certs = []
     for K in params["minimax_cert_K"]:
         t = build_table("kl", "minimax", K, advantage="rloo")
-        c = t.certificate
+        c = dict(t.certificate or {})
         inner = build_table("kl", "minimax", K - 1)
         same = list(effective_table(t).values) == list(inner.values)
-        good = verify(t) and same and c["advantage"] == "rloo" and c["effective_K"] == K - 1
+        good = bool(c) and verify(t) and same and c.get("advantage") == "rloo" and c.get("effective_K") == K - 1
         ok &= good
         n_ok += good
-        certs.append([K, f"{c['E_star_lower']:.10g}", f"{c['stored_table_weighted_bias_upper']:.10g}",
-                      "yes" if good else "NO"])
+        certs.append([K, f"{c['E_star_lower']:.10g}" if c else "none",
+                      f"{c['stored_table_weighted_bias_upper']:.10g}" if c else "none", "yes" if good else "NO"])
     log(f"  [C9] E*_(K-1) certified for K = {params['best_K'][0]}..{params['best_K'][-1]}")
     return {"ok": ok, "per": per, "certs": certs, "n_ok": n_ok, "n": len(per) + len(certs)}
 
