@@ -22,6 +22,7 @@ SUBCOMMANDS = [
     ("baseline", "proofs_numeric.regression.cli:add_parser"),
     ("game", "proofs_numeric.game.cli:add_parser"),
     ("recommend", "proofs_numeric.recommend:add_parser"),
+    ("trainer-check", "proofs_numeric.trainer_check.cli:add_parser"),
 ]
 
 
