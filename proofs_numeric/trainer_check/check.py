@@ -39,20 +39,41 @@ def default_last(steps: int) -> int:
     return max(1, steps // 3)
 
 
-def sampling_check(histories, sampled) -> dict:
-    """Are the answers the trainer drew distributed as the policy read from the logits? Pearson's chi-square of the
-    answer totals over all steps and seeds against their expectation sum_t n_t p_{t-1} (the reading before step t),
-    m - 1 degrees of freedom (the totals are sums of independent multinomials, whose variance is at most the
-    multinomial one, so the test is conservative)."""
+def _merged_cells(observed: np.ndarray, expected: np.ndarray, min_expected: float):
+    """Cells for Pearson's test: answers whose expected count is below ``min_expected`` pooled into one cell, and
+    that cell merged into the smallest other one while it is still below."""
+    order = np.argsort(expected)
+    small = expected[order] < min_expected
+    o, e = list(observed[order][~small]), list(expected[order][~small])
+    if small.any():
+        rest_o, rest_e = float(observed[order][small].sum()), float(expected[order][small].sum())
+        if rest_e < min_expected and e:
+            o[0] += rest_o
+            e[0] += rest_e
+        else:
+            o.insert(0, rest_o)
+            e.insert(0, rest_e)
+    return np.array(o), np.array(e)
+
+
+def sampling_check(histories, sampled, min_expected: float = 5.0) -> dict:
+    """Are the answers the trainer drew at each step distributed as the policy read from the logits before it?
+
+    Per step, Pearson's chi-square of the drawn answer counts against n_t p_{t-1} (answers expected fewer than
+    ``min_expected`` times pooled), summed over steps and seeds: the steps are independent given the policy, so
+    the sum is chi-square with the summed degrees of freedom (asymptotically in n_t)."""
     H = np.asarray(histories, dtype=np.float64)
     S = np.asarray(sampled, dtype=np.float64)
-    expected = np.einsum("st,stm->m", S.sum(-1), H[:, :-1, :])
-    observed = S.sum(axis=(0, 1))
-    keep = expected > 0
-    chi2 = float((((observed - expected) ** 2)[keep] / expected[keep]).sum())
-    dof = int(keep.sum()) - 1
-    return {"chi2": chi2, "dof": dof, "p_value": float(sps.chi2.sf(chi2, dof)), "samples": int(observed.sum()),
-            "what": "answers drawn by the trainer vs the distribution read from the logits before each step"}
+    chi2, dof = 0.0, 0
+    for s in range(S.shape[0]):
+        for t in range(S.shape[1]):
+            o, e = _merged_cells(S[s, t], S[s, t].sum() * H[s, t], min_expected)
+            chi2 += float(((o - e) ** 2 / e).sum())
+            dof += o.size - 1
+    return {"chi2": chi2, "dof": dof, "p_value": float(sps.chi2.sf(chi2, dof)) if dof else 1.0,
+            "samples": int(S.sum()),
+            "what": "per-step Pearson chi-square of the answers the trainer drew against the policy read from the "
+                    "logits before the step, summed over steps and seeds"}
 
 
 def _runner(engine: str):

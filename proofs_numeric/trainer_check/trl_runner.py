@@ -120,7 +120,7 @@ def run_trl_seed(game, table, settings: TrainerSettings, seed: int, *, answer_to
     TRL drew at each step), ``seconds`` (training wall time) and ``cpu_seconds`` (process CPU time).
     """
     from datasets import Dataset
-    from transformers import TrainerCallback
+    from transformers import PrinterCallback, ProgressCallback, TrainerCallback
     from trl import GRPOTrainer
 
     from estimators.torch import trl_reward_function
@@ -152,6 +152,8 @@ def run_trl_seed(game, table, settings: TrainerSettings, seed: int, *, answer_to
                               args=_config(settings, K, seed, tmp, lm.suppressed),
                               train_dataset=Dataset.from_dict({"prompt": [lm.tokenizer.decode(lm.prompt_ids)] * settings.groups}),
                               callbacks=[ReadPolicy()])
+        for cb in (PrinterCallback, ProgressCallback):  # their log lines would interleave with the progress lines
+            trainer.remove_callback(cb)
         trainer.train()
     hist = np.array(history)
     if hist.shape != (settings.steps + 1, game.m):

@@ -20,7 +20,7 @@ import numpy as np
 
 from .tiny_model import build_tiny_lm
 
-__all__ = ["VERL_ESTIMATORS", "VerlSettings", "run_verl_seed"]
+__all__ = ["VERL_ESTIMATORS", "VerlSettings", "run_verl_seed", "verl_batch", "verl_advantages"]
 
 #: verl 0.9.1 (adv_estimator, norm_adv_by_std_in_grpo) -> the advantage it makes (estimators.advantages)
 VERL_ESTIMATORS = {("grpo", True): "grpo", ("grpo", False): "rloo", ("rloo", True): "rloo", ("rloo", False): "rloo",
@@ -69,7 +69,7 @@ def _actor_config(settings: VerlSettings, n: int, K: int):
                            clip_ratio=c, clip_ratio_low=c, clip_ratio_high=c, loss_agg_mode="token-mean")
 
 
-def _batch(lm, answers: np.ndarray, K: int, r: np.ndarray):
+def verl_batch(lm, answers: np.ndarray, K: int, r: np.ndarray):
     """verl's DataProto for N one-token responses: prompts, responses, masks, the task score on the last response
     token (rm_scores), uid per group of K consecutive samples and the parsed answer (pred)."""
     import torch
@@ -87,7 +87,7 @@ def _batch(lm, answers: np.ndarray, K: int, r: np.ndarray):
     return DataProto.from_dict(tensors=tensors, non_tensors=nt)
 
 
-def _advantages(batch, table, beta: float, K: int, settings: VerlSettings):
+def verl_advantages(batch, table, beta: float, K: int, settings: VerlSettings):
     from verl.trainer.config import AlgoConfig
     from verl.trainer.ppo.ray_trainer import compute_advantage
 
@@ -121,8 +121,8 @@ def run_verl_seed(game, table, settings: VerlSettings, seed: int, *, answer_toke
         p = torch.from_numpy(history[-1])
         answers = torch.multinomial(p, n, replacement=True, generator=gen).numpy()
         sampled.append(np.bincount(answers, minlength=game.m))
-        batch = _batch(lm, answers, K, game.r)
-        adv = _advantages(batch, table, game.beta, K, settings)
+        batch = verl_batch(lm, answers, K, game.r)
+        adv = verl_advantages(batch, table, game.beta, K, settings)
         logits = model(input_ids=prompt).logits[0, -1].float()
         log_prob = torch.log_softmax(logits, -1)[batch.batch["responses"].reshape(-1)].reshape(n, 1)
         loss, _ = compute_policy_loss_vanilla(old_log_prob=log_prob.detach(), log_prob=log_prob, advantages=adv,
