@@ -56,24 +56,29 @@ def _merged_cells(observed: np.ndarray, expected: np.ndarray, min_expected: floa
     return np.array(o), np.array(e)
 
 
-def sampling_check(histories, sampled, min_expected: float = 5.0) -> dict:
-    """Are the answers the trainer drew at each step distributed as the policy read from the logits before it?
+def sampling_check(histories, sampled, sampled_at=None, min_expected: float = 5.0) -> dict:
+    """Are the answers the trainer drew distributed as the policy read from the logits when it drew them?
 
-    Per step, Pearson's chi-square of the drawn answer counts against n_t p_{t-1} (answers expected fewer than
-    ``min_expected`` times pooled), summed over steps and seeds: the steps are independent given the policy, so
-    the sum is chi-square with the summed degrees of freedom (asymptotically in n_t)."""
+    ``histories`` [S, steps + 1, m], ``sampled`` [S, G, m] (answer counts of G generation batches per seed),
+    ``sampled_at`` [S, G] (the reading each batch was drawn from; default 0..G-1). Per batch, Pearson's chi-square
+    of the counts against n p (answers expected fewer than ``min_expected`` times pooled), summed over batches and
+    seeds: batches are independent given the policy, so the sum is chi-square with the summed degrees of freedom
+    (asymptotically in n)."""
     H = np.asarray(histories, dtype=np.float64)
     S = np.asarray(sampled, dtype=np.float64)
+    at = np.broadcast_to(np.arange(S.shape[1]), S.shape[:2]) if sampled_at is None else np.asarray(sampled_at)
+    if at.shape != S.shape[:2]:
+        raise ValueError(f"sampled_at must have shape {S.shape[:2]}, got {at.shape}")
     chi2, dof = 0.0, 0
     for s in range(S.shape[0]):
         for t in range(S.shape[1]):
-            o, e = _merged_cells(S[s, t], S[s, t].sum() * H[s, t], min_expected)
+            o, e = _merged_cells(S[s, t], S[s, t].sum() * H[s, at[s, t]], min_expected)
             chi2 += float(((o - e) ** 2 / e).sum())
             dof += o.size - 1
     return {"chi2": chi2, "dof": dof, "p_value": float(sps.chi2.sf(chi2, dof)) if dof else 1.0,
             "samples": int(S.sum()),
-            "what": "per-step Pearson chi-square of the answers the trainer drew against the policy read from the "
-                    "logits before the step, summed over steps and seeds"}
+            "what": "Pearson chi-square per generation batch of the answers the trainer drew against the policy read "
+                    "from the logits when it drew them, summed over batches and seeds"}
 
 
 def _runner(engine: str):
@@ -149,7 +154,8 @@ def run_case(case: Case, settings, *, engine: str = "trl", seeds: int = 4, last:
         "steps": settings.steps, "seeds": seeds, "last": last, "groups_per_step": settings.groups,
         "completions_per_step": settings.groups * table.K,
         "trajectory_tv": _trajectory(H, pred["predicted"]),
-        "sampling_check": sampling_check(H, np.array([r["sampled"] for r in runs])),
+        "sampling_check": sampling_check(H, np.array([r["sampled"] for r in runs]),
+                                         np.array([r["sampled_at"] for r in runs])),
         "seconds": time.perf_counter() - t0, "train_seconds": train_s, "predict_seconds": t_pred,
         "cpu_seconds": sum(r["cpu_seconds"] for r in runs),
         "steps_per_second": seeds * settings.steps / train_s,

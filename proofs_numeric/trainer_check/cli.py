@@ -58,6 +58,8 @@ def add_parser(sub) -> None:
     p.add_argument("--all", action="store_true", help="run every pair of the profile (and, full, the settings sweep)")
     p.add_argument("--profile", choices=list(PROFILES), default="quick", help="--all: quick (default) or full")
     p.add_argument("--pair", choices=[q.name for q in PAIRS], help="run one pair")
+    p.add_argument("--sweep", action="store_true", help="run the TRL settings sweep (alone, or with --all: added to "
+                                                        "the quick profile)")
     p.add_argument("--format", choices=["json", "text"], default="text")
     p.add_argument("--out", help="a file for one case or pair; a directory for --all (default reports/trainer_check)")
     p.set_defaults(func=_cmd)
@@ -145,39 +147,47 @@ def _write(path: Path, text: str) -> None:
 def _cmd(args) -> int:
     from estimators._io import check_writable_target
 
+    from .cases import get_pair
+
     if args.all and args.pair:
         raise ValueError("give --all or --pair, not both")
-    engine = args.engine
-    if args.pair:
-        from .cases import get_pair
-        engine = get_pair(args.pair).engine
-    _require(engine if not args.all else "trl")
-    if args.all:
-        _require("verl")
-    if args.out is not None and not args.all:
+    if args.sweep and args.pair:
+        raise ValueError("give --sweep or --pair, not both")
+    suite = args.all or args.sweep
+    engines = {"trl", "verl"} if args.all else {"trl"} if args.sweep else {
+        get_pair(args.pair).engine if args.pair else args.engine}
+    for engine in sorted(engines):
+        _require(engine)
+    out_dir = None
+    if suite:
+        out_dir = Path(args.out or "reports/trainer_check")
+        if out_dir.exists() and not out_dir.is_dir():
+            raise ValueError(f"--out {str(out_dir)!r} exists and is not a directory (--all and --sweep write a "
+                             f"directory: trainer_check.json and trainer_check.md)")
+    elif args.out is not None:
         check_writable_target(args.out, name="--out")
-    if args.all or args.pair:
-        from .suite import run_all, run_pair
-        steps = args.steps
-        if args.all:
-            doc = run_all(args.profile, seeds=args.seeds, steps=steps)
-        else:
-            from .cases import get_pair
-            doc = run_pair(get_pair(args.pair), seeds=args.seeds, steps=steps)
+    if suite:
+        from .suite import run_all
+        out_dir.mkdir(parents=True, exist_ok=True)
+        doc = run_all(args.profile, seeds=args.seeds, steps=args.steps, pairs=args.all,
+                      sweep=True if args.sweep else None, checkpoint=lambda d: _write_suite(out_dir, d))
+        print(f"wrote {out_dir / 'trainer_check.json'} and {out_dir / 'trainer_check.md'}", file=sys.stderr)
+    elif args.pair:
+        from .suite import run_pair
+        doc = run_pair(get_pair(args.pair), seeds=args.seeds, steps=args.steps)
     else:
         doc = _single(args)
     doc = jsonable(doc)
     text = json.dumps(doc, indent=1) + "\n" if args.format == "json" else _text(doc)
-    if args.all:
-        out = Path(args.out or "reports/trainer_check")
-        if out.exists() and not out.is_dir():
-            raise ValueError(f"--out {str(out)!r} exists and is not a directory (--all writes a directory)")
-        out.mkdir(parents=True, exist_ok=True)
-        _write(out / "trainer_check.json", json.dumps(doc, indent=1) + "\n")
-        from .suite import markdown
-        _write(out / "trainer_check.md", markdown(doc))
-        print(f"wrote {out / 'trainer_check.json'} and {out / 'trainer_check.md'}", file=sys.stderr)
-    elif args.out is not None:
+    if args.out is not None and not suite:
         _write(Path(args.out), text)
     sys.stdout.write(text)
-    return 0 if doc.get("agrees", True) or not (args.all or args.pair) else 1
+    ok = doc.get("agrees", True) and all("error" not in s for s in doc.get("settings_sweep", []))
+    return 0 if ok or not (suite or args.pair) else 1
+
+
+def _write_suite(out_dir: Path, doc: dict) -> None:
+    from .suite import markdown
+    doc = jsonable(doc)
+    _write(out_dir / "trainer_check.json", json.dumps(doc, indent=1) + "\n")
+    _write(out_dir / "trainer_check.md", markdown(doc))

@@ -35,29 +35,56 @@ def run_pair(pair: Pair, *, seeds: int, steps: int | None = None, log=None, **kw
             "seconds": sum(s["seconds"] for s in sides)}
 
 
-def run_sweep(*, seeds: int, steps: int | None = None, log=None, **kw) -> list:
+def run_sweep(*, seeds: int, steps: int | None = None, log=None, on_result=None, **kw) -> list:
     """The corrected Euclidean K = 4 case under each setting of :data:`.cases.SETTINGS_SWEEP`."""
     out = []
     for label, over in SETTINGS_SWEEP:
         st = default_settings(SWEEP_CASE.K, "trl", **({} if steps is None else {"steps": steps}), **over)
-        res = run_case(SWEEP_CASE, st, seeds=seeds, log=log, **kw)
-        res["setting"] = label
-        res["changed"] = over
+        res = _guarded(lambda: run_case(SWEEP_CASE, st, seeds=seeds, log=log, **kw), label, log)
+        res.update(setting=label, changed=over)
         out.append(res)
+        if on_result is not None:
+            on_result()
     return out
 
 
+def _guarded(fn, what: str, log) -> dict:
+    """``fn()``, or a record of its failure (the run goes on with the next item; the verdict is a failure)."""
+    try:
+        return fn()
+    except Exception as exc:  # noqa: BLE001  (a failing case is reported, not fatal to the others)
+        msg = f"{type(exc).__name__}: {exc}"
+        (log or (lambda m: None))(f"trainer-check: {what} failed: {msg}")
+        return {"error": msg, "agrees": False}
+
+
 def run_all(profile: str = "quick", *, seeds: int, steps: int | None = None, sweep: bool | None = None,
-            log=None, **kw) -> dict:
-    """Every pair of ``profile`` (and the settings sweep: by default in the full profile only)."""
+            pairs: bool = True, log=None, checkpoint=None, **kw) -> dict:
+    """Every pair of ``profile`` (``pairs=False``: none) and the settings sweep (by default in the full profile
+    only). ``checkpoint(doc)`` is called with the document so far after every pair and sweep entry; a pair or
+    entry that raises is recorded with its error and counts as a failure."""
     t0 = time.perf_counter()
-    pairs = [run_pair(p, seeds=seeds, steps=steps, log=log, **kw) for p in pairs_for(profile)]
     do_sweep = (profile == "full") if sweep is None else sweep
-    sw = run_sweep(seeds=seeds, steps=steps, log=log, **kw) if do_sweep else []
-    return {"claim": "C9", "title": "The game predicts the trainer", "profile": profile, "pairs": pairs,
-            "settings_sweep": sw, "agrees": all(p["agrees"] for p in pairs),
-            "seconds": time.perf_counter() - t0, "machine": {"python": platform.python_version(),
-                                                             "processor": platform.machine()}}
+    doc = {"claim": "C9", "title": "The game predicts the trainer", "profile": profile, "pairs": [],
+           "settings_sweep": [], "agrees": True, "seconds": 0.0,
+           "machine": {"python": platform.python_version(), "processor": platform.machine()}}
+
+    def save():
+        doc["agrees"] = all(p["agrees"] for p in doc["pairs"])
+        doc["seconds"] = time.perf_counter() - t0
+        if checkpoint is not None:
+            checkpoint(doc)
+
+    for p in (pairs_for(profile) if pairs else []):
+        res = _guarded(lambda: run_pair(p, seeds=seeds, steps=steps, log=log, **kw), p.name, log)
+        res.setdefault("name", p.name)
+        res.setdefault("what", p.what)
+        doc["pairs"].append(res)
+        save()
+    if do_sweep:
+        doc["settings_sweep"] = run_sweep(seeds=seeds, steps=steps, log=log, on_result=save, **kw)
+    save()
+    return doc
 
 
 def _vec(x, nd=3) -> str:
@@ -87,6 +114,9 @@ def markdown(doc: dict) -> str:
              "| pair | case | trainer | predicted | trained | TV own | TV other | position | box | agrees |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     for p in doc["pairs"]:
+        if "error" in p:
+            lines.append(f"| {p['name']} | failed: {p['error']} | | | | | | | | **no** |")
+            continue
         for s in p["sides"]:
             o, x, pos, v = s["tv_trained_to_predicted"], s["tv_trained_to_other"], s["segment_position"], s["verdict"]
             lines.append(
@@ -94,14 +124,19 @@ def markdown(doc: dict) -> str:
                 f"| {o['tv']:.4f} [{o['tv_lower']:.4f}, {o['tv_upper']:.4f}] | {x['tv']:.4f} [{x['tv_lower']:.4f}, "
                 f"{x['tv_upper']:.4f}] | {pos['mean']:+.3f} [{pos['lower']:+.3f}, {pos['upper']:+.3f}] | "
                 f"{_ok(v['inside_box'])} | {_ok(v['agrees'])} |")
-    lines += ["", "Runs: " + "; ".join(
-        f"{p['name']}: {p['sides'][0]['seeds']} seeds x {p['sides'][0]['steps']} steps x "
-        f"{p['sides'][0]['completions_per_step']} completions, {p['seconds']:.0f} s, "
-        f"{p['sides'][0]['steps_per_second']:.1f} steps/s" for p in doc["pairs"]) + "."]
+    done = [p for p in doc["pairs"] if "error" not in p]
+    if done:
+        lines += ["", "Runs: " + "; ".join(
+            f"{p['name']}: {p['sides'][0]['seeds']} seeds x {p['sides'][0]['steps']} steps x "
+            f"{p['sides'][0]['completions_per_step']} completions, {p['seconds']:.0f} s, "
+            f"{p['sides'][0]['steps_per_second']:.1f} steps/s" for p in done) + "."]
     if doc["settings_sweep"]:
         lines += ["", "### Which TRL settings keep the prediction (corrected U-statistic, Euclidean K = 4, "
                       "prediction p*)", "", "| setting | trained | TV to predicted | box |", "|---|---|---|---|"]
         for s in doc["settings_sweep"]:
+            if "error" in s:
+                lines.append(f"| {s['setting']} | failed: {s['error']} | | **no** |")
+                continue
             o = s["tv_trained_to_predicted"]
             lines.append(f"| {s['setting']} | {_vec(s['trained']['mean'])} | {o['tv']:.4f} [{o['tv_lower']:.4f}, "
                          f"{o['tv_upper']:.4f}] | {_ok(o['inside'])} |")

@@ -32,7 +32,8 @@ class TrainerSettings:
 
     ``steps`` optimizer steps with ``groups`` groups of K completions each; Adam (TRL's default ``adamw_torch``)
     with ``learning_rate`` decayed linearly to 0 (TRL's default schedule); ``kl_beta`` is TRL's own KL-to-reference
-    coefficient (``GRPOConfig.beta``), ``max_grad_norm`` its gradient clipping, ``epsilon`` its ratio clipping,
+    coefficient (``GRPOConfig.beta``; its reference model is the starting model), ``max_grad_norm`` its gradient
+    clipping, ``epsilon`` its ratio clipping,
     ``num_iterations`` its updates per generation batch (> 1 makes the updates off-policy, where clipping acts).
     """
 
@@ -103,6 +104,7 @@ def _quiet():
     import transformers
     old = transformers.logging.get_verbosity()
     transformers.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()
     try:
         with contextlib.redirect_stdout(sys.stderr), warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -110,14 +112,17 @@ def _quiet():
             yield
     finally:
         transformers.logging.set_verbosity(old)
+        transformers.utils.logging.enable_progress_bar()
 
 
 def run_trl_seed(game, table, settings: TrainerSettings, seed: int, *, answer_tokens: int = 8,
                  initial=None) -> dict:
     """Train the tiny LM from ``seed`` with GRPOTrainer; the policy's answer distribution at every step.
 
-    Returns ``history`` [steps + 1, m] (float64; row 0 before the first step), ``sampled`` [steps, m] (answers
-    TRL drew at each step), ``seconds`` (training wall time) and ``cpu_seconds`` (process CPU time).
+    Returns ``history`` [steps + 1, m] (float64; row 0 before the first step), ``sampled`` [G, m] (answers TRL
+    drew in each of its G generation batches: one per step, one per ``num_iterations`` steps when that is > 1),
+    ``sampled_at`` [G] (the reading each batch was drawn from), ``seconds`` (training wall time) and
+    ``cpu_seconds`` (process CPU time).
     """
     from datasets import Dataset
     from transformers import PrinterCallback, ProgressCallback, TrainerCallback
@@ -128,15 +133,16 @@ def run_trl_seed(game, table, settings: TrainerSettings, seed: int, *, answer_to
     K = table.K
     lm = build_tiny_lm(game.m, answer_tokens=answer_tokens, seed=seed, initial=initial)
     r = game.r
-    history, sampled = [lm.answer_distribution()], []
+    history, sampled, sampled_at = [lm.answer_distribution()], [], []
 
     def task_reward(prompts=None, completions=None, **kwargs):
         idx = [lm.parse(c) for c in completions]
         if any(i is None for i in idx):
             bad = next(c for c, i in zip(completions, idx) if i is None)
             raise RuntimeError(f"TRL produced a completion {bad!r} that is not an answer letter (suppression failed)")
-        if lm.model.training:
+        if lm.model.training:  # a generation batch: drawn from the policy of the latest reading
             sampled.append(np.bincount(idx, minlength=game.m))
+            sampled_at.append(len(history) - 1)
         return [float(r[i]) for i in idx]
 
     diversity = trl_reward_function(table, num_generations=K, extract_answer=lambda t: lm.parse(t),
@@ -148,6 +154,9 @@ def run_trl_seed(game, table, settings: TrainerSettings, seed: int, *, answer_to
 
     t0, c0 = time.perf_counter(), time.process_time()
     with tempfile.TemporaryDirectory(prefix="alft-trainer-check-") as tmp, _quiet():
+        if settings.kl_beta > 0:  # TRL loads its reference model from the policy's path: the starting weights
+            lm.model.save_pretrained(f"{tmp}/reference")
+            lm.model.config._name_or_path = f"{tmp}/reference"
         trainer = GRPOTrainer(model=lm.model, processing_class=lm.tokenizer, reward_funcs=[task_reward, diversity],
                               args=_config(settings, K, seed, tmp, lm.suppressed),
                               train_dataset=Dataset.from_dict({"prompt": [lm.tokenizer.decode(lm.prompt_ids)] * settings.groups}),
@@ -158,5 +167,5 @@ def run_trl_seed(game, table, settings: TrainerSettings, seed: int, *, answer_to
     hist = np.array(history)
     if hist.shape != (settings.steps + 1, game.m):
         raise RuntimeError(f"expected {settings.steps + 1} policy readings, got {hist.shape[0]}")
-    return {"history": hist, "sampled": np.array(sampled).reshape(-1, game.m), "seconds": time.perf_counter() - t0,
-            "cpu_seconds": time.process_time() - c0}
+    return {"history": hist, "sampled": np.array(sampled).reshape(-1, game.m), "sampled_at": np.array(sampled_at),
+            "seconds": time.perf_counter() - t0, "cpu_seconds": time.process_time() - c0}

@@ -134,5 +134,5 @@ def run_verl_seed(game, table, settings: VerlSettings, seed: int, *, answer_toke
         opt.step()
         sched.step()
         history.append(lm.answer_distribution())
-    return {"history": np.array(history), "sampled": np.array(sampled), "seconds": time.perf_counter() - t0,
-            "cpu_seconds": time.process_time() - c0}
+    return {"history": np.array(history), "sampled": np.array(sampled), "sampled_at": np.arange(settings.steps),
+            "seconds": time.perf_counter() - t0, "cpu_seconds": time.process_time() - c0}
