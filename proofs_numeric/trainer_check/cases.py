@@ -60,8 +60,8 @@ _NONE = (("scale_rewards", "none"),)
 _AQP1 = dict(eps=1.0, solve=True)
 
 PAIRS = (
-    Pair("euclidean-K4-ustat", "Euclidean game, K = 4, TRL scale_rewards='none': the plain U-statistic (its fixed point "
-         "is off p*) vs the one corrected for the group-mean baseline (fixed point p*)", "trl",
+    Pair("euclidean-K4-ustat", "Euclidean game, K = 4, TRL scale_rewards='none': the plain U-statistic (its fixed "
+         "point is off p*) vs the one corrected for the group-mean baseline (fixed point p*)", "trl",
          Side(_c("euclidean", "ustat", 4, "decoupled"), _NONE), Side(_c("euclidean", "ustat", 4), _NONE), "quick"),
     Pair("kl-K8-jackknife-aqp", "KL game, K = 8, scale_rewards='none': jackknife vs AQP (eps = 1), both corrected "
          "for the baseline", "trl", Side(_c("default", "jackknife", 8), _NONE), Side(_c("default", "aqp", 8, **_AQP1),
@@ -80,7 +80,8 @@ PAIRS = (
          Side(_c("default", "aqp", 8, **_AQP1), (("scale_rewards", "group"),)),
          Side(_c("default", "aqp", 8, **_AQP1), _NONE)),
     Pair("euclidean-K4-ustat-batch", "as euclidean-K4-ustat with scale_rewards='batch' (a batch-wide std: the same "
-         "advantage up to a step size)", "trl", Side(_c("euclidean", "ustat", 4, "decoupled"), (("scale_rewards", "batch"),)),
+         "advantage up to a step size)", "trl",
+         Side(_c("euclidean", "ustat", 4, "decoupled"), (("scale_rewards", "batch"),)),
          Side(_c("euclidean", "ustat", 4), (("scale_rewards", "batch"),))),
     Pair("verl-euclidean-K4-grpo-std", "Euclidean game, K = 4, corrected U-statistic through verl's GRPO: with the "
          "std (norm_adv_by_std_in_grpo=True) vs without", "verl",

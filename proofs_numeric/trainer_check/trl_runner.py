@@ -157,9 +157,9 @@ def run_trl_seed(game, table, settings: TrainerSettings, seed: int, *, answer_to
         if settings.kl_beta > 0:  # TRL loads its reference model from the policy's path: the starting weights
             lm.model.save_pretrained(f"{tmp}/reference")
             lm.model.config._name_or_path = f"{tmp}/reference"
+        prompts = Dataset.from_dict({"prompt": [lm.tokenizer.decode(lm.prompt_ids)] * settings.groups})
         trainer = GRPOTrainer(model=lm.model, processing_class=lm.tokenizer, reward_funcs=[task_reward, diversity],
-                              args=_config(settings, K, seed, tmp, lm.suppressed),
-                              train_dataset=Dataset.from_dict({"prompt": [lm.tokenizer.decode(lm.prompt_ids)] * settings.groups}),
+                              args=_config(settings, K, seed, tmp, lm.suppressed), train_dataset=prompts,
                               callbacks=[ReadPolicy()])
         for cb in (PrinterCallback, ProgressCallback):  # their log lines would interleave with the progress lines
             trainer.remove_callback(cb)
