@@ -83,6 +83,10 @@ PAIRS = (
          "advantage up to a step size)", "trl",
          Side(_c("euclidean", "ustat", 4, "decoupled"), (("scale_rewards", "batch"),)),
          Side(_c("euclidean", "ustat", 4), (("scale_rewards", "batch"),))),
+    Pair("longtail-K16-jackknife-aqp", "the larger KL game (24 answers, long-tailed p*, the four best answers start at "
+         "probability 1e-3), K = 16, scale_rewards='none': jackknife (keeps 11 answers) vs AQP (eps = 1, keeps all "
+         "24), both corrected", "trl", Side(_c("longtail", "jackknife", 16), _NONE),
+         Side(_c("longtail", "aqp", 16, **_AQP1), _NONE)),
     Pair("verl-euclidean-K4-grpo-std", "Euclidean game, K = 4, corrected U-statistic through verl's GRPO: with the "
          "std (norm_adv_by_std_in_grpo=True) vs without", "verl",
          Side(_c("euclidean", "ustat", 4), (("adv_estimator", "grpo"), ("norm_adv_by_std_in_grpo", True))),

@@ -15,6 +15,7 @@ from scipy import stats as sps
 
 from .predict import Case, case_game, case_table, initial_distribution, predict
 from .stats import LEVEL, compare_to, end_points, seed_interval, total_variation
+from .trl_runner import check_batch
 
 __all__ = ["ENGINES", "run_case", "sampling_check", "check_group_size", "default_last"]
 
@@ -103,8 +104,8 @@ def _versions(engine: str) -> dict:
 
 
 def _check_seeds(seeds, last, steps):
-    if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 2:
-        raise ValueError(f"seeds must be an integer >= 2 (the interval is over seeds), got {seeds!r}")
+    if isinstance(seeds, bool) or not isinstance(seeds, int) or not 2 <= seeds <= 1000:
+        raise ValueError(f"seeds must be an integer in [2, 1000] (the interval is over seeds), got {seeds!r}")
     last = default_last(steps) if last is None else last
     if isinstance(last, bool) or not isinstance(last, int) or not 1 <= last <= steps:
         raise ValueError(f"last must be an integer in [1, steps] = [1, {steps}], got {last!r}")
@@ -112,7 +113,7 @@ def _check_seeds(seeds, last, steps):
 
 
 def run_case(case: Case, settings, *, engine: str = "trl", seeds: int = 4, last: int | None = None,
-             first_seed: int = 0, answer_tokens: int = 8, num_generations: int | None = None,
+             first_seed: int = 0, answer_tokens: int | None = None, num_generations: int | None = None,
              level: float = LEVEL, threads: int = 1, log=None) -> dict:
     """Train ``seeds`` runs of ``case`` with ``settings`` (TRL's or verl's) and compare with the game's prediction.
 
@@ -126,6 +127,7 @@ def run_case(case: Case, settings, *, engine: str = "trl", seeds: int = 4, last:
     game, table = case_game(case), case_table(case)
     check_answer_tokens(answer_tokens, game.m)
     check_group_size(table, num_generations)
+    check_batch(settings.groups, table.K)
     last = _check_seeds(seeds, last, settings.steps)
     t0 = time.perf_counter()
     pred = predict(game, table, settings.advantage)

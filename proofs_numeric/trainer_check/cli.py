@@ -12,7 +12,16 @@ import json
 import sys
 from pathlib import Path
 
-__all__ = ["add_parser"]
+from estimators.outputs import OutputKind
+
+__all__ = ["add_parser", "TRAINER_CHECK_DIR", "DEFAULT_OUT"]
+
+DEFAULT_OUT = "reports/trainer_check"
+
+
+#: the folders ``alft trainer-check --all/--sweep`` owns (the output rule of :mod:`estimators.outputs`)
+TRAINER_CHECK_DIR = OutputKind(command="alft trainer-check",
+                               markers=((".alft-trainer-check.json", "schema", "alft-verify/trainer-check-dir"),))
 
 
 def add_parser(sub) -> None:
@@ -53,15 +62,16 @@ def add_parser(sub) -> None:
     p.add_argument("--weight-decay", type=float, help="TRL AdamW weight decay (default 0)")
     p.add_argument("--epsilon", type=float, help="TRL ratio clip (default 0.2)")
     p.add_argument("--num-iterations", type=int, help="TRL updates per generation batch (default 1)")
-    p.add_argument("--answer-tokens", type=int, default=8, help="answer letters in the model's vocabulary (2..26, "
-                                                                 ">= the game's answers; default 8)")
+    p.add_argument("--answer-tokens", type=int, help="answer letters in the model's vocabulary (2..26, >= the "
+                                                     "game's answers; default max(8, answers))")
     p.add_argument("--all", action="store_true", help="run every pair of the profile (and, full, the settings sweep)")
     p.add_argument("--profile", choices=list(PROFILES), default="quick", help="--all: quick (default) or full")
     p.add_argument("--pair", choices=[q.name for q in PAIRS], help="run one pair")
     p.add_argument("--sweep", action="store_true", help="run the TRL settings sweep (alone, or with --all: added to "
                                                         "the quick profile)")
     p.add_argument("--format", choices=["json", "text"], default="text")
-    p.add_argument("--out", help="a file for one case or pair; a directory for --all (default reports/trainer_check)")
+    p.add_argument("--out", help="a file for one case or pair; a folder for --all and --sweep (default "
+                                 "reports/trainer_check; new, empty or written by alft trainer-check)")
     p.set_defaults(func=_cmd)
 
 
@@ -139,13 +149,8 @@ def jsonable(x):
     return x
 
 
-def _write(path: Path, text: str) -> None:
-    from estimators._io import atomic_write_text
-    atomic_write_text(path, text)
-
-
 def _cmd(args) -> int:
-    from estimators._io import check_writable_target
+    from estimators.outputs import check_output_dir, check_output_file, output_dir, write_output_file
 
     from .cases import get_pair
 
@@ -158,36 +163,34 @@ def _cmd(args) -> int:
         get_pair(args.pair).engine if args.pair else args.engine}
     for engine in sorted(engines):
         _require(engine)
-    out_dir = None
-    if suite:
-        out_dir = Path(args.out or "reports/trainer_check")
-        if out_dir.exists() and not out_dir.is_dir():
-            raise ValueError(f"--out {str(out_dir)!r} exists and is not a directory (--all and --sweep write a "
-                             f"directory: trainer_check.json and trainer_check.md)")
+    if suite:  # the output rule: a new, empty or own folder, checked before any run
+        out_dir = check_output_dir(args.out or DEFAULT_OUT, TRAINER_CHECK_DIR)
     elif args.out is not None:
-        check_writable_target(args.out, name="--out")
+        check_output_file(args.out)
     if suite:
         from .suite import run_all
-        out_dir.mkdir(parents=True, exist_ok=True)
-        doc = run_all(args.profile, seeds=args.seeds, steps=args.steps, pairs=args.all,
-                      sweep=True if args.sweep else None, checkpoint=lambda d: _write_suite(out_dir, d))
-        print(f"wrote {out_dir / 'trainer_check.json'} and {out_dir / 'trainer_check.md'}", file=sys.stderr)
+        with output_dir(out_dir, TRAINER_CHECK_DIR) as staged:  # progress is written into the staged folder
+            doc = run_all(args.profile, seeds=args.seeds, steps=args.steps, pairs=args.all,
+                          sweep=True if args.sweep else None, checkpoint=lambda d: _write_suite(staged.tmp, d))
+        print(f"wrote {staged.out / 'trainer_check.json'} and {staged.out / 'trainer_check.md'}", file=sys.stderr)
     elif args.pair:
         from .suite import run_pair
         doc = run_pair(get_pair(args.pair), seeds=args.seeds, steps=args.steps)
     else:
         doc = _single(args)
     doc = jsonable(doc)
-    text = json.dumps(doc, indent=1) + "\n" if args.format == "json" else _text(doc)
+    text = json.dumps(doc, indent=1, allow_nan=False) + "\n" if args.format == "json" else _text(doc)
     if args.out is not None and not suite:
-        _write(Path(args.out), text)
+        write_output_file(args.out, text)
     sys.stdout.write(text)
     ok = doc.get("agrees", True) and all("error" not in s for s in doc.get("settings_sweep", []))
     return 0 if ok or not (suite or args.pair) else 1
 
 
-def _write_suite(out_dir: Path, doc: dict) -> None:
+def _write_suite(folder: Path, doc: dict) -> None:
+    from estimators._io import atomic_write_text
+
     from .suite import markdown
     doc = jsonable(doc)
-    _write(out_dir / "trainer_check.json", json.dumps(doc, indent=1) + "\n")
-    _write(out_dir / "trainer_check.md", markdown(doc))
+    atomic_write_text(folder / "trainer_check.json", json.dumps(doc, indent=1, allow_nan=False) + "\n", mkdir=False)
+    atomic_write_text(folder / "trainer_check.md", markdown(doc), mkdir=False)

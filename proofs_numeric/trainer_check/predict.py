@@ -69,12 +69,12 @@ def case_table(case: Case):
 
 
 def initial_distribution(game) -> np.ndarray:
-    """Where the game's dynamics start: the game's initial logits when it has them, else uniform."""
+    """Where the game's dynamics start: the answer distribution of its initial trace logits (uniform logits when it
+    has none, so answers with more traces start with more mass)."""
     logits = getattr(game, "initial_logits", None)
-    if logits is None:
-        return np.full(game.m, 1.0 / game.m)
-    return game.answer_probabilities(np.exp(np.asarray(logits) - np.max(logits)) /
-                                     np.exp(np.asarray(logits) - np.max(logits)).sum())
+    theta = np.zeros(game.T) if logits is None else np.asarray(logits, dtype=np.float64)
+    pi = np.exp(theta - theta.max())
+    return game.answer_probabilities(pi / pi.sum())
 
 
 def predict(game, table, advantage: str) -> dict:
@@ -87,5 +87,6 @@ def predict(game, table, advantage: str) -> dict:
             "advantage": advantage, "support_lost": list(eq["support_lost"][0]),
             "other_fixed_points": [np.asarray(q).tolist() for q in eq["fixed_points"][1:]],
             "reached_distance": float(eq["reached_distance"]),
+            "fixed_points_listed": 1 + len(eq["fixed_points"][1:]),
             "how": ("the group-std fixed point by exact enumeration of group compositions" if advantage == "grpo"
                     else "the KKT fixed point of the effective table's exact marginal reached from uniform")}

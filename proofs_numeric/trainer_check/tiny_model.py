@@ -23,8 +23,8 @@ import string
 
 import numpy as np
 
-__all__ = ["ANSWER_LETTERS", "PROMPT", "MAX_ANSWER_TOKENS", "SPECIAL_TOKENS", "check_answer_tokens", "TinyLM",
-           "build_tiny_lm"]
+__all__ = ["ANSWER_LETTERS", "PROMPT", "MAX_ANSWER_TOKENS", "SPECIAL_TOKENS", "DEFAULT_ANSWER_TOKENS",
+           "check_answer_tokens", "TinyLM", "build_tiny_lm"]
 
 ANSWER_LETTERS = string.ascii_lowercase
 MAX_ANSWER_TOKENS = len(ANSWER_LETTERS)
@@ -41,8 +41,17 @@ def _offline():
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
+DEFAULT_ANSWER_TOKENS = 8
+
+
 def check_answer_tokens(answer_tokens, m: int | None = None) -> int:
-    """``answer_tokens`` must be an integer in [2, 26] and at least the game's number of answers ``m``."""
+    """``answer_tokens`` must be an integer in [2, 26] and at least the game's number of answers ``m``; None means
+    max(8, m) (the 5-answer games get 8 letters, a larger game one letter per answer)."""
+    if answer_tokens is None:
+        answer_tokens = max(DEFAULT_ANSWER_TOKENS, m or 0)
+        if answer_tokens > MAX_ANSWER_TOKENS:
+            raise ValueError(f"the game has {m} answers, more than the {MAX_ANSWER_TOKENS} answer letters the model "
+                             f"can have")
     if isinstance(answer_tokens, bool) or not isinstance(answer_tokens, (int, np.integer)) or \
             not 2 <= int(answer_tokens) <= MAX_ANSWER_TOKENS:
         raise ValueError(f"answer_tokens must be an integer in [2, {MAX_ANSWER_TOKENS}] (one letter per answer), "
@@ -104,9 +113,10 @@ def _tokenizer(answer_tokens: int):
                                    unk_token="<unk>")
 
 
-def build_tiny_lm(m: int, *, answer_tokens: int = 8, seed: int = 0, initial=None) -> TinyLM:
-    """A random one-layer Llama (hidden size 16, about 3k parameters) whose answer distribution at the prompt is
-    ``initial`` (default uniform over the m answers); non-answer tokens start at logit -20 there.
+def build_tiny_lm(m: int, *, answer_tokens: int | None = None, seed: int = 0, initial=None) -> TinyLM:
+    """A random one-layer Llama (hidden size 16, about 3k parameters) with ``answer_tokens`` answer letters
+    (default max(8, m)) whose answer distribution at the prompt is ``initial`` (default uniform over the m answers);
+    non-answer tokens start at logit -20 there.
 
     ``seed`` draws the weights (torch's generator is seeded here).
     """

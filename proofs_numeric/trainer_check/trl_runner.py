@@ -20,10 +20,13 @@ import numpy as np
 
 from .tiny_model import build_tiny_lm
 
-__all__ = ["SCALE_REWARDS", "TrainerSettings", "run_trl_seed", "adapter_advantage"]
+__all__ = ["SCALE_REWARDS", "MAX_STEPS", "MAX_COMPLETIONS_PER_STEP", "TrainerSettings", "run_trl_seed",
+           "adapter_advantage", "check_run_size", "check_batch"]
 
 #: TRL's scale_rewards and the advantage each makes (estimators.advantages; the group-std one has no table form)
 SCALE_REWARDS = {"none": "rloo", "batch": "rloo", "group": "grpo"}
+#: work budget of one run: the policy is read (and kept) after every step; completions per step
+MAX_STEPS, MAX_COMPLETIONS_PER_STEP = 100_000, 65_536
 
 
 @dataclass(frozen=True)
@@ -53,10 +56,10 @@ class TrainerSettings:
         if self.scale_rewards not in SCALE_REWARDS:
             raise ValueError(f"scale_rewards must be one of {sorted(SCALE_REWARDS)} (TRL 1.16's GRPOConfig values), "
                              f"got {self.scale_rewards!r}")
-        for name, lo in (("steps", 1), ("groups", 1), ("num_iterations", 1)):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < lo:
-                raise ValueError(f"{name} must be an integer >= {lo}, got {v!r}")
+        check_run_size(self.steps, self.groups)
+        if isinstance(self.num_iterations, bool) or not isinstance(self.num_iterations, int) or \
+                not 1 <= self.num_iterations <= 64:
+            raise ValueError(f"num_iterations must be an integer in [1, 64], got {self.num_iterations!r}")
         for name, positive in (("learning_rate", True), ("kl_beta", False), ("max_grad_norm", False),
                                ("weight_decay", False), ("epsilon", True)):
             v = getattr(self, name)
@@ -72,6 +75,20 @@ class TrainerSettings:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def check_run_size(steps, groups) -> None:
+    """``steps`` in [1, MAX_STEPS] and ``groups`` in [1, MAX_COMPLETIONS_PER_STEP // 2] (the work budget of a run;
+    the group size is checked against it when the run starts)."""
+    for name, v, hi in (("steps", steps, MAX_STEPS), ("groups", groups, MAX_COMPLETIONS_PER_STEP // 2)):
+        if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= hi:
+            raise ValueError(f"{name} must be an integer in [1, {hi}], got {v!r}")
+
+
+def check_batch(groups: int, K: int) -> None:
+    if groups * K > MAX_COMPLETIONS_PER_STEP:
+        raise ValueError(f"groups x K = {groups} x {K} = {groups * K} completions per step is over the budget of "
+                         f"{MAX_COMPLETIONS_PER_STEP}; use fewer groups")
 
 
 def adapter_advantage(table, settings: TrainerSettings) -> dict:
@@ -115,7 +132,7 @@ def _quiet():
         transformers.utils.logging.enable_progress_bar()
 
 
-def run_trl_seed(game, table, settings: TrainerSettings, seed: int, *, answer_tokens: int = 8,
+def run_trl_seed(game, table, settings: TrainerSettings, seed: int, *, answer_tokens: int | None = None,
                  initial=None) -> dict:
     """Train the tiny LM from ``seed`` with GRPOTrainer; the policy's answer distribution at every step.
 
@@ -131,6 +148,7 @@ def run_trl_seed(game, table, settings: TrainerSettings, seed: int, *, answer_to
     from estimators.torch import trl_reward_function
 
     K = table.K
+    check_batch(settings.groups, K)
     lm = build_tiny_lm(game.m, answer_tokens=answer_tokens, seed=seed, initial=initial)
     r = game.r
     history, sampled, sampled_at = [lm.answer_distribution()], [], []

@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from .tiny_model import build_tiny_lm
+from .trl_runner import check_batch, check_run_size
 
 __all__ = ["VERL_ESTIMATORS", "VerlSettings", "run_verl_seed", "verl_batch", "verl_advantages"]
 
@@ -45,10 +46,7 @@ class VerlSettings:
         if (self.adv_estimator, bool(self.norm_adv_by_std_in_grpo)) not in VERL_ESTIMATORS:
             raise ValueError(f"adv_estimator must be one of {sorted({k for k, _ in VERL_ESTIMATORS})} (the verl "
                              f"estimators with a group baseline this check predicts), got {self.adv_estimator!r}")
-        for name in ("steps", "groups"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
+        check_run_size(self.steps, self.groups)
         for name in ("learning_rate", "clip_ratio", "max_grad_norm"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not np.isfinite(v) or v <= 0:
@@ -102,12 +100,13 @@ def verl_advantages(batch, table, beta: float, K: int, settings: VerlSettings):
     return out.batch["advantages"]
 
 
-def run_verl_seed(game, table, settings: VerlSettings, seed: int, *, answer_tokens: int = 8, initial=None) -> dict:
+def run_verl_seed(game, table, settings: VerlSettings, seed: int, *, answer_tokens: int | None = None, initial=None) -> dict:
     """As :func:`.trl_runner.run_trl_seed`, through verl's advantage and loss code; same return fields."""
     import torch
     from verl.trainer.ppo.core_algos import compute_policy_loss_vanilla
 
     K = table.K
+    check_batch(settings.groups, K)
     lm = build_tiny_lm(game.m, answer_tokens=answer_tokens, seed=seed, initial=initial)
     model, n = lm.model, settings.groups * K
     gen = torch.Generator().manual_seed(seed)

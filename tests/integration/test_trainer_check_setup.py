@@ -72,8 +72,9 @@ def test_cli_json_fields(capsys):
     (["--answer-tokens", "4"], "the game has 5 answers but the model has answer_tokens=4"),
     (["--num-generations", "8"], "the table has K = 4 entries but num_generations=8"),
     (["--answer-tokens", "27"], r"answer_tokens must be an integer in \[2, 26\]"),
-    (["--seeds", "1"], "seeds must be an integer >= 2"),
-    (["--steps", "0"], "steps must be an integer >= 1"),
+    (["--seeds", "1"], r"seeds must be an integer in \[2, 1000\]"),
+    (["--steps", "0"], r"steps must be an integer in \[1, 100000\]"),
+    (["--groups", "20000"], "groups x K = 20000 x 4 = 80000 completions per step is over the budget"),
     (["--last", "9", "--steps", "4"], r"last must be an integer in \[1, steps\] = \[1, 4\]"),
     (["--lr", "-1"], "learning_rate must be a finite number > 0"),
     (["--engine", "verl", "--kl-beta", "0.1"], "--kl-beta apply to --engine trl only"),
@@ -99,3 +100,26 @@ def test_api_bad_input():
         run_trl_seed(game, build_table("kl", "jackknife", 4), TrainerSettings(steps=1, groups=1), 0, answer_tokens=3)
     with pytest.raises(ValueError, match="the table has K = 4 entries but num_generations=6"):
         run_case(Case("default", "jackknife", 4), TrainerSettings(steps=1, groups=1), seeds=2, num_generations=6)
+
+
+@pytest.mark.parametrize("table_advantage, scale_rewards", [("decoupled", "none"), ("rloo", "none"),
+                                                            ("rloo", "batch"), ("decoupled", "group")])
+def test_the_adapter_applies_the_table_as_built(table_advantage, scale_rewards):
+    """Whatever the adapter would read from the trainer (it corrects a plain table under scale_rewards='none'),
+    the explicit advantage= the check passes makes it apply the table exactly as built: -beta g(C_i)."""
+    import inspect
+    import warnings
+
+    from estimators.torch import trl_reward_function
+    from proofs_numeric.trainer_check.trl_runner import adapter_advantage
+
+    game = get_game("euclidean")
+    table = build_table("euclidean", "ustat", 4, advantage=table_advantage)
+    kw = adapter_advantage(table, TrainerSettings(scale_rewards=scale_rewards))
+    assert ("advantage" in kw) == ("advantage" in inspect.signature(trl_reward_function).parameters)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # 'grpo' warns that no table-only correction exists
+        f = trl_reward_function(table, num_generations=4, scale=-game.beta, **kw)
+        got = f(prompts=["?"] * 8, completions=list("aaba" "cdec"))
+    counts = [2, 2, 0, 2, 1, 0, 0, 1]  # leave-one-out counts in each group of 4
+    np.testing.assert_allclose(got, [-game.beta * table.values[c] for c in counts], rtol=0, atol=1e-12)
