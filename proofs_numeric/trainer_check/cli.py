@@ -26,52 +26,67 @@ TRAINER_CHECK_DIR = OutputKind(command="alft trainer-check",
 
 def add_parser(sub) -> None:
     from ..game.spec import GAMES
+    from ..helpformat import HelpFormatter
     from .cases import DEFAULT_SEEDS, DEFAULT_STEPS, PAIRS, PROFILES
     from .predict import TABLE_ADVANTAGES
     from .trl_runner import SCALE_REWARDS
 
-    p = sub.add_parser("trainer-check", help="does a real trainer land on the game's fixed point? (C9)",
-                       description="Train a tiny random LM whose completion is one answer token with TRL's "
-                                   "GRPOTrainer (or verl's advantage code), read its answer distribution from the "
-                                   "logits, and compare the end point over seeds with the game's exact fixed point "
-                                   "for the same table and advantage.")
-    p.add_argument("--game", choices=sorted(GAMES), default="euclidean")
-    p.add_argument("--K", type=int, default=4, help="group size = the trainer's num_generations (default 4)")
-    p.add_argument("--method", default="ustat", help="estimator table method (default ustat)")
-    p.add_argument("--eps", type=float, help="aqp: bias budget")
-    p.add_argument("--solve", action="store_true", help="aqp: solve the table (needed for advantage rloo)")
+    p = sub.add_parser(
+        "trainer-check", help="does a real trainer land on the game's fixed point? (C9)", formatter_class=HelpFormatter,
+        description="Train a tiny random LM whose completion is one answer token with TRL's GRPOTrainer (or verl's "
+                    "advantage code), read its answer distribution from the logits, and compare the end point over "
+                    "seeds with the game's exact fixed point for the same table and advantage. Needs the "
+                    "integration extra (trl, verl).",
+        epilog="exit status:\n  0  done (one case: printed whatever it found; --all, --pair, --sweep: every pair "
+               "agrees and every sweep entry ran)\n  1  --all, --pair or --sweep: a pair disagrees or an entry "
+               "failed (the record is still written)\n  2  bad arguments, or trl/verl missing (nothing is run)\n\n"
+               "examples:\n"
+               "  alft trainer-check --game euclidean --K 4 --method ustat --advantage rloo --format json\n"
+               "  alft trainer-check --game default --K 8 --method jackknife --scale-rewards group\n"
+               "  alft trainer-check --engine verl --adv-estimator grpo --no-norm-adv-by-std\n"
+               "  alft trainer-check --pair kl-K8-jackknife-aqp --seeds 4\n"
+               "  alft trainer-check --all --profile full --out reports/trainer_check")
+    p.add_argument("--game", choices=sorted(GAMES), default="euclidean", help="the game (default: euclidean)")
+    p.add_argument("--K", type=int, default=4, help="group size = the trainer's num_generations (default: 4)")
+    p.add_argument("--method", default="ustat", help="estimator table method (default: ustat)")
+    p.add_argument("--eps", type=float, help="aqp: bias budget (default: none)")
+    p.add_argument("--solve", action="store_true", help="aqp: solve the table (needed for advantage rloo; default: "
+                                                        "load a shipped table)")
     p.add_argument("--advantage", choices=list(TABLE_ADVANTAGES), default="rloo",
-                   help="the advantage the table is built for: rloo (default; corrected for the trainer's group "
-                        "mean) or decoupled (the plain table)")
+                   help="the advantage the table is built for: rloo (corrected for the trainer's group mean) or "
+                        "decoupled (the plain table) (default: rloo)")
     p.add_argument("--scale-rewards", choices=sorted(SCALE_REWARDS), default="none",
-                   help="TRL's GRPOConfig.scale_rewards: none (default) and batch are the rloo advantage, group the "
-                        "group-std one")
-    p.add_argument("--engine", choices=["trl", "verl"], default="trl")
-    p.add_argument("--adv-estimator", default="rloo", help="verl: algorithm.adv_estimator (grpo, rloo, "
-                                                           "reinforce_plus_plus_baseline)")
-    p.add_argument("--no-norm-adv-by-std", action="store_true", help="verl GRPO: norm_adv_by_std_in_grpo=False")
-    p.add_argument("--num-generations", type=int, help="the trainer's group size (default: K; must equal K)")
-    p.add_argument("--seeds", type=int, default=DEFAULT_SEEDS, help=f"runs (default {DEFAULT_SEEDS})")
-    p.add_argument("--steps", type=int, help=f"optimizer steps per run (default {DEFAULT_STEPS})")
-    p.add_argument("--groups", type=int, help="groups of K per step (default 512 // K)")
+                   help="TRL's GRPOConfig.scale_rewards: none and batch are the rloo advantage, group the group-std "
+                        "one (default: none)")
+    p.add_argument("--engine", choices=["trl", "verl"], default="trl", help="TRL's GRPOTrainer, or verl's advantage "
+                                                                            "and loss code (default: trl)")
+    p.add_argument("--adv-estimator", default="rloo", help="verl: algorithm.adv_estimator, one of grpo, rloo, "
+                                                           "reinforce_plus_plus_baseline (default: rloo)")
+    p.add_argument("--no-norm-adv-by-std", action="store_true", help="verl GRPO: norm_adv_by_std_in_grpo=False "
+                                                                     "(default: True)")
+    p.add_argument("--num-generations", type=int, help="the trainer's group size; must equal K (default: K)")
+    p.add_argument("--seeds", type=int, default=DEFAULT_SEEDS, help=f"runs, 2..1000 (default: {DEFAULT_SEEDS})")
+    p.add_argument("--steps", type=int, help=f"optimizer steps per run (default: {DEFAULT_STEPS})")
+    p.add_argument("--groups", type=int, help="groups of K per step (default: 512 // K)")
     p.add_argument("--last", type=int, help="readings averaged per run (default: the last third)")
-    p.add_argument("--lr", type=float, help="peak learning rate (default 0.01, decayed linearly to 0)")
-    p.add_argument("--lr-scheduler", help="TRL lr_scheduler_type (default linear)")
-    p.add_argument("--kl-beta", type=float, help="TRL GRPOConfig.beta, KL to the reference model (default 0)")
-    p.add_argument("--max-grad-norm", type=float, help="gradient clipping (default 1)")
-    p.add_argument("--weight-decay", type=float, help="TRL AdamW weight decay (default 0)")
-    p.add_argument("--epsilon", type=float, help="TRL ratio clip (default 0.2)")
-    p.add_argument("--num-iterations", type=int, help="TRL updates per generation batch (default 1)")
-    p.add_argument("--answer-tokens", type=int, help="answer letters in the model's vocabulary (2..26, >= the "
-                                                     "game's answers; default max(8, answers))")
-    p.add_argument("--all", action="store_true", help="run every pair of the profile (and, full, the settings sweep)")
-    p.add_argument("--profile", choices=list(PROFILES), default="quick", help="--all: quick (default) or full")
-    p.add_argument("--pair", choices=[q.name for q in PAIRS], help="run one pair")
-    p.add_argument("--sweep", action="store_true", help="run the TRL settings sweep (alone, or with --all: added to "
-                                                        "the quick profile)")
-    p.add_argument("--format", choices=["json", "text"], default="text")
-    p.add_argument("--out", help="a file for one case or pair; a folder for --all and --sweep (default "
-                                 "reports/trainer_check; new, empty or written by alft trainer-check)")
+    p.add_argument("--lr", type=float, help="peak learning rate, decayed linearly to 0 (default: 0.01)")
+    p.add_argument("--lr-scheduler", help="TRL lr_scheduler_type (default: linear)")
+    p.add_argument("--kl-beta", type=float, help="TRL GRPOConfig.beta, KL to the reference model (default: 0)")
+    p.add_argument("--max-grad-norm", type=float, help="gradient clipping (default: 1)")
+    p.add_argument("--weight-decay", type=float, help="TRL AdamW weight decay (default: 0)")
+    p.add_argument("--epsilon", type=float, help="ratio clip (default: 0.2)")
+    p.add_argument("--num-iterations", type=int, help="TRL updates per generation batch (default: 1)")
+    p.add_argument("--answer-tokens", type=int, help="answer letters in the model's vocabulary, 2..26 and >= the "
+                                                     "game's answers (default: max(8, answers))")
+    p.add_argument("--all", action="store_true", help="run every pair of the profile (and, full, the settings "
+                                                      "sweep) (default: one case)")
+    p.add_argument("--profile", choices=list(PROFILES), default="quick", help="--all: quick or full (default: quick)")
+    p.add_argument("--pair", choices=[q.name for q in PAIRS], help="run one pair (default: none)")
+    p.add_argument("--sweep", action="store_true", help="run the TRL settings sweep, alone or with --all (default: "
+                                                        "with --all --profile full only)")
+    p.add_argument("--format", choices=["json", "text"], default="text", help="standard output (default: text)")
+    p.add_argument("--out", help="a file for one case or pair; a folder for --all and --sweep, new, empty or "
+                                 "written by alft trainer-check (default: none; reports/trainer_check for a suite)")
     p.set_defaults(func=_cmd)
 
 
