@@ -45,13 +45,11 @@ def test_trl_samples_the_policy_it_reads():
     """Every completion TRL generates is one answer letter (the run raises otherwise), and the answers it draws
     follow the distribution read from the logits (pooled chi-square over 20 steps x 256 completions, seeded:
     deterministic here; as a test its false-alarm rate is at most 1e-3)."""
-    game = get_game("default")
     out = run_case(Case("default", "jackknife", 4), TrainerSettings(steps=20, groups=64, learning_rate=0.05),
                    seeds=2, log=lambda m: None)
     assert out["sampling_check"]["samples"] == 2 * 20 * 256
     assert out["sampling_check"]["p_value"] > 1e-3
     assert len(out["trajectory_tv"]["tv"]) == 11 and out["trajectory_tv"]["tv"][-1] < out["trajectory_tv"]["tv"][0]
-    assert out["predicted"] == pytest.approx(np.asarray(out["predicted"]).tolist()) and game.m == 5
 
 
 def test_cli_json_fields(capsys):
