@@ -332,6 +332,40 @@ def section_monte_carlo(params, seed: int) -> dict:
     return {"ok": all(good), "n_ok": sum(good), "rows": rows, "per": out, "z_crit": zc}
 
 
+# -- the game predicts a real trainer (alft trainer-check) ------------------------------------------------------
+
+def section_trainer(params, log) -> dict | None:
+    """TRL / verl training runs of :mod:`proofs_numeric.trainer_check` for ``params["trainer_pairs"]``: each side
+    lands on its own predicted fixed point and away from the other's. None when the profile lists no pair; a
+    ``skipped`` reason when the trainers are not installed (``pip install -e ".[integration]"``)."""
+    names = params.get("trainer_pairs") or []
+    if not names:
+        return None
+    try:
+        import trl  # noqa: F401
+        import verl  # noqa: F401
+    except ImportError as exc:
+        return {"skipped": f"the trainers are not installed ({exc.name}); pip install -e '.[integration]'"}
+    from .trainer_check.cases import get_pair
+    from .trainer_check.suite import run_pair
+    per, rows = [], []
+    for name in names:
+        r = run_pair(get_pair(name), seeds=params["trainer_seeds"], steps=params["trainer_steps"], log=log)
+        per.append({"pair": name, "agrees": bool(r["agrees"]), "tv_between_predictions": r["tv_between_predictions"],
+                    "sides": [{"label": sd["label"], "tv_to_own": sd["tv_trained_to_predicted"],
+                               "tv_to_other": sd["tv_trained_to_other"]} for sd in r["sides"]]})
+        for sd in r["sides"]:
+            own, oth = sd["tv_trained_to_predicted"], sd["tv_trained_to_other"]
+            rows.append([name, sd["label"], f"{r['tv_between_predictions']:.4f}", _tv_text(own), _tv_text(oth),
+                         "yes" if sd["verdict"]["agrees"] else "no"])
+        log(f"  [C9] trainer-check {name}: agrees = {r['agrees']}")
+    return {"per": per, "rows": rows, "n_ok": sum(p["agrees"] for p in per)}
+
+
+def _tv_text(d) -> str:
+    return f"{d['tv']:.4f} [{d['tv_lower']:.4f}, {d['tv_upper']:.4f}]"
+
+
 # -- plots ---------------------------------------------------------------------------------------------------
 
 def _plot_effective_bias(per, ctx):
@@ -388,10 +422,11 @@ def run(params, ctx) -> ClaimResult:
     best = section_best_bias(params, ctx.log)
     fps = section_fixed_points(params, ctx.log)
     mc = section_monte_carlo(params, ctx.seed + 90)
+    trainer = section_trainer(params, ctx.log)
     checks = {"theorem_by_enumeration": thm["ok"], "corrected_ustat_exact": exactness["ok"],
               "effective_bias_above_optimum": bias["ok"], "best_bias_certified": best["ok"],
               "fixed_points": fps["ok"], "monte_carlo": mc["ok"]}
-    criteria = _criteria(params, thm, exactness, bias, best, fps, mc)
+    criteria = _criteria(params, thm, exactness, bias, best, fps, mc) + _trainer_criteria(trainer)
     status = verdict(criteria)
     plots = [p for p in (_plot_effective_bias(bias["per"], ctx), _plot_fixed_points(fps["rows"], ctx)) if p]
     eu = {(r["K"], r["built_for"], r["advantage"]): r["tv"] for r in fps["rows"] if r["game"] == "euclidean"}
@@ -406,7 +441,8 @@ def run(params, ctx) -> ClaimResult:
         figures={"checks": checks, "theorem_cases": thm["cases"], "exactness_checks": exactness["checks"],
                  "effective_bias": bias["per"], "best_effective_bias": best["per"],
                  "fixed_points": [{k: v for k, v in r.items() if k != "p"} for r in fps["rows"]],
-                 "monte_carlo": mc["per"]},
+                 "monte_carlo": mc["per"],
+                 "trainer_check": None if trainer is None else trainer.get("per", trainer)},
         accuracy={
             "theorem": "exact rational arithmetic over every composition of the group (no rounding)",
             "effective bias": ("min over constants c of sup_p p|B + c − target|: upper end certified (Taylor models in Arb, "
@@ -434,7 +470,10 @@ def run(params, ctx) -> ClaimResult:
             ReportTable("Monte Carlo: mean advantage gap between the first and last answer (leave-one-out)",
                         ["K", "table built for", "groups", "gap observed", "gap if unbiased", "max |z|", "z crit",
                          "consistent"], mc["rows"]),
-        ],
+        ] + ([ReportTable("The game predicts the trainer: TRL / verl runs against the exact fixed points",
+                          ["pair", "side", "TV between predictions", "TV to own prediction [95%]",
+                           "TV to the other's [95%]", "agrees"], trainer["rows"])]
+             if trainer and "rows" in trainer else []),
         plots=plots,
         captions={
             "c9_effective_bias.png": _bias_caption(bias["per"]),
@@ -446,7 +485,7 @@ def run(params, ctx) -> ClaimResult:
             "Theorem 1 is proved in docs/advantages.md; the enumeration checks instances exactly.",
             "The group std (grpo) has no table-only correction; its fixed points are measured by exact enumeration.",
             "Monte Carlo: the uncorrected table must be rejected and the corrected one accepted (a test with power).",
-        ],
+        ] + _trainer_notes(trainer),
     )
 
 
@@ -455,6 +494,23 @@ def _bias_caption(per) -> str:
     return (f"Under the leave-one-out baseline (certified upper ends; K = {r['K']}, {method_label(r['method'])}): "
             f"effective weighted bias {r['plain_under_rloo'][1]:.4g} as is, {r['corrected_under_rloo'][1]:.4g} "
             f"corrected; no table goes below E* for K - 1 samples, {r['E_star_K_minus_1'][1]:.4g}.")
+
+
+def _trainer_notes(trainer) -> list:
+    if trainer is None:
+        return ["Real trainers (TRL, verl) are checked against these fixed points by `alft trainer-check` "
+                "(docs/trainer_check.md) and in the full profile."]
+    if "skipped" in trainer:
+        return [f"The trainer check of this profile did not run: {trainer['skipped']}."]
+    return []
+
+
+def _trainer_criteria(trainer) -> list:
+    if not trainer or "skipped" in trainer:
+        return []
+    return [every("the game predicts the trainer", "in each pair trained with TRL or verl, each side's end point is "
+                  "within its interval of its own predicted fixed point and measurably away from the other side's",
+                  trainer["n_ok"], len(trainer["per"]))]
 
 
 def _criteria(params, thm, exactness, bias, best, fps, mc) -> list:
@@ -529,6 +585,8 @@ CLAIM = ClaimSpec(
         "full": {**_COMMON, "enum_K": [2, 3, 4, 5, 6, 7, 8], "exact_K": [3, 4, 5, 6, 8, 12, 16, 32, 64],
                  "bias_K": [4, 8, 16, 32, 64, 128], "best_K": list(range(3, 129)),
                  "minimax_cert_K": [4, 8, 16, 24, 32, 64], "game_K": [3, 4, 8, 16, 32, 64], "grpo_K": [4, 8, 16, 32],
-                 "mc_K": [4, 8, 32], "mc_groups": 2_000_000},
+                 "mc_K": [4, 8, 32], "mc_groups": 2_000_000,
+                 "trainer_pairs": ["euclidean-K4-ustat", "kl-K8-jackknife-aqp", "verl-euclidean-K4-ustat"],
+                 "trainer_seeds": 4, "trainer_steps": 100},
     },
 )
