@@ -499,7 +499,7 @@ def _bias_caption(per) -> str:
 def _trainer_notes(trainer) -> list:
     if trainer is None:
         return ["Real trainers (TRL, verl) are checked against these fixed points by `alft trainer-check` "
-                "(docs/trainer_check.md) and in the full profile."]
+                "(its guide is in the docs folder) and in the full profile."]
     if "skipped" in trainer:
         return [f"The trainer check of this profile did not run: {trainer['skipped']}."]
     return []
