@@ -1,11 +1,12 @@
 """Rebuilding the shipped AQP set (``alft tables --rebuild aqp``): solve, certify, write, swap in (claim C6).
 
 Each K is solved along its budgets from the largest eps down (warm starts), in worker processes; every
-table is certified (:func:`.core.solve`) and written with its bound certificate. A budget whose table
-cannot be certified in float64 is recorded as refused, with the solver's reason. The new data directory
-is written beside the old one (``.data.<random>.partial``) and swapped in only when complete, with the
-manifest of checksums last. The target must be new, empty or an AQP data folder (:data:`AQP_DATA`): a
-folder of the user's is refused, and the frontier data in it are kept.
+table is certified (:func:`.core.solve`) and written with its bound certificate. Every (K, eps) is attempted;
+one whose table cannot be certified is recorded as refused with its structured cause
+(:meth:`.core.AQPError.to_dict`: ``cause``, ``message`` and the numbers in ``details``). The new data directory
+is written beside the old one (``.data.<random>.partial``) and swapped in only when complete, with the manifest
+of checksums last. The target must be new, empty or an AQP data folder (:data:`AQP_DATA`): a folder of the
+user's is refused, and the frontier data in it are kept.
 """
 from __future__ import annotations
 
@@ -47,7 +48,7 @@ def build_K(K: int, eps_values=SHIPPED_EPS, use_cache: bool = True, neighbour: d
     for eps, res in solve_path(gen, K, eps_values, stored=True, use_cache=use_cache, neighbour=neighbour, log=log):
         sols[float(eps)] = res
         if isinstance(res, AQPError):
-            tables[_eps_key(eps)] = {"refused": str(res)}
+            tables[_eps_key(eps)] = {"refused": res.to_dict()}
             continue
         t = table_from_result(res, gen, {"eps": float(eps), "objective": "integrated"}, keep_reference=False)
         d = t.to_dict()

@@ -112,11 +112,11 @@ def dual_lower_bound(K: int, target: Target, tau_up: float, points, nu, *, prec:
                 w[c] += v * xa * b[c]
             fsum += v * target.f(xa)
         if hessian11 is None:
-            H11 = objective.arb_h11(prec)
+            z = objective.solve_h11(w[1:], prec)      # rigorous enclosure (cached approximate inverse)
         else:
-            H11 = hessian11()
-        z = H11.solve(arb_mat(K - 1, 1, w[1:]))       # rigorous enclosure
-        quad = sum((w[c] * z[c - 1, 0] for c in range(1, K)), arb(0))
+            zm = hessian11().solve(arb_mat(K - 1, 1, w[1:]))       # rigorous enclosure
+            z = [zm[i, 0] for i in range(K - 1)]
+        quad = sum((w[c] * z[c - 1] for c in range(1, K)), arb(0))
         l1 = sum((abs(v) for v in nu_a), arb(0))
         lb = -quad / 4 - fsum - arb(tau_up) * l1
         if not lb.is_finite():

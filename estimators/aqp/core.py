@@ -40,12 +40,11 @@ from .._validate import as_real, check_K
 from ..minimax.certify import CertificateError, float_down, float_up
 from ..minimax.targets import target_for
 from .objective import QuadraticObjective, check_objective_for
+from .version import AQP_VERSION, CAUSES
 
 __all__ = ["AQPResult", "AQPError", "EStarBracket", "solve", "solve_dual", "budget", "check_eps", "check_objective",
-           "AQP_VERSION", "K_MIN", "K_MAX", "DEFAULT_GAP_TOL", "OBJECTIVES", "SOLVE_MARGIN", "QuadraticObjective"]
+           "AQP_VERSION", "K_MIN", "K_MAX", "DEFAULT_GAP_TOL", "CAUSES", "OBJECTIVES", "SOLVE_MARGIN", "QuadraticObjective"]
 
-#: certifier name and version (cache key, certificate binding): bump when the numerics change
-AQP_VERSION = "aqp-2"
 K_MIN, K_MAX = 2, 128
 #: required relative width of the optimality bracket V(g) / lower - 1
 DEFAULT_GAP_TOL = 1e-3
@@ -55,8 +54,34 @@ SOLVE_MARGIN = 1e-8
 OBJECTIVES = ("integrated", "sup")
 
 
+
+
 class AQPError(CertificateError):
-    """An AQP table could not be solved or certified within its requirements (the message says why)."""
+    """An AQP table could not be solved or certified within its requirements.
+
+    ``cause`` (one of :data:`CAUSES`) and ``details`` (numbers: K, eps, the budget, the certified bias and
+    optimality bracket, entry size and float64 rounding, repairs, ...) say why in structured form; the message
+    says it in words. ``warm``: the extended-precision attempt's active set and scales (a warm start for a
+    neighbouring solve), or None."""
+
+    def __init__(self, message: str, *, cause: str = "solver_failure", details: dict | None = None,
+                 warm: dict | None = None):
+        if cause not in CAUSES:
+            raise ValueError(f"cause must be one of {list(CAUSES)}, got {cause!r}")
+        super().__init__(message)
+        self.cause, self.details, self.warm = cause, dict(details or {}), warm
+
+    def __reduce__(self):
+        extra = {k: getattr(self, k) for k in ("reason", "remedy") if hasattr(self, k)}   # remedy.with_remedy
+        return (_aqp_error, (str(self), self.cause, self.details, self.warm), extra or None)
+
+    def to_dict(self) -> dict:
+        """The refusal as JSON: ``{"cause", "message", "details"}``."""
+        return {"cause": self.cause, "message": str(self), "details": dict(self.details)}
+
+
+def _aqp_error(message, cause, details, warm):
+    return AQPError(message, cause=cause, details=details, warm=warm)
 
 
 def check_eps(eps) -> float:
@@ -241,7 +266,8 @@ def budget(generator, K: int, eps: float, *, use_cache: bool = True, E_star: ESt
             raise AQPError(
                 f"K={K}: the target is a polynomial of degree <= K - 1, so E*_K = 0 exactly and the budget "
                 f"(1 + eps) E*_K is 0 for every eps: the only table within it is the exactly unbiased U-statistic "
-                f"table (build_table(..., 'ustat', {K})); AQP needs a target with E*_K > 0 (or a smaller K)")
+                f"table (build_table(..., 'ustat', {K})); AQP needs a target with E*_K > 0 (or a smaller K)",
+                cause="zero_budget", details={"K": K, "E_lower": 0.0, "E_upper": 0.0})
     with ctx.workprec(128):
         e = arb(1) + arb(eps)
         lo = float_down(e * arb(E_lo))
@@ -335,13 +361,10 @@ def _decimal(x: Fraction, digits: int = 30) -> str:
 
 
 def _hints(target, K: int, g, tau: float) -> list:
-    """Local extrema of the error (interval centres for the sup certificate)."""
-    from .extended import _cheb_from_values, dense_grid, scan_extrema
-    from ..moments import binomial_pmf
-    grid = dense_grid(K, tau)
-    nodes = np.cos(np.pi * (np.arange(2 * K + 16) + 0.5) / (2 * K + 16))
-    vals = binomial_pmf(K - 1, (1.0 + nodes) / 2.0)[0] @ np.asarray(g, dtype=np.float64)
-    idx, e, xs, peak = scan_extrema(_cheb_from_values(vals), target, grid, tau)
+    """Local extrema of the error (interval centres for the sup certificate), located from B_g evaluated in Arb
+    (:func:`.extended.error_extrema`: accurate however large the entries)."""
+    from .extended import error_extrema
+    xs, _ = error_extrema(list(g), target, tau)
     return [float(x) for x in xs if 0 < x <= 1]
 
 
@@ -370,101 +393,213 @@ def _certify(gen, target, K, eps, bud, entries, hints, dual_points, dual_nu, pre
 
 
 def _solve_uncached(gen, target, K, eps, gap_tol, stored, warm, log, Q, E_star) -> AQPResult:
-    from .convex import solve_exchange
-    from .extended import ExtendedError, dense_grid, solve_extended, working_precision
     t_start = time.perf_counter()
     bud = budget(gen, K, eps, E_star=E_star)
-    tau_lo = bud["tau_lower"]
-    # room for the float64 rounding of entries as large as a neighbouring solution's; none is needed when
-    # the extended-precision table itself is certified (stored=False: the frontier)
-    g_guess = (warm.max_abs_g if warm is not None else 1.0) if stored else 0.0
-    tau_s = tau_lo * (1.0 - SOLVE_MARGIN - 0.3 * g_guess * 2.0 ** -53 / tau_lo)  # repaired if too small
+    # the solver aims a relative 1e-8 inside the budget (its tolerances); the float64 rounding of large entries is
+    # directed inwards at the error's extrema (:mod:`.rounding`) and repaired by tightening only if that fails
+    tau_s = bud["tau_lower"] * (1.0 - SOLVE_MARGIN)
     secs: dict = {}
     const = _constant_table(gen, target, K, bud)
     if const is not None:
         return _named(const, Q, bud)
-    # -- stage 1: double precision (skipped when a warm start says it failed next door)
+    w = _warm_info(warm)
     sol = None
     # double precision first, unless a neighbouring solution shows a variance far beyond its reach
-    if warm is None or warm.stage in ("clarabel", "constant") or warm.V < 1e3:
-        t0 = time.perf_counter()
-        sol = solve_exchange(target, K, tau_s, grid=dense_grid(K, tau_s),
-                             v_scale=warm.V if warm is not None and warm.V > 0 else None, objective=Q)
-        secs["clarabel"] = round(time.perf_counter() - t0, 4)
-        log(f"  [aqp] K={K} eps={eps:g}: Clarabel {sol.status} in {secs['clarabel']:.2f}s "
-            f"({sol.exchanges} exchanges, violation {sol.max_violation:.1e})")
-        if sol.ok and sol.max_violation <= 1e-7:
-            g64 = [float(v) for v in sol.g]
-            c = _certify(gen, target, K, eps, bud, g64, _hints(target, K, g64, tau_s) + list(sol.points),
-                         list(sol.points), list(sol.nu), 192, "stored", Q)
-            secs.update(c["seconds"])
-            if c["bias"].upper <= tau_lo and c["gap"] <= gap_tol:
-                pts, sg = sol.active()
-                return _named(_result(gen, K, eps, bud, g64, None, None, "clarabel", c, pts, sg, False, 0, 0, secs,
-                                      t_start), Q, bud)
-            log(f"  [aqp] K={K} eps={eps:g}: double precision does not certify (bias {c['bias'].upper / tau_lo - 1:+.1e} "
-                f"relative to the budget, gap {c['gap']:.1e}); extended precision")
-    # -- stage 2: extended precision
-    pts0 = list(warm.active_points) if warm is not None else (sol.active()[0] if sol is not None else [])
-    vs = (warm.V if warm is not None and warm.V > 0 else
-          (Q.value_float64(sol.g) if sol is not None and sol.g is not None else None))
-    maxg = max(warm.max_abs_g if warm is not None else 1.0, float(np.abs(sol.g).max()) if sol is not None else 1.0,
-               1e4)
-    repairs = 0
-    for attempt in range(4):
+    if w is None or w["stage"] in ("clarabel", "constant") or w["V"] < 1e3:
+        sol, res = _double_stage(gen, target, K, eps, bud, tau_s, w, Q, gap_tol, secs, log, t_start)
+        if res is not None:
+            return res
+    return _extended_stage(gen, target, K, eps, bud, tau_s, w, sol, Q, gap_tol, stored, secs, log, t_start)
+
+
+def _warm_info(warm) -> dict | None:
+    """What a warm start uses (active points and signs, objective scale, entry size, stage) from a neighbouring
+    AQPResult, or from a refusal that carries its extended-precision attempt (``AQPError.warm``)."""
+    if isinstance(warm, AQPResult):
+        return {"active_points": list(warm.active_points), "active_signs": list(warm.active_signs), "V": warm.V,
+                "max_abs_g": warm.max_abs_g, "stage": warm.stage}
+    if isinstance(warm, AQPError) and warm.warm is not None:
+        return dict(warm.warm)
+    return None
+
+
+def _double_stage(gen, target, K, eps, bud, tau_s, w, Q, gap_tol, secs, log, t_start):
+    """Clarabel with exchange; ``(solution, certified result or None)``."""
+    from .convex import solve_exchange
+    from .extended import dense_grid
+    t0 = time.perf_counter()
+    sol = solve_exchange(target, K, tau_s, grid=dense_grid(K, tau_s),
+                         v_scale=w["V"] if w is not None and w["V"] > 0 else None, objective=Q)
+    secs["clarabel"] = round(time.perf_counter() - t0, 4)
+    log(f"  [aqp] K={K} eps={eps:g}: Clarabel {sol.status} in {secs['clarabel']:.2f}s "
+        f"({sol.exchanges} exchanges, violation {sol.max_violation:.1e})")
+    if not (sol.ok and sol.max_violation <= 1e-7):
+        return sol, None
+    g64 = [float(v) for v in sol.g]
+    c = _certify(gen, target, K, eps, bud, g64, _hints(target, K, g64, tau_s) + list(sol.points),
+                 list(sol.points), list(sol.nu), 192, "stored", Q)
+    secs.update(c["seconds"])
+    if c["bias"].upper <= bud["tau_lower"] and c["gap"] <= gap_tol:
+        pts, sg = sol.active()
+        return sol, _named(_result(gen, K, eps, bud, g64, None, None, "clarabel", c, pts, sg, False, 0, 0, secs,
+                                   t_start), Q, bud)
+    log(f"  [aqp] K={K} eps={eps:g}: double precision does not certify (bias "
+        f"{c['bias'].upper / bud['tau_lower'] - 1:+.1e} relative to the budget, gap {c['gap']:.1e}); extended precision")
+    return sol, None
+
+
+#: most budget tightenings that repair a stored table whose certified bias exceeds the budget
+MAX_REPAIRS = 3
+#: largest relative move along the budget made to first order (:func:`.extended.shift_along_budget`); larger
+#: ones are solved again (the error's bumps are narrow at small budgets: at K = 61, eps = 0.3 a 1e-4 move lands
+#: within 10% of where it aims, a 1e-2 move overshoots the budget by 6%)
+SHIFT_MAX = 1e-4
+
+
+def _tightening_cost(excess: float, tau: float, dual_nu, V: float) -> float:
+    """Relative increase of the optimum when the budget tightens by 1.25 excess tau, to first order and from
+    below: V* is convex and decreasing in tau with slope -sum_i |nu_i| (the multipliers), so V*(tau - d) >=
+    V*(tau) + d sum_i |nu_i|."""
+    if V <= 0:
+        return math.inf
+    return 1.25 * max(excess, 0.0) * tau * sum(abs(float(v)) for v in dual_nu) / V
+
+
+def _extended_stage(gen, target, K, eps, bud, tau_s, w, sol, Q, gap_tol, stored, secs, log, t_start):
+    """Arb interior point + polish, the reference table rounded to float64 (directed), certified. A stored table
+    whose certified bias exceeds the budget is repaired: the polished optimum is moved to a tighter budget to
+    first order (:func:`.extended.shift_along_budget`), or, unpolished, solved again there. Refusals carry their
+    cause (:class:`AQPError`)."""
+    from .extended import ExtendedError, solve_extended, working_precision
+    tau_lo = bud["tau_lower"]
+    pts0 = list(w["active_points"]) if w else (sol.active()[0] if sol is not None else [])
+    vs = (w["V"] if w and w["V"] > 0 else (Q.value_float64(sol.g) if sol is not None and sol.g is not None else None))
+    maxg = max(w["max_abs_g"] if w else 1.0, float(np.abs(sol.g).max()) if sol is not None else 1.0, 1e4)
+    repairs, last, base = 0, None, {"K": K, "eps": eps, "tau_lower": tau_lo, "stored": stored}
+    for attempt in range(MAX_REPAIRS + 3):
         prec = working_precision(K, maxg, tau_s)
         t0 = time.perf_counter()
         try:
             a = solve_extended(target, K, tau_s, points=pts0, v_scale=vs, prec=prec, log=log, objective=Q)
         except (ExtendedError, ArithmeticError) as exc:
-            raise AQPError(f"K={K}, eps={eps:g}: the extended-precision solver failed: {exc}") from exc
+            raise AQPError(f"K={K}, eps={eps:g}: the extended-precision solver failed: {exc}", cause="solver_failure",
+                           details=dict(base, repairs=repairs, error=type(exc).__name__), warm=last) from exc
         secs[f"extended_{attempt}"] = round(time.perf_counter() - t0, 4)
         gabs = max(abs(float(x.mid())) for x in a.g)
         if working_precision(K, gabs, tau_s) > prec + 32:
             maxg = gabs
             continue
-        dps = _dps_for(gabs, tau_s)
-        with ctx.workprec(prec):
-            reference = [x.mid().str(dps, radius=False) for x in a.g]
-        g64 = [float(s) for s in reference]          # correctly rounded decimal -> float64
-        entries = g64 if stored else reference
-        c = _certify(gen, target, K, eps, bud, entries, a.points + _hints(target, K, g64, tau_s),
-                     a.dual_points, a.dual_nu, prec, "stored" if stored else "reference", Q)
-        secs.update(c["seconds"])
-        log(f"  [aqp] K={K} eps={eps:g}: extended stage ({a.rounds} rounds, {a.iterations} interior-point "
-            f"iterations, polished={a.polished}) in {secs[f'extended_{attempt}']:.1f}s; bias "
-            f"{c['bias'].upper / tau_lo - 1:+.1e} relative to the budget, gap {c['gap']:.1e}, max|g| {gabs:.2e}")
+        last = {"active_points": list(a.points), "active_signs": list(a.signs), "V": a.variance_estimate(),
+                "max_abs_g": gabs, "stage": "extended"}
+        att, repairs, shift = _certify_with_shifts(gen, target, K, eps, bud, a, tau_s, prec, gabs, stored, Q, repairs,
+                                                   secs, log, gap_tol)
+        c = att["c"]
         if c["bias"].upper <= tau_lo and c["gap"] <= gap_tol:
-            return _named(_result(gen, K, eps, bud, g64, reference, dps, "extended", c, a.points, a.signs,
-                                  a.polished, prec, repairs, secs, t_start), Q, bud)
-        rounding = float(max(abs(Fraction(v) - Fraction(r)) for v, r in zip(g64, reference)))
-
-        def no_float64(why):
-            from ..remedy import with_remedy
-            reason = (f"K={K}, eps={eps:g}: no float64 table can be certified: the optimal table's entries reach "
-                      f"{gabs:.3g}, and rounding them to float64 moves the weighted bias by up to {rounding:.3g}, "
-                      f"{rounding / tau_lo:.2g} of the budget {tau_lo:.6g}; {why}. The optimum V >= {c['lb']:.6g} is "
-                      f"certified for the extended-precision table")
-            return with_remedy(AQPError(
-                f"{reason} (stored=False; build_table(..., solve=True, certified='reference')). Use a larger eps or a "
-                f"smaller K"), reason, solve=True, certified="reference")
-        if stored and rounding > gap_tol * tau_lo:
-            raise no_float64(f"tightening the budget by that much costs more than the optimality tolerance {gap_tol:g}")
+            return _named(_result(gen, K, eps, bud, att["g64"], att["reference"], att["dps"], "extended", c, a.points,
+                                  a.signs, a.polished, prec, repairs, secs, t_start), Q, bud)
+        excess = c["bias"].upper / tau_lo - 1
+        cost = _tightening_cost(excess, tau_lo, a.dual_nu, c["V_up"])
+        d = dict(base, max_abs_g=gabs, rounding=att["rounding"], rounding_rel=att["rounding"] / tau_lo,
+                 bias_upper=c["bias"].upper, bias_excess_rel=excess, gap=c["gap"], optimum_lower=c["lb"],
+                 variance_upper=c["V_up"], repairs=repairs, polished=bool(a.polished), solve_budget=tau_s - shift,
+                 tightening_cost=cost)
         if c["bias"].upper > tau_lo:
-            if repairs == 3:
-                raise no_float64(f"after {repairs} tightenings of the budget the stored table's certified bias "
-                                 f"{c['bias'].upper:.9g} still exceeds it")
-            excess = c["bias"].upper / tau_lo - 1
-            tau_s *= 1 - 1.25 * excess - 1e-10
-            repairs += 1
-            pts0, vs, maxg = a.points, a.variance_estimate(), max(maxg, gabs)
-            continue
-        if repairs and stored:
-            raise no_float64(f"the budget tightened {repairs} times to fit the rounding leaves the optimality bracket "
-                             f"[{c['lb']:.9g}, {c['V_up']:.9g}] {c['gap']:.3g} wide, above the tolerance {gap_tol:g}")
-        raise AQPError(f"K={K}, eps={eps:g}: optimality bracket [{c['lb']:.9g}, {c['V_up']:.9g}] has relative width "
-                       f"{c['gap']:.3g} > gap_tol = {gap_tol:g}")
-    raise AQPError(f"K={K}, eps={eps:g}: the table failed its bias certificate after {repairs} repairs")
+            if repairs < MAX_REPAIRS and 1.25 * excess < 0.5 and cost <= gap_tol:
+                tau_s = (tau_s - shift) * (1 - 1.25 * excess - 1e-10)      # solve again at a tighter budget
+                repairs += 1
+                pts0, vs, maxg = a.points, a.variance_estimate(), max(maxg, gabs)
+                continue
+            raise _bias_refusal(att, d, target, tau_lo, gap_tol, last)
+        raise _gap_refusal(d, gap_tol, stored, last)
+    raise AQPError(f"K={K}, eps={eps:g}: the working precision kept growing with the entries (max|g| {maxg:.3g})",
+                   cause="solver_failure", details=dict(base, repairs=repairs), warm=last)
+
+
+def _certify_with_shifts(gen, target, K, eps, bud, a, tau_s, prec, gabs, stored, Q, repairs, secs, log, gap_tol):
+    """Certify the extended solution; while its stored table exceeds the budget (and the polish gave an active
+    set), move it inwards along the budget by 1.25 times the excess and certify again. Returns
+    ``(attempt, repairs, total shift)``."""
+    from .extended import shift_along_budget
+    tau_lo = bud["tau_lower"]
+    g, shift = list(a.g), 0.0
+    while True:
+        att = _attempt(gen, target, K, eps, bud, a, g, prec, gabs, stored, Q)
+        c = att["c"]
+        secs.update(c["seconds"])
+        excess = c["bias"].upper / tau_lo - 1
+        log(f"  [aqp] K={K} eps={eps:g}: extended stage ({a.rounds} rounds, {a.iterations} interior-point "
+            f"iterations, polished={a.polished}, shift {shift / tau_lo:.2g}) in {a.seconds:.1f}s; bias {excess:+.1e} "
+            f"relative to the budget, gap {c['gap']:.1e}, max|g| {gabs:.2e}")
+        if excess <= 0 or not a.polished or repairs >= MAX_REPAIRS or 1.25 * excess > SHIFT_MAX or \
+                _tightening_cost(excess, tau_lo, a.dual_nu, c["V_up"]) > gap_tol:
+            return att, repairs, shift
+        shift += (1.25 * excess + 1e-9) * tau_lo
+        g = shift_along_budget(target, K, tau_s, a.points, a.signs, a.g, shift, prec=prec, objective=Q)
+        repairs += 1
+
+
+def _attempt(gen, target, K, eps, bud, a, g, prec, gabs, stored, Q) -> dict:
+    """The reference table ``g`` (Arb) of an extended solve ``a``, its directed float64 rounding, and the
+    certificate of the one certified (stored: the float64 table; else the reference)."""
+    from .extended import error_extrema
+    from .rounding import directed_rounding
+    tau_lo = bud["tau_lower"]
+    dps = _dps_for(gabs, tau_lo)
+    with ctx.workprec(prec):
+        reference = [x.mid().str(dps, radius=False) for x in g]
+    xs, e = error_extrema(reference, target, tau_lo, prec=prec)
+    g64 = directed_rounding(reference, xs, e, tau_lo) if stored else [float(r) for r in reference]
+    hints = list(a.points) + [float(x) for x in xs if 0.0 < x <= 1.0]
+    c = _certify(gen, target, K, eps, bud, g64 if stored else reference, hints, a.dual_points, a.dual_nu, prec,
+                 "stored" if stored else "reference", Q)
+    rounding = float(max(abs(Fraction(v) - Fraction(r)) for v, r in zip(g64, reference)))
+    return {"reference": reference, "g64": g64, "dps": dps, "c": c, "rounding": rounding, "hints": hints}
+
+
+def _bias_refusal(att, d, target, tau_lo, gap_tol, warm) -> "AQPError":
+    """The stored table still exceeds the budget after the repairs: float64 rounding when the reference table
+    itself is certified within the budget, else the solver's tolerance."""
+    from .certify import certify_bias
+    K, eps = d["K"], d["eps"]
+    ref_up = certify_bias(att["reference"], target, att["hints"]).upper
+    d = dict(d, reference_bias_upper=ref_up, reference_within_budget=bool(ref_up <= tau_lo))
+    if d["stored"] and ref_up <= tau_lo:
+        return _with_reference_remedy(AQPError(
+            f"K={K}, eps={eps:g}: no float64 table certified: the extended-precision optimum is within the budget "
+            f"(bias <= {ref_up:.9g} <= {tau_lo:.9g}), but its float64 rounding (entries up to {d['max_abs_g']:.3g}, "
+            f"rounding up to {d['rounding']:.3g} = {d['rounding_rel']:.2g} of the budget, directed inwards at the "
+            f"error's extrema) still exceeds it by {d['bias_excess_rel']:.2g} relative after {d['repairs']} "
+            f"tightenings, and tightening the budget by that much raises the optimum by at least "
+            f"{d['tightening_cost']:.2g} (first order, from the multipliers; the tolerance is {gap_tol:g}). The "
+            f"extended-precision table is certified: build_table(..., solve=True, certified='reference')",
+            cause="float64_rounding", details=d, warm=warm))
+    return AQPError(
+        f"K={K}, eps={eps:g}: the table's certified bias {d['bias_upper']:.9g} exceeds the budget {tau_lo:.9g} by "
+        f"{d['bias_excess_rel']:.2g} relative after {d['repairs']} tightenings (the extended-precision table's own "
+        f"bias is <= {ref_up:.9g}: the solver's tolerance, not float64)", cause="bias_repairs", details=d, warm=warm)
+
+
+def _with_reference_remedy(exc: "AQPError") -> "AQPError":
+    """A float64 refusal carries its fix (the certified extended-precision table) for the command line:
+    ``exc.reason`` is the message without the Python call, ``exc.remedy`` the keyword arguments."""
+    from ..remedy import with_remedy
+    reason = str(exc).split(". The extended-precision table is certified")[0]
+    return with_remedy(exc, reason, solve=True, certified="reference")
+
+
+def _gap_refusal(d, gap_tol, stored, warm) -> "AQPError":
+    """The table is within the budget but the optimality bracket is wider than ``gap_tol``."""
+    K, eps = d["K"], d["eps"]
+    bracket = f"[{d['optimum_lower']:.9g}, {d['variance_upper']:.9g}] of relative width {d['gap']:.3g} > {gap_tol:g}"
+    if d["repairs"] and stored:
+        return _with_reference_remedy(AQPError(
+            f"K={K}, eps={eps:g}: no float64 table certified at the required optimality: the budget was tightened "
+            f"{d['repairs']} times (to {d['solve_budget']:.9g}) to fit the float64 rounding of entries up to "
+            f"{d['max_abs_g']:.3g}, which leaves the optimality bracket {bracket}. The extended-precision table is "
+            f"certified: build_table(..., solve=True, certified='reference')", cause="float64_rounding", details=d,
+            warm=warm))
+    return AQPError(f"K={K}, eps={eps:g}: optimality bracket {bracket} (polished: {d['polished']})",
+                    cause="optimality_gap", details=d, warm=warm)
 
 
 def _solve_sup_uncached(gen, target, K, eps, gap_tol, log) -> AQPResult:
@@ -649,27 +784,24 @@ def solve_path(generator, K, eps_values: Iterable[float], *, stored: bool = True
                use_cache: bool = True, neighbour: dict | None = None,
                log: Callable[[str], None] | None = None) -> list:
     """:func:`solve` for each eps in decreasing order, each warm-started from the same eps at a neighbouring
-    K (``neighbour``: eps -> AQPResult or AQPError, e.g. the previous K's path) when available, else from the
-    previous eps. A budget refused at the neighbouring (smaller) K for lack of a float64 table is refused
-    without solving (the entries grow with K, C5; the reason says so). Returns
-    ``[(eps, AQPResult or AQPError)]`` in the order given (a refusal is an entry, not an exception)."""
+    K (``neighbour``: eps -> AQPResult or AQPError, e.g. the previous K's path; a refusal warm-starts from its
+    extended-precision attempt when it has one), else from the previous eps. Every eps is attempted (no
+    refusal is inherited). Returns ``[(eps, AQPResult or AQPError)]`` in the order given (a refusal is an entry,
+    not an exception, with its cause in ``AQPError.cause``)."""
     out = {}
     warm = None
     neighbour = neighbour or {}
     for eps in sorted({check_eps(e) for e in eps_values}, reverse=True):
         nb = neighbour.get(eps)
-        if isinstance(nb, AQPError) and "no float64 table can be certified" in str(nb):
-            root = str(nb).split("not attempted because ", 1)[-1].removesuffix(" (the optimal entries grow with K, C5)")
-            out[eps] = AQPError(f"K={K}, eps={eps:g}: no float64 table can be certified: not attempted because {root} "
-                                f"(the optimal entries grow with K, C5)")
-            continue
+        w = nb if _warm_info(nb) is not None else warm
         try:
-            r = solve(generator, K, eps, stored=stored, gap_tol=gap_tol,
-                      warm=nb if isinstance(nb, AQPResult) else warm, use_cache=use_cache, log=log)
+            r = solve(generator, K, eps, stored=stored, gap_tol=gap_tol, warm=w, use_cache=use_cache, log=log)
             warm = r
             out[eps] = r
         except AQPError as exc:
             out[eps] = exc
+            warm = exc if exc.warm is not None else warm
         except (ArithmeticError, RuntimeError, ValueError) as exc:   # a solver fault is a refusal with its reason
-            out[eps] = AQPError(f"K={K}, eps={eps:g}: the solver failed ({type(exc).__name__}: {exc})")
+            out[eps] = AQPError(f"K={K}, eps={eps:g}: the solver failed ({type(exc).__name__}: {exc})",
+                                cause="solver_failure", details={"K": K, "eps": eps, "error": type(exc).__name__})
     return [(float(e), out[check_eps(e)]) for e in eps_values]

@@ -44,7 +44,7 @@ from ..minimax.certify import poly_u_from_bernstein
 from ..minimax.targets import Target
 from .objective import QuadraticObjective, check_objective_for
 
-__all__ = ["ExtendedError", "ActiveSet", "solve_extended", "bernstein_row", "working_precision", "dense_grid",
+__all__ = ["ExtendedError", "error_extrema", "shift_along_budget", "ActiveSet", "solve_extended", "bernstein_row", "working_precision", "dense_grid",
            "scan_extrema", "locate_maxima"]
 
 
@@ -121,17 +121,13 @@ class _Workspace:
     def __init__(self, objective: QuadraticObjective, prec: int):
         K = objective.m
         self.K, self.prec = K, prec
-        n = K - 1
         with ctx.workprec(prec):
             H11 = objective.arb_h11(prec)
             eye = arb_mat([[arb(1) if i == j else arb(0) for j in range(K - 1)] for i in range(K - 1)])
             Hs = H11.solve(eye, algorithm="approx")
             self.Hs = arb_mat([[arb(Hs[i, j].mid()) for j in range(K - 1)] for i in range(K - 1)])
             self.nn = 2 * K + 16
-            u = np.cos(np.pi * (np.arange(self.nn) + 0.5) / self.nn)
-            self.nodes_u = u
-            rows = [bernstein_row(arb((1.0 + float(x)) / 2.0), n) for x in u]
-            self.Bn = arb_mat(rows)
+            self.Bn = _cheb_nodes_matrix(K, prec)
             self.H2 = objective.arb_matrix(prec) * 2
         self._rows: dict = {}
         self._rows3: dict = {}
@@ -175,6 +171,38 @@ class _Workspace:
 @lru_cache(maxsize=8)
 def _workspace(objective: QuadraticObjective, prec: int) -> _Workspace:
     return _Workspace(objective, prec)
+
+
+@lru_cache(maxsize=16)
+def _cheb_nodes_matrix(K: int, prec: int) -> arb_mat:
+    """Bernstein rows b(p) (degree K - 1) at the 2K + 16 Chebyshev points of the first kind, p = (1 + u) / 2."""
+    nn = 2 * K + 16
+    u = np.cos(np.pi * (np.arange(nn) + 0.5) / nn)
+    with ctx.workprec(prec):
+        return arb_mat([bernstein_row(arb((1.0 + float(x)) / 2.0), K - 1) for x in u])
+
+
+def error_extrema(entries, target: Target, tau: float, *, prec: int | None = None):
+    """Local maxima of |e| for the table with these ``entries`` (floats, decimal strings, Fractions or Arb balls),
+    e(p) = p B_g(p) - f(p): ``(xs, e)`` with the located positions and the signed error there (float64).
+
+    B_g is evaluated at Chebyshev points in Arb (no cancellation however large the entries), so its float64
+    Chebyshev coefficients are accurate; the scan and the golden-section location then run in float64
+    (:func:`scan_extrema`). Used for the certificate's interval centres and the directed rounding."""
+    from fractions import Fraction
+    K = len(entries)
+    big = max(abs(float(Fraction(v) if isinstance(v, str) else (v.mid() if isinstance(v, arb) else v)))
+              for v in entries)
+    prec = prec or working_precision(K, big, tau)
+    Bn = _cheb_nodes_matrix(K, prec)
+    with ctx.workprec(prec):
+        g = [v if isinstance(v, arb) else arb(v) if not isinstance(v, (str, Fraction)) else
+             arb(Fraction(v).numerator) / Fraction(v).denominator for v in entries]
+        v = Bn * arb_mat(K, 1, g)
+        vals = np.array([float(v[i, 0].mid()) for i in range(Bn.nrows())])
+    grid = dense_grid(K, tau)
+    idx, e, xs, peak = scan_extrema(_cheb_from_values(vals), target, grid, tau)
+    return xs, np.sign(e[idx]) * peak
 
 
 def _cheb_from_values(vals: np.ndarray) -> np.ndarray:
@@ -259,8 +287,9 @@ class _Solver:
             self._f[x] = v
         return v
 
-    def equalities(self, pts, sg):
-        """The table minimising g^T H g subject to s_i e(x_i) = tau on the active points, and the multipliers.
+    def equalities(self, pts, sg, unit_tau: bool = False):
+        """The table minimising g^T H g subject to s_i e(x_i) = tau on the active points, and the multipliers
+        (``unit_tau``: instead their derivatives in tau, the points held fixed -- first order exact at extrema).
 
         Stationarity 2 H g + sum_i lambda_i s_i a(x_i) = 0 gives g = -(1/2) H# A^T lambda + c·1 with
         H# the inverse of H[1:,1:] padded with zeros (H·1 = 0), and a bordered system of size m + 1 in
@@ -279,7 +308,7 @@ class _Solver:
                 u = arb(pts[i]) * sg[i]
                 M[i, m] = u
                 M[m, i] = u
-                rhs[i, 0] = self.tau_a + sg[i] * self.f_at(pts[i])
+                rhs[i, 0] = arb(1) if unit_tau else self.tau_a + sg[i] * self.f_at(pts[i])
             try:
                 sol = M.solve(rhs, algorithm="approx")
             except ZeroDivisionError as exc:
@@ -289,7 +318,8 @@ class _Solver:
             for j in range(self.K - 1):
                 acc = sum((Y1[j, i] * sol[i, 0] for i in range(m)), arb(0))
                 g.append(arb((c - acc / 2).mid()))
-            self.last_lambda = [arb(sol[i, 0].mid()) for i in range(m)]
+            if not unit_tau:
+                self.last_lambda = [arb(sol[i, 0].mid()) for i in range(m)]
         return g, [float(sol[i, 0].mid()) for i in range(m)]
 
     def multipliers(self, pts, sg, digits: int) -> list:
@@ -618,6 +648,11 @@ def _polish_candidate(S: _Solver, g, x: float, pts) -> float:
     return xn
 
 
+#: exchange rounds whose violating points stay in the finite set (older ones stay only while they carry a
+#: multiplier): a smaller set makes each interior-point iteration cheaper (its normal matrix costs K^2 per point)
+KEEP_ROUNDS = 2
+
+
 def solve_extended(target: Target, K: int, tau: float, *, points=None, g0=None, v_scale: float | None = None,
                    prec: int | None = None, tol: float = 1e-11, stop: float = 1e-9, polish_at: float = 1e-2,
                    max_rounds: int = 40, log: Callable[[str], None] | None = None,
@@ -675,11 +710,16 @@ def solve_extended(target: Target, K: int, tau: float, *, points=None, g0=None, 
         try:
             q, zu, zl, its, mu = ipm_solve(Q, A, [f - 1 for f in fs], [f + 1 for f in fs], g0=q, prec=iprec)
         except IPMError as exc:
-            # a far-off objective scale: the optimum's variance may be many orders above the guess
+            # a far-off objective scale: the optimum's variance may be many orders above the guess; the last
+            # iterate's value (scaled units) says by how much
             if rescales >= 6:
                 raise ExtendedError(f"K={K}, tau={tau:.6g}: the interior-point solver failed ({exc})") from exc
             rescales += 1
-            vs *= 1e4
+            v_it = 0.0
+            if exc.g is not None:
+                with ctx.workprec(iprec):
+                    v_it = abs(float((arb_mat(1, K, exc.g) * Q * arb_mat(K, 1, exc.g))[0, 0].mid())) / 2
+            vs *= max(1e5, v_it) if v_it < 1e300 else 1e5
             q = None
             log(f"    [aqp ipm] K={K}: {exc}; objective scale raised to {vs:.3g}")
             continue
@@ -717,7 +757,7 @@ def solve_extended(target: Target, K: int, tau: float, *, points=None, g0=None, 
         big = max(abs(v) for v in nu)
         carrying = P[np.abs(np.asarray(nu)) > 1e-9 * big]
         recent.append(xs[rel > 0.1 * stop])
-        P = np.unique(np.concatenate([base, carrying] + recent))
+        P = np.unique(np.concatenate([base, carrying] + recent[-KEEP_ROUNDS:]))
     else:
         raise ExtendedError(f"K={K}, tau={tau:.6g}: interior-point exchange did not converge in {max_rounds} rounds "
                           f"(violation {viol:.3g})")
@@ -727,6 +767,19 @@ def solve_extended(target: Target, K: int, tau: float, *, points=None, g0=None, 
                      lam=[abs(nu[i]) for i in keep], g=g, prec=prec, tau=tau, dual_points=[float(x) for x in P],
                      dual_nu=nu, polished=False, iterations=it_total, rounds=rnd + 1, max_violation=viol,
                      seconds=round(time.perf_counter() - t0, 4), objective=objective)
+
+
+def shift_along_budget(target: Target, K: int, tau: float, points, signs, g, delta: float, *, prec: int,
+                       objective: QuadraticObjective | None = None) -> list:
+    """The active-set optimum ``g`` at budget ``tau`` moved to the budget tau - delta to first order,
+    g - delta dg/dtau (the points fixed: the error's extrema move only to second order). Far cheaper than
+    solving again at the tighter budget, with the same first-order cost in the objective (delta times the
+    sum of the multipliers); the result is certified like any other table."""
+    S = _Solver(target, K, tau, prec, lambda m: None, check_objective_for(objective, K))
+    dg, _ = S.equalities(list(points), list(signs), unit_tau=True)
+    with ctx.workprec(prec):
+        d = arb(delta)
+        return [arb((x - d * y).mid()) for x, y in zip(g, dg)]
 
 
 @lru_cache(maxsize=8)

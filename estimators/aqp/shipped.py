@@ -4,15 +4,19 @@ Layout (inside the package, ``estimators/aqp/data/``)::
 
     manifest.json          format, version, generator, the eps set, the K range, the certifier and solver
                            versions, the build time, the SHA-256 of every table file, and for every
-                           (K, eps) without a table the reason it was refused
+                           (K, eps) without a table its refusal: ``{"cause", "message", "details"}`` (the
+                           causes of :data:`.version.CAUSES`; every (K, eps) was attempted)
     kl/K002_eps0.1.json …  one file per certified table: K, eps, the float64 values, provenance and the
                            bound certificate of :mod:`.core` (one small file per table: loading one
                            parses only it)
 
 Loading needs no solver: the file is checked against the manifest's checksum, the table against its
-certificate's binding (:mod:`estimators.certificates`), and the certificate against the request
-(K, eps, generator). Any mismatch is a :class:`ShippedTableError` that names the file and how to
-regenerate it (``alft tables --rebuild aqp``).
+certificate's binding (:mod:`estimators.certificates`), the certificate against the request (K, eps,
+generator), its certifier against this code's (:data:`.version.AQP_VERSION`), and the budget relation the
+certificate relies on, in exact rational arithmetic: bias_upper <= budget_lower <= (1 + eps) E_star_lower,
+budget_upper >= (1 + eps) E_star_upper >= budget_lower, 0 <= optimum_lower_bound <= variance_lower <=
+variance_upper, and the optimality gap within the shipped tolerance. Any mismatch is a
+:class:`ShippedTableError` that names the file and how to regenerate it (``alft tables --rebuild aqp``).
 """
 from __future__ import annotations
 
@@ -22,19 +26,27 @@ import math
 from functools import lru_cache
 from pathlib import Path
 
+from .version import AQP_VERSION, CAUSES
+
 __all__ = ["SHIPPED_EPS", "SHIPPED_K", "ShippedTableError", "load", "data_dir", "manifest", "FORMAT",
-           "FORMAT_VERSION", "shipped_entry", "clear_caches", "table_file", "check_manifest_shape"]
+           "FORMAT_VERSION", "shipped_entry", "clear_caches", "table_file", "budget_relation_violation",
+           "check_manifest_shape"]
 
 #: budgets of the shipped set: tau = (1 + eps) E*_K
 SHIPPED_EPS = (0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
 SHIPPED_K = (2, 128)
 FORMAT = "alft-verify/aqp-tables"
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3          # 3: refusals are structured ({"cause", "message", "details"}), certifier aqp-3
 REBUILD = "regenerate the shipped set with `alft tables --rebuild aqp`"
 
 
 class ShippedTableError(ValueError):
-    """A shipped table is unavailable, refused, corrupted or does not match its manifest or request."""
+    """A shipped table is unavailable, refused, corrupted or does not match its manifest or request.
+    ``cause``: for a refusal, its cause (:data:`.version.CAUSES`), else None; ``details``: its numbers."""
+
+    def __init__(self, message: str, cause: str | None = None, details: dict | None = None):
+        super().__init__(message)
+        self.cause, self.details = cause, dict(details or {})
 
 
 def data_dir() -> Path:
@@ -60,9 +72,9 @@ def check_manifest_shape(doc: dict, path: Path) -> None:
     if not isinstance(refused, dict):
         raise bad(f"'refused' must be a mapping {{K: {{eps: reason}}}}, got {type(refused).__name__}")
     for K, per_eps in refused.items():
-        if not isinstance(per_eps, dict) or not all(isinstance(e, str) and isinstance(r, (str, dict)) and r
+        if not isinstance(per_eps, dict) or not all(isinstance(e, str) and isinstance(r, dict) and r
                                                     for e, r in per_eps.items()):
-            raise bad(f"'refused' entry for K={K} must be a mapping {{eps: reason}}")
+            raise bad(f"'refused' entry for K={K} must be a mapping {{eps: {{cause, message, details}}}}")
 
 
 @lru_cache(maxsize=1)
@@ -77,6 +89,9 @@ def manifest() -> dict:
         raise ShippedTableError(f"{path} is unreadable or not JSON ({exc}); {REBUILD}") from exc
     if not isinstance(doc, dict) or doc.get("format") != FORMAT or doc.get("format_version") != FORMAT_VERSION:
         raise ShippedTableError(f"{path} is not an {FORMAT} manifest of version {FORMAT_VERSION}; {REBUILD}")
+    if doc.get("certifier") != AQP_VERSION:
+        raise ShippedTableError(f"{path} was certified by {doc.get('certifier')!r}, this code is {AQP_VERSION!r}; "
+                                f"{REBUILD}")
     check_manifest_shape(doc, path)
     return doc
 
@@ -124,7 +139,8 @@ def table_file(K: int, eps: float) -> str:
 
 
 def shipped_entry(K: int, eps: float) -> dict:
-    """The raw entry of the shipped set for (K, eps): the table document, or ``{"refused": reason}``."""
+    """The raw entry of the shipped set for (K, eps): the table document, or ``{"refused": {"cause", "message",
+    "details"}}``."""
     from .._validate import check_K
     K = check_K(K, name="K", minimum=SHIPPED_K[0], maximum=SHIPPED_K[1])
     if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not math.isfinite(float(eps)):
@@ -137,6 +153,9 @@ def shipped_entry(K: int, eps: float) -> dict:
             f"solver; cached)"), reason, solve=True)
     reason = manifest().get("refused", {}).get(str(K), {}).get(_eps_key(eps))
     if reason is not None:
+        if not isinstance(reason, dict) or reason.get("cause") not in CAUSES or \
+                not isinstance(reason.get("message"), str) or not isinstance(reason.get("details", {}), dict):
+            raise ShippedTableError(f"the manifest's refusal of K={K}, eps={float(eps)!r} is malformed; {REBUILD}")
         return {"refused": reason}
     rel = table_file(K, eps)
     doc = _file(rel)
@@ -145,6 +164,36 @@ def shipped_entry(K: int, eps: float) -> dict:
                                 f"{doc.get('generator')!r}: it does not belong to K={K}, eps={float(eps)!r}, kl; "
                                 f"{REBUILD}")
     return doc
+
+
+def budget_relation_violation(cert: dict, eps: float, gap_tol: float = 1e-3) -> str | None:
+    """What is wrong with the relations a stored-table certificate relies on (None when they hold), checked in
+    exact rational arithmetic from the certificate's floats: the certifier is this code's, the table certified is
+    the stored one, bias_upper <= budget_lower <= (1 + eps) E_star_lower <= (1 + eps) E_star_upper <=
+    budget_upper, 0 <= optimum_lower_bound <= variance_lower <= variance_upper, gap <= ``gap_tol``."""
+    from fractions import Fraction
+    b = cert.get("binding") or {}
+    if b.get("certifier") != AQP_VERSION:
+        return f"its certificate is bound by {b.get('certifier')!r}, not this code's certifier {AQP_VERSION!r}"
+    if cert.get("table_certified") != "stored" or cert.get("objective") != "integrated":
+        return "its certificate does not certify the stored float64 table for the integrated objective"
+    keys = ("bias_upper", "budget_lower", "budget_upper", "E_star_lower", "E_star_upper", "optimum_lower_bound",
+            "variance_lower", "variance_upper", "optimality_gap")
+    if any(isinstance(cert.get(k), bool) or not isinstance(cert.get(k), (int, float)) or
+           not math.isfinite(cert[k]) for k in keys):
+        return "its certificate lacks a finite " + ", ".join(keys)
+    q = {k: Fraction(cert[k]) for k in keys}
+    e = 1 + Fraction(float(eps))
+    checks = [(q["bias_upper"] <= q["budget_lower"], "bias_upper > budget_lower"),
+              (q["budget_lower"] <= e * q["E_star_lower"], "budget_lower > (1 + eps) E_star_lower"),
+              (0 < q["E_star_lower"] <= q["E_star_upper"], "E_star bracket not 0 < lower <= upper"),
+              (e * q["E_star_upper"] <= q["budget_upper"], "budget_upper < (1 + eps) E_star_upper"),
+              (0 <= q["optimum_lower_bound"] <= q["variance_lower"] <= q["variance_upper"],
+               "not 0 <= optimum_lower_bound <= variance_lower <= variance_upper"),
+              (q["optimality_gap"] <= Fraction(gap_tol), f"optimality gap above {gap_tol:g}"),
+              (cert.get("bias_within_budget") is True, "bias_within_budget is not true")]
+    bad = [why for ok, why in checks if not ok]
+    return "; ".join(bad) or None
 
 
 def load(K: int, eps: float):
@@ -164,14 +213,20 @@ def _load(K: int, eps: float):
     from ..table import Table
     entry = shipped_entry(K, eps)
     if "refused" in entry:
+        r = entry["refused"]
         from ..remedy import with_remedy
-        reason = f"K={K}, eps={eps!r}: no certified float64 table exists in the shipped set: {entry['refused']}"
+        reason = (f"K={K}, eps={eps!r}: no certified float64 table exists in the shipped set (cause: {r['cause']}): "
+                  f"{r['message']}")
         raise with_remedy(ShippedTableError(
             f"{reason}. The extended-precision optimum can be solved and certified: build_table('kl', 'aqp', {K}, "
-            f"eps={eps!r}, solve=True, certified='reference')"), reason, solve=True, certified="reference")
+            f"eps={eps!r}, solve=True, certified='reference')", cause=r["cause"], details=r.get("details")),
+            reason, solve=True, certified="reference")
     cert = entry.get("certificate") or {}
     if cert.get("eps") != float(eps) or cert.get("budget_lower") is None or len(entry.get("values", ())) != K:
         raise ShippedTableError(f"the shipped entry for K={K}, eps={eps!r} does not match its certificate; {REBUILD}")
+    why = budget_relation_violation(cert, float(eps))
+    if why:
+        raise ShippedTableError(f"the shipped table K={K}, eps={eps!r}: {why}; {REBUILD}")
     try:
         return Table(values=entry["values"], generator=get_generator("kl"), method="aqp",
                      params={"eps": float(eps), "objective": "integrated"}, provenance=entry.get("provenance", ""),

@@ -36,7 +36,9 @@ def table_from_result(res, generator, params: dict, provenance: str | None = Non
         f"AQP solved by the {res.stage} stage ("
         + ("cvxpy + Clarabel with exchange, double precision" if res.stage == "clarabel" else
            f"exchange around an interior-point method in Arb at {res.prec_bits} bits, Newton-polished: "
-           f"{res.polished}; entries kept to {res.reference_dps} digits and rounded once to float64")
+           f"{res.polished}; entries kept to {res.reference_dps} digits, each rounded to the float64 neighbour that "
+           f"keeps the bias inside the budget at the error's extrema"
+           + (f"; the budget tightened {res.repairs} times to fit that rounding" if res.repairs else ""))
         + f"); certified: bias <= (1+eps) E*{_source(res)} on [0, 1], {_value(res)} exact, optimality gap "
           f"{res.gap:.2g}")
     cert = bind(fields, res.certificate(), certifier=AQP_VERSION)
