@@ -9,11 +9,13 @@
 * Each entry stores its key, the identifying payload and a SHA-256 checksum of its value; an
   entry that does not parse, has the wrong key, payload or checksum is treated as missing (and
   overwritten by the next :func:`store`), never returned.
-* A checksum only detects accidents (anyone can recompute it). :func:`cached` therefore takes a
-  ``validate`` callback that checks the *content* against the request (e.g. the minimax solver
-  checks K, generator, method, parameters and the certificate binding of
-  :mod:`estimators.certificates`): an entry that fails it is recomputed and overwritten, with a
-  warning. A forged entry for another K is never returned.
+* A checksum only detects accidents (anyone can recompute it), and a certificate binding only ties
+  figures to values (anyone can recompute the digest). :func:`cached` therefore *requires* a
+  ``validate`` callback that checks the content against the request and re-verifies what it claims
+  (the minimax solver re-establishes its bracket from the stored polynomial, :mod:`.minimax.reverify`;
+  the AQP solver recomputes both certificates from the stored table, :mod:`.aqp.core`): an entry that
+  fails it is recomputed and overwritten, with a warning; ``validate`` may return the re-verified value
+  to use instead. A forged entry for another K, or one whose values were edited, is never returned.
 * Files get the user's umask (``0o666 & ~umask``), directories too. A cache that cannot be
   written (read-only directory, full disk) does not lose the result: :func:`cached` returns it
   and warns once per directory.
@@ -111,30 +113,34 @@ def store(key: str, value: Any, ident: Any = None) -> Path | None:
     return atomic_write_text(_path(key), json.dumps(entry, sort_keys=True, default=str), mkdir=False)
 
 
-def cached(kind: str, ident: Any, compute: Callable[[], Any], *, use_cache: bool = True,
-           validate: Callable[[Any], None] | None = None) -> tuple[Any, bool]:
+def cached(kind: str, ident: Any, compute: Callable[[], Any], *, validate: Callable[[Any], Any],
+           use_cache: bool = True, validate_computed: bool = True) -> tuple[Any, bool]:
     """``(value, hit)``: the cached value for (kind, ident), else ``compute()`` stored then returned.
 
-    ``validate(value)`` (optional) raises ``ValueError``/``TypeError``/``KeyError`` when a cached value
-    does not answer this request (content for another K, a broken certificate binding): such an
-    entry is recomputed and overwritten, with a :class:`CacheWarning`. Computed values are validated
-    too (a failure there is a bug and propagates).
+    ``validate(value)`` (required: nothing is returned from the cache unchecked) raises
+    ``ValueError``/``TypeError``/``KeyError`` (or ``ArithmeticError``) when a cached value does not answer
+    this request or does not re-verify (content for another K, edited values, a broken certificate binding):
+    such an entry is recomputed and overwritten, with a :class:`CacheWarning`. It returns None to accept the
+    value as it is, or the value to return instead (e.g. with figures recomputed in this run). Computed values
+    are validated too unless ``validate_computed=False`` (for validators that re-run a certification the
+    computation has just done); a failure there is a bug and propagates.
     """
+    if not callable(validate):
+        raise TypeError("cached() needs a validate callable: a cache entry is checked against the request and "
+                        "re-verified before it is returned")
     if not use_cache or not enabled():
         return compute(), False
     key = cache_key(kind, ident)
     val = load(key, ident)
     if val is not None:
-        if validate is None:
-            return val, True
         try:
-            validate(val)
-            return val, True
-        except (ValueError, TypeError, KeyError) as exc:
+            out = validate(val)
+            return (val if out is None else out), True
+        except (ValueError, TypeError, KeyError, ArithmeticError) as exc:
             warnings.warn(f"cache entry {_path(key)} failed validation ({exc}); recomputing it",
                           CacheWarning, stacklevel=2)
     val = compute()
-    if validate is not None:
+    if validate_computed:
         validate(val)
     try:
         store(key, val, ident)

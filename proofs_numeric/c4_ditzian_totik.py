@@ -104,17 +104,30 @@ def dt_modulus(kind: str, r: int, h: float, *, alpha: float | None = None, nx: i
                n_refine: int = 4, use_cache: bool = True) -> dict:
     """Numerical omega^r_phi(f, h): ``{"value", "x", "s", "grid_value"}`` (value is a lower bound of the sup).
 
-    Cached on disk (:mod:`estimators.cache`), keyed by all arguments.
+    Cached on disk (:mod:`estimators.cache`), keyed by all arguments; a cached entry is re-verified before use:
+    the grid maximum is recomputed (cheap, numpy) and |Delta| at the stored (x, s) re-evaluated in mpmath, both
+    must equal the stored figures (the refinement that found (x, s) is what the cache saves).
     """
     ident = {"kind": kind, "r": r, "h": repr(float(h)), "alpha": alpha, "nx": nx, "nt": nt, "n_refine": n_refine,
              "version": _OMEGA_VERSION}
+
+    def validate(val):
+        if not isinstance(val, dict) or set(val) != {"value", "x", "s", "grid_value"}:
+            raise ValueError("a cached modulus must be {value, x, s, grid_value}")
+        f, fmp = weighted_function(kind, alpha)
+        x, s_ = float(val["x"]), float(val["s"])
+        if not (0 < x < 1 and 0 < s_ <= h) or float(_delta_mp(fmp, x, s_, r, h)) != val["value"]:
+            raise ValueError("the cached modulus value does not re-verify at its (x, s)")
+        if _dt_grid(f, r, h, nx, nt)[0] != val["grid_value"]:
+            raise ValueError("the cached grid maximum does not re-verify")
+
     val, _ = _cache.cached("dt_modulus", ident, lambda: _dt_modulus(kind, r, h, alpha, nx, nt, n_refine),
-                           use_cache=use_cache)
+                           use_cache=use_cache, validate=validate, validate_computed=False)
     return val
 
 
-def _dt_modulus(kind, r, h, alpha, nx, nt, n_refine) -> dict:
-    f, fmp = weighted_function(kind, alpha)
+def _dt_grid(f, r, h, nx, nt):
+    """The grid search of the modulus: (grid maximum, |Delta| on the grid, x grid, t grid, order of D)."""
     g = np.geomspace(1e-14, 0.5, nx)
     xs = np.unique(np.concatenate([g, 1 - g, np.linspace(0, 1, nx)[1:-1]]))
     xs = xs[(xs > 0) & (xs < 1)]
@@ -123,7 +136,12 @@ def _dt_modulus(kind, r, h, alpha, nx, nt, n_refine) -> dict:
     X = np.broadcast_to(xs[:, None], S.shape)
     D = np.abs(_delta_np(f, X, S, r))
     flat = np.argsort(D, axis=None)[::-1]
-    grid_best = float(D.flat[flat[0]])
+    return float(D.flat[flat[0]]), D, xs, ts, flat
+
+
+def _dt_modulus(kind, r, h, alpha, nx, nt, n_refine) -> dict:
+    f, fmp = weighted_function(kind, alpha)
+    grid_best, D, xs, ts, flat = _dt_grid(f, r, h, nx, nt)
     # refine the best few distinct x-rows
     seen, starts = set(), []
     for idx in flat[: 50 * n_refine]:

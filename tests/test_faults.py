@@ -39,6 +39,17 @@ from proofs_numeric.report.outdir import MARKER, PARTIAL_MARKER, is_report_dir
 
 QUIET = dict(profile="quick", claims=["C2"], log=lambda m: None)
 
+def _is_type(kind):
+    """A validator for these mechanics tests: the entry's type (the solvers' validators re-verify content)."""
+    def check(v):
+        if not isinstance(v, kind) or isinstance(v, bool):
+            raise TypeError(f"expected {kind.__name__}, got {type(v).__name__}")
+    return check
+
+
+_is_int, _is_str, _is_dict = _is_type(int), _is_type(str), _is_type(dict)
+
+
 
 @pytest.fixture(autouse=True)
 def _private_cache(tmp_path, monkeypatch):
@@ -158,7 +169,7 @@ def test_an_unwritable_cache_warns_and_still_returns_the_result(_private_cache, 
     monkeypatch.setattr(cache, "store", refuse)
     monkeypatch.setattr(cache, "_WARNED_UNWRITABLE", set())
     with pytest.warns(cache.CacheWarning, match="not writable"):
-        assert cache.cached("t", 1, lambda: 42) == (42, False)
+        assert cache.cached("t", 1, lambda: 42, validate=_is_int) == (42, False)
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root ignores permission bits")
@@ -168,7 +179,7 @@ def test_a_read_only_cache_directory_warns(_private_cache, monkeypatch):
     monkeypatch.setattr(cache, "_WARNED_UNWRITABLE", set())
     try:
         with pytest.warns(cache.CacheWarning, match="not writable"):
-            assert cache.cached("t", 2, lambda: 7) == (7, False)
+            assert cache.cached("t", 2, lambda: 7, validate=_is_int) == (7, False)
     finally:
         _private_cache.chmod(0o755)
 
@@ -192,7 +203,7 @@ def test_files_and_folders_follow_the_umask(tmp_path, umask027, _private_cache):
     kept.chmod(0o644)
     atomic_write_text(kept, "new")
     assert _mode(kept) == 0o644 and kept.read_text() == "new"   # a replaced file keeps its mode
-    cache.cached("t", 3, lambda: 1)
+    cache.cached("t", 3, lambda: 1, validate=_is_int)
     assert all(_mode(p) == 0o640 for p in _private_cache.iterdir())
     out = tmp_path / "rep"
     run_report(out, **QUIET)

@@ -10,6 +10,17 @@ from estimators import cache
 from estimators.generators import kl
 from estimators.minimax import core
 
+def _is_type(kind):
+    """A validator for these mechanics tests: the entry's type (the solvers' validators re-verify content)."""
+    def check(v):
+        if not isinstance(v, kind) or isinstance(v, bool):
+            raise TypeError(f"expected {kind.__name__}, got {type(v).__name__}")
+    return check
+
+
+_is_int, _is_str, _is_dict = _is_type(int), _is_type(str), _is_type(dict)
+
+
 
 @pytest.fixture(autouse=True)
 def _private_cache(tmp_path, monkeypatch):
@@ -55,7 +66,7 @@ def test_failed_write_leaves_no_partial_entry(_private_cache, monkeypatch):
             cache.store(key, "new")
         # cached() still returns the computed value when the cache cannot be written, and says so
         with pytest.warns(cache.CacheWarning, match="not writable"):
-            assert cache.cached("t", 99, lambda: "fresh") == ("fresh", False)
+            assert cache.cached("t", 99, lambda: "fresh", validate=_is_str) == ("fresh", False)
     assert cache.load(key) == "old"  # the old entry is intact, not half-overwritten
     assert sorted(os.listdir(_private_cache)) == [f"{key}.json"]
 
@@ -68,7 +79,7 @@ def test_corrupt_entries_are_detected_and_recomputed(_private_cache, damage):
         calls.append(1)
         return {"value": 42}
 
-    val, hit = cache.cached("t", "id", compute)
+    val, hit = cache.cached("t", "id", compute, validate=_is_dict)
     assert (val, hit, len(calls)) == ({"value": 42}, False, 1)
     path = _private_cache / f"{cache.cache_key('t', 'id')}.json"
     text = path.read_text()
@@ -86,17 +97,17 @@ def test_corrupt_entries_are_detected_and_recomputed(_private_cache, damage):
         path.write_text(json.dumps(entry))
     else:
         path.write_text("")
-    val, hit = cache.cached("t", "id", compute)
+    val, hit = cache.cached("t", "id", compute, validate=_is_dict)
     assert (val, hit, len(calls)) == ({"value": 42}, False, 2)
-    val, hit = cache.cached("t", "id", compute)   # repaired
+    val, hit = cache.cached("t", "id", compute, validate=_is_dict)   # repaired
     assert (val, hit, len(calls)) == ({"value": 42}, True, 2)
 
 
 def test_disable_switch(monkeypatch, _private_cache):
     monkeypatch.setenv("ALFT_CACHE_DISABLE", "1")
     calls = []
-    cache.cached("t", 3, lambda: calls.append(1) or 1)
-    cache.cached("t", 3, lambda: calls.append(1) or 1)
+    cache.cached("t", 3, lambda: calls.append(1) or 1, validate=_is_int)
+    cache.cached("t", 3, lambda: calls.append(1) or 1, validate=_is_int)
     assert len(calls) == 2
     assert not _private_cache.exists()
 

@@ -37,7 +37,7 @@ from ..minimax.targets import Target
 from .extended import bernstein_row
 from .objective import QuadraticObjective, check_objective_for
 
-__all__ = ["BiasBound", "certify_bias", "dual_lower_bound", "variance_bracket", "certificate_precision"]
+__all__ = ["BiasBound", "certify_bias", "bias_at", "dual_lower_bound", "variance_bracket", "certificate_precision"]
 
 
 @dataclass(frozen=True)
@@ -48,6 +48,7 @@ class BiasBound:
     upper: float
     intervals: int
     limited: bool
+    lower_at: float | None = None      # where |e| reaches ``lower`` (one evaluation re-checks it)
 
 
 def certificate_precision(K: int, max_abs_g: float) -> int:
@@ -55,18 +56,34 @@ def certificate_precision(K: int, max_abs_g: float) -> int:
     return int(160 + 1.4 * K + 3 * math.log2(max(max_abs_g, 1.0) + 2))
 
 
-def certify_bias(entries, target: Target, hints, *, rel_acc: float = 1e-9, prec: int | None = None) -> BiasBound:
+def certify_bias(entries, target: Target, hints, *, rel_acc: float = 1e-9, prec: int | None = None,
+                 accept_below: float | None = None) -> BiasBound:
     """Rigorous sup of the weighted bias of the table with these ``entries`` (floats: the table as stored,
     or decimal strings / Fractions: a reference table). ``hints``: the error's local extrema (interval
-    centres for the branch and bound)."""
+    centres for the branch and bound). ``accept_below``: a claimed bound to confirm -- intervals are accepted
+    as soon as their bound is below it (much less subdivision; ``upper`` is then a valid bound <= the claim
+    when the claim holds, not the sup to ``rel_acc``)."""
     vals = [float(v) for v in entries]
     prec = prec or certificate_precision(len(vals), max(abs(v) for v in vals))
     with ctx.workprec(prec):
         g = [_arb_exact(v) for v in entries]
         Pu = poly_u_from_bernstein(g, constrained=True)
+        at: list = []
         up, L, nint, _, limited = sup_upper(Pu, target, sorted(set(float(h) for h in hints) | {1.0}),
-                                            rel_acc=rel_acc)
-        return BiasBound(lower=float_down(L), upper=float_up(up), intervals=nint, limited=bool(limited))
+                                            rel_acc=rel_acc, where=at,
+                                            tau=None if accept_below is None else arb(accept_below))
+        return BiasBound(lower=float_down(L), upper=float_up(up), intervals=nint, limited=bool(limited),
+                         lower_at=at[0] if at and at[0] is not None else None)
+
+
+def bias_at(entries, target: Target, x: float, *, prec: int | None = None) -> float:
+    """A rigorous lower bound (rounded down) of |p B_g(p) - f(p)| at the single point ``x``."""
+    vals = [float(v) for v in entries]
+    prec = prec or certificate_precision(len(vals), max(abs(v) for v in vals))
+    with ctx.workprec(prec):
+        Pu = poly_u_from_bernstein([_arb_exact(v) for v in entries], constrained=True)
+        xa = arb(float(x))
+        return float_down(abs(Pu(2 * xa - 1) - target.f(xa)).lower())
 
 
 def _arb_exact(v) -> arb:

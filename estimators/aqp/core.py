@@ -178,6 +178,8 @@ class AQPResult:
     version: str = AQP_VERSION
     quadratic: dict | None = None          # identity of a non-default objective (None: the default H_K)
     E_star_source: str | None = None        # where a caller-supplied E* bracket comes from (None: minimax E*_K)
+    bias_lower_at: float | None = None      # where the certified table's |bias| reaches bias_lower
+    bias_hints: list | None = None          # the bias certificate's interval centres (re-verification repeats it)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -341,13 +343,101 @@ def solve(generator, K, eps, *, objective: str = "integrated", gap_tol: float = 
         return _solve_uncached(gen, target, K, eps, gap_tol, stored, warm, log or (lambda m: None), Q,
                                E_star).to_dict()
 
-    val, hit = _cache.cached("aqp", ident, compute, use_cache=use_cache)
-    res = AQPResult.from_dict(val)
-    if (res.K, res.eps, res.objective, res.generator) != (K, eps, objective, gen.to_dict()) or \
-            res.quadratic != (None if Q.is_default else Q.identity()) or \
-            res.E_star_source != (E_star.source if E_star is not None else None):
-        raise AQPError(f"cached AQP result does not match the request (K={K}, eps={eps}); clear the cache")
-    return res
+    if objective == "sup":          # its certificate needs the solver's variance weights: solved every time
+        return AQPResult.from_dict(compute())
+
+    def validate(val):
+        _reverify_cached(val, gen, target, K, eps, gap_tol, stored, Q, E_star)
+
+    val, hit = _cache.cached("aqp", ident, compute, use_cache=use_cache, validate=validate, validate_computed=False)
+    return AQPResult.from_dict(val)
+
+
+#: digests of cached results re-verified in this process (a result is re-verified once per process)
+_REVERIFIED: set = set()
+
+
+def _reverify_cached(val, gen, target, K, eps, gap_tol, stored, Q, E_star) -> None:
+    """Raise ValueError unless the cached result ``val`` answers this request and its certificate re-verifies
+    from its own table (see :func:`reverify_result`); memoised per process by the digest of the entry."""
+    import hashlib
+    import json
+    key = hashlib.sha256(json.dumps([val, K, eps, gap_tol, stored, Q.sha256,
+                                     E_star.identity() if E_star else None], sort_keys=True,
+                                    default=str).encode()).hexdigest()
+    if key in _REVERIFIED:
+        return
+    if not isinstance(val, dict):
+        raise ValueError("a cached AQP result must be a dict")
+    r = AQPResult.from_dict(val)
+    want = (K, eps, "integrated", gen.to_dict(), AQP_VERSION, None if Q.is_default else Q.identity(),
+            E_star.source if E_star is not None else None)
+    got = (r.K, r.eps, r.objective, r.generator, r.version, r.quadratic, r.E_star_source)
+    if got != want:
+        raise ValueError(f"cached AQP result is for {got[:3]} (version {r.version!r}), requested {want[:3]}")
+    if stored and r.certified != "stored":
+        raise ValueError("cached AQP result certifies its reference table, the request is for the stored one")
+    reverify_result(r, gen, target, gap_tol, Q, E_star)
+    _REVERIFIED.add(key)
+
+
+def reverify_result(r: AQPResult, gen, target, gap_tol: float, Q: QuadraticObjective | None = None,
+                    E_star: EStarBracket | None = None) -> None:
+    """Re-verify every certified figure of ``r`` from its own table in this run; ValueError naming the first that
+    fails. The budget bracket is recomputed (E* from its source) and must equal r's; the certified entries
+    (``values``, or ``reference`` when ``certified == "reference"``, whose float64 rounding ``values`` must be)
+    give: the exact V bracket (equal), the dual lower bound from r's dual points and multipliers at r's precision
+    (equal), the bias sup <= r's ``bias_upper`` <= the budget (Taylor models accepting intervals below the claim),
+    |bias| at ``bias_lower_at`` >= ``bias_lower``, and the optimality gap (<= ``gap_tol``)."""
+    from .certify import bias_at
+    Q = check_objective_for(Q, r.K)
+    vals = r.values
+    if not isinstance(vals, list) or len(vals) != r.K or \
+            not all(isinstance(v, float) and math.isfinite(v) for v in vals):
+        raise ValueError(f"cached AQP values must be {r.K} finite floats")
+    if r.reference is not None:
+        if len(r.reference) != r.K or any(not _one_ulp(v, x) for v, x in zip(vals, r.reference)):
+            raise ValueError("cached AQP values are not float64 neighbours of its reference entries")
+    bud = budget(gen, r.K, r.eps, E_star=E_star)
+    if (bud["E_lower"], bud["E_upper"], bud["tau_lower"], bud["tau_upper"]) != \
+            (r.E_lower, r.E_upper, r.tau_lower, r.tau_upper):
+        raise ValueError("the cached budget bracket is not the one recomputed from E*")
+    if r.certified not in ("stored", "reference") or (r.certified == "reference" and r.reference is None):
+        raise ValueError(f"cached AQP result certifies {r.certified!r}")
+    entries = vals if r.certified == "stored" else list(r.reference)
+    if r.stage == "constant" and not (len(set(vals)) == 1 and r.variance_upper == 0.0):
+        raise ValueError("a cached constant-stage result must hold a constant table with V = 0")
+    if not isinstance(r.bias_hints, list) or not all(isinstance(h, float) for h in r.bias_hints):
+        raise ValueError("cached AQP result has no bias-certificate hints to repeat it from")
+    if r.stage == "constant":       # V = 0 exactly: only the bias certificate to repeat
+        from .certify import certify_bias
+        c = {"bias": certify_bias(entries, target, r.bias_hints), "V": Fraction(0), "V_lo": 0.0, "V_up": 0.0,
+             "lb": 0.0}
+    else:
+        c = _certify(gen, target, r.K, r.eps, bud, entries, r.bias_hints, r.dual_points, r.dual_nu, r.prec_bits,
+                     r.certified, Q)
+    checks = [(c["bias"].upper <= r.bias_upper <= r.tau_lower, "the bias sup is not below the claimed bias_upper "
+                                                             "and the budget"),
+              ((c["V_lo"], c["V_up"]) == (r.variance_lower, r.variance_upper), "the exact V bracket differs"),
+              (_decimal(c["V"]) == r.variance, "the exact V differs"),
+              (c["lb"] >= r.optimum_lower, "the dual lower bound is below the claimed one"),
+              (r.gap <= gap_tol and (r.optimum_lower <= 0 and r.variance_upper == 0 or
+                                     r.optimum_lower > 0 and r.gap >= float_up(arb(r.variance_upper) /
+                                                                              arb(r.optimum_lower) - 1)),
+               "the optimality gap does not re-verify"),
+              (r.bias_lower <= 0 or (r.bias_lower_at is not None and
+                                     bias_at(entries, target, r.bias_lower_at) >= r.bias_lower),
+               "the bias lower bound does not re-verify at its point")]
+    bad = [why for ok, why in checks if not ok]
+    if bad:
+        raise ValueError("cached AQP certificate does not re-verify: " + "; ".join(bad))
+
+
+def _one_ulp(v: float, ref: str) -> bool:
+    """Whether the float ``v`` is one of the two float64 neighbours of the exact decimal ``ref``."""
+    from .rounding import neighbours
+    lo, hi, _, _ = neighbours([Fraction(ref)])
+    return v in (float(lo[0]), float(hi[0]))
 
 
 def _dps_for(max_abs_g: float, tau: float) -> int:
@@ -371,6 +461,7 @@ def _hints(target, K: int, g, tau: float) -> list:
 def _certify(gen, target, K, eps, bud, entries, hints, dual_points, dual_nu, prec, certified_kind, Q):
     from .certify import certify_bias, dual_lower_bound, variance_bracket
     t0 = time.perf_counter()
+    hints = sorted(set(float(h) for h in hints if 0.0 < float(h) <= 1.0))
     bb = certify_bias(entries, target, hints)
     t1 = time.perf_counter()
     V, V_lo, V_up = variance_bracket(entries, Q)
@@ -389,7 +480,7 @@ def _certify(gen, target, K, eps, bud, entries, hints, dual_points, dual_nu, pre
             "seconds": {"certify_bias": round(t1 - t0, 4), "certify_dual": round(t2 - t1, 4)},
             "dual": ([float(dual_points[i]) for i in sel],
                      [dual_nu[i] if isinstance(dual_nu[i], str) else float(dual_nu[i]) for i in sel]),
-            "kind": certified_kind}
+            "kind": certified_kind, "hints": hints}
 
 
 def _solve_uncached(gen, target, K, eps, gap_tol, stored, warm, log, Q, E_star) -> AQPResult:
@@ -674,8 +765,9 @@ def _constant_table(gen, target, K, bud):
     if worst(r.x) > bud["tau_lower"] * (1 - 1e-6):
         return None
     g = [float(r.x)] * K
-    c = {"bias": certify_bias(g, target, [float(v) for v in p[::200]] + [1.0]), "V": Fraction(0), "V_lo": 0.0,
-         "V_up": 0.0, "lb": 0.0, "gap": 0.0, "seconds": {}, "dual": ([], []), "kind": "stored"}
+    hints = sorted(set(float(v) for v in p[::200] if v > 0) | {1.0})
+    c = {"bias": certify_bias(g, target, hints), "V": Fraction(0), "V_lo": 0.0, "V_up": 0.0, "lb": 0.0, "gap": 0.0,
+         "seconds": {}, "dual": ([], []), "kind": "stored", "hints": hints}
     if c["bias"].upper > bud["tau_lower"]:
         return None
     return _result(gen, K, bud["eps"], bud, g, None, None, "constant", c, [], [], True, 0, 0, {}, time.perf_counter())
@@ -699,7 +791,7 @@ def _result(gen, K, eps, bud, g64, reference, dps, stage, c, pts, sg, polished, 
         dual_points=c["dual"][0], dual_nu=c["dual"][1], active_points=[float(x) for x in pts],
         active_signs=[int(s) for s in sg], max_abs_g=max(abs(v) for v in g64), certified=c["kind"],
         reference=reference, reference_dps=dps, polished=bool(polished), prec_bits=int(prec), repairs=repairs,
-        seconds=secs)
+        seconds=secs, bias_lower_at=c["bias"].lower_at, bias_hints=c.get("hints"))
 
 
 # -- the dual question ------------------------------------------------------------------------------

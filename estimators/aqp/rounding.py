@@ -19,10 +19,10 @@ import numpy as np
 
 from ..moments import binomial_pmf
 
-__all__ = ["directed_rounding"]
+__all__ = ["directed_rounding", "neighbours"]
 
 
-def _neighbours(fr: list) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def neighbours(fr: list) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """For each exact entry: (lower float, upper float, their exact errors as floats)."""
     lo, hi, dlo, dhi = [], [], [], []
     for x in fr:
@@ -53,7 +53,7 @@ def directed_rounding(reference, xs, e, tau: float, *, near: float = 0.05, max_m
     this leaves 2.6e-6 of the budget where nearest rounding leaves 2.8e-5."""
     fr = [Fraction(r) for r in reference]
     K = len(fr)
-    lo, hi, dlo, dhi = _neighbours(fr)
+    lo, hi, dlo, dhi = neighbours(fr)
     nearest = np.abs(dlo) <= np.abs(dhi)
     xs, e = np.asarray(xs, dtype=float), np.asarray(e, dtype=float)
     keep = (tau - np.abs(e) <= near * tau) & (xs > 0)

@@ -278,7 +278,8 @@ class _SupBounder:
 
 
 def sup_upper(Pu: arb_poly, target: Target, extrema, *, rel_acc: float = 1e-11, tau: arb | None = None,
-              max_depth: int = 90, max_intervals: int | None = None, leaves: list | None = None):
+              max_depth: int = 90, max_intervals: int | None = None, leaves: list | None = None,
+              where: list | None = None):
     """Rigorous upper bound of sup_{[0,1]} |P_u(2p-1) - f(p)| (branch and bound).
 
     ``extrema``: the computed local extrema (hints for interval centres). An interval is
@@ -286,7 +287,8 @@ def sup_upper(Pu: arb_poly, target: Target, extrema, *, rel_acc: float = 1e-11, 
     at an interval centre so far (a lower bound of the sup); otherwise it is split (up to
     ``max_depth`` / ``max_intervals``). The result, the maximum of the final bounds, is a
     rigorous upper bound in every case; it is within ``rel_acc`` of the sup when no limit
-    was hit. Returns (bound, lower, intervals, depth, limited) with ``lower`` = L.
+    was hit. Returns (bound, lower, intervals, depth, limited) with ``lower`` = L; ``where`` (a list), when
+    given, receives the point at which L was attained (so that L can be re-checked by one evaluation).
     """
     B = _SupBounder(Pu, target)
     xs = sorted(set(float(x) for x in extrema))
@@ -297,11 +299,11 @@ def sup_upper(Pu: arb_poly, target: Target, extrema, *, rel_acc: float = 1e-11, 
     if max_intervals is None:
         max_intervals = 200 * (len(xs) + 4) + 2000
     acc = arb(1) + arb(rel_acc)
-    L = arb(0)
+    L, at = arb(0), None
     for x in xs:
         v = abs(error_at(Pu, target, arb(x))).lower()
         if v > L:
-            L = v
+            L, at = v, x
     worst = arb(0)
     count = 0
     deepest = 0
@@ -319,7 +321,7 @@ def sup_upper(Pu: arb_poly, target: Target, extrema, *, rel_acc: float = 1e-11, 
             bound = B.taylor_interval(a, b, m)
             v = abs(error_at(Pu, target, arb(m))).lower()
             if v > L:
-                L = v
+                L, at = v, m
         thr = (L * acc).upper()
         if tau is not None and tau > thr:
             thr = tau
@@ -346,4 +348,6 @@ def sup_upper(Pu: arb_poly, target: Target, extrema, *, rel_acc: float = 1e-11, 
         for (x0, x1, hh) in parts:
             if x1 > x0:
                 stack.append((x0, x1, hh, depth + 1))
+    if where is not None:
+        where.append(at)
     return worst, L, count, deepest, limited

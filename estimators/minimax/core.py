@@ -31,6 +31,7 @@ from ..certificates import CertificateMismatchError, bind, check_binding
 from .certify import (CertificateError, bernstein_from_cheb, dvp_lower, float_down, float_up,
                       poly_u_from_bernstein, sup_upper)
 from .remez import ConvergenceError, remez
+from .reverify import exact_str, reverify
 from .targets import Target, UnsupportedTargetError, check_supported, target_for
 
 __all__ = ["MinimaxResult", "solve", "sweep", "best_weighted_bias", "K_MIN", "K_MAX", "DEFAULT_REL_TOL",
@@ -97,6 +98,8 @@ class MinimaxResult:
     exact_zero: bool = False
     version: str = SOLVER_VERSION
     binding: dict | None = None
+    coeffs: list | None = None              # unconstrained: the certified polynomial's Chebyshev coefficients
+    stored_lower_at: float | None = None    # where the stored table's |error| reaches stored_lower
 
     @property
     def E(self) -> float:
@@ -233,12 +236,22 @@ def solve(generator, K, *, constrained: bool = True, rel_tol: float = DEFAULT_RE
         return _bound(_solve_uncached(gen, target, K, constrained, rel_tol), rel_tol).to_dict()
 
     def validate(val):
+        key = _cache.cache_key("minimax_verified", [val, rel_tol])
+        if key in _REVERIFIED:
+            return
         _check_cached_result(val, gen, K, constrained, rel_tol)
+        reverify(MinimaxResult.from_dict(val), gen, target, rel_tol)
+        _REVERIFIED.add(key)
 
-    val, hit = _cache.cached("minimax", ident, compute, use_cache=use_cache, validate=validate)
+    val, hit = _cache.cached("minimax", ident, compute, use_cache=use_cache, validate=validate,
+                             validate_computed=False)
     if log is not None:
         log(f"minimax {gen.label()} K={K} constrained={constrained}: {'cache hit' if hit else 'computed'}")
     return MinimaxResult.from_dict(val)
+
+
+#: cache entries re-verified in this process (by digest: each is re-verified once per process)
+_REVERIFIED: set = set()
 
 
 def _check_cached_result(val, gen, K: int, constrained: bool, rel_tol: float) -> None:
@@ -340,6 +353,9 @@ def _solve_uncached(gen, target: Target, K: int, constrained: bool, rel_tol: flo
                 Pu = poly_u_from_bernstein(coef_src, constrained=True)
             else:
                 from .remez import cheb_to_monomial_u
+                # the mid-points of the coefficients, kept exactly: a polynomial inside the certified balls, so the
+                # cached result can be re-verified from them (:mod:`.reverify`)
+                out["coeffs"] = [exact_str(arb(c.mid())) for c in sol.coeffs]
                 Pu = cheb_to_monomial_u(sol.coeffs, prec)
             lower, vals = dvp_lower(Pu, target, [arb(x) for x in extrema], degree=N + 1 if constrained else N,
                                     constrained=constrained)
@@ -362,23 +378,21 @@ def _solve_uncached(gen, target: Target, K: int, constrained: bool, rel_tol: flo
                 lo64, vals64 = dvp_lower(P64, target, [arb(x) for x in extrema], degree=K, constrained=True)
                 if lo64 is not None and lo64 > res_lower:
                     res_lower = lo64     # any element of the space gives a dVP bound on E*
-                stored_lo = vals64[0]
-                for v in vals64:
-                    if abs(v).lower() > abs(stored_lo).lower():
-                        stored_lo = v
-                stored_lo = abs(stored_lo).lower()
+                k_lo = max(range(len(vals64)), key=lambda i: abs(vals64[i]).lower())
+                stored_lo, lo_at = abs(vals64[k_lo]).lower(), extrema[k_lo]
                 dg = max(abs(Fraction(v) - Fraction(r)) for v, r in zip(values, reference))
                 with ctx.workprec(prec):
                     rnd = arb(dg.numerator) / dg.denominator
                 round_bound = (upper + rnd).upper()
-                up64, L64, n64, _, _ = sup_upper(P64, target, extrema, rel_acc=1e-6)
+                at64: list = []
+                up64, L64, n64, _, _ = sup_upper(P64, target, extrema, rel_acc=1e-6, where=at64)
                 if L64 > stored_lo:
-                    stored_lo = L64
+                    stored_lo, lo_at = L64, at64[0]
                 stored_up = up64 if up64 < round_bound else round_bound
                 if stored_up < res_upper:
                     res_upper = stored_up
                 secs["certify_stored"] = round(time.perf_counter() - t3, 4)
-                out.update(reference=reference, reference_dps=dps, values=values,
+                out.update(reference=reference, reference_dps=dps, values=values, stored_lower_at=float(lo_at),
                            stored_lower=float_down(stored_lo), stored_upper=float_up(stored_up),
                            stored_rel_gap=float((stored_up / res_lower - 1).upper()),
                            stored_rounding_bound=float_up(rnd), max_abs_g=max_g)
