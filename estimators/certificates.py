@@ -25,9 +25,11 @@ fails verification and is recomputed.
 
 What the binding is, and is not: an integrity check that ties certified figures to the exact
 numbers and metadata they were computed for (an edited entry, parameter, K or generator is
-detected). It is not a signature: whoever can edit the file can recompute the digest. To
-re-establish a certificate from scratch, rebuild the table with the cache disabled
-(``use_cache=False`` or ``ALFT_CACHE_DISABLE=1``).
+detected). It is not a signature: whoever can edit the file can recompute the digest. That is why
+the solvers' cache validators re-verify a cached result's figures from its own numbers before
+returning it (:mod:`estimators.cache`, :mod:`estimators.minimax.reverify`,
+:func:`estimators.aqp.core.reverify_result`), and why the shipped AQP loader checks the relations the
+certificate relies on (:func:`estimators.aqp.shipped.budget_relation_violation`).
 
 Interface (used by the minimax table builder and by methods that ship certified tables)::
 

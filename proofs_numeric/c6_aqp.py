@@ -26,7 +26,6 @@ figures and recomputes or re-verifies each one in the run:
 from __future__ import annotations
 
 import math
-import re
 import time
 
 import numpy as np
@@ -39,6 +38,7 @@ from estimators.aqp.core import AQPError, budget, solve
 from estimators.aqp.frontier import check_shape, load_frontier, reverify
 from estimators.aqp.hessian import variance_exact
 from estimators.aqp.shipped import manifest
+from estimators.aqp.version import CAUSES
 from estimators.minimax import CertificateError
 from estimators.minimax.targets import target_for
 
@@ -91,7 +91,8 @@ def _reverify(K: int, point: dict, bias: bool) -> dict:
 
 
 def certifiable_ranges(man: dict) -> list[dict]:
-    """Per shipped eps: the K whose float64 table is certified, the K refused, and the first refusal's reason."""
+    """Per shipped eps: the K whose float64 table is certified, the K refused, how many refusals per cause (the
+    manifest's structured fields, :data:`estimators.aqp.version.CAUSES`), and the first refusal."""
     K_lo, K_hi = man["K"]
     refused = man.get("refused", {})
     out = []
@@ -102,10 +103,22 @@ def certifiable_ranges(man: dict) -> list[dict]:
         run = K_lo - 1
         while run + 1 in ok:
             run += 1
+        causes = {c: [K for K in bad if refused[str(K)][key]["cause"] == c] for c in CAUSES}
         out.append({"eps": float(eps), "certified_K": _ranges(ok), "n_certified": len(ok), "refused_K": _ranges(bad),
                     "certified_from_2_up_to": run if run >= K_lo else None,
+                    "refused_by_cause": {c: _ranges(v) for c, v in causes.items() if v},
+                    "n_refused_by_cause": {c: len(v) for c, v in causes.items() if v},
                     "first_refusal": refused[str(bad[0])][key] if bad else None})
     return out
+
+
+def refusal_counts(man: dict) -> dict:
+    """How many refusals of the shipped set have each cause (every (K, eps) was attempted)."""
+    counts = {c: 0 for c in CAUSES}
+    for per_K in man.get("refused", {}).values():
+        for r in per_K.values():
+            counts[r["cause"]] += 1
+    return {c: n for c, n in counts.items() if n}
 
 
 def _both_laws(K: np.ndarray, y: np.ndarray) -> tuple[dict, dict]:
@@ -198,7 +211,7 @@ def _shipped(params, ctx, tally: Tally) -> dict:
             try:
                 t = build_table("kl", "aqp", K, eps=eps)
             except ShippedTableError as exc:
-                if "no certified float64 table exists" not in str(exc):
+                if exc.cause is None:           # not a refusal recorded in the manifest: a damaged set
                     tally.fail("shipped", f"K={K}, eps={eps:g} unavailable: {exc}")
                 continue
             c = t.certificate
@@ -415,16 +428,22 @@ def _failed(summary: str, note: str) -> ClaimResult:
     return ClaimResult(id="C6", title=CLAIM.title, status=FAIL, summary=f"FAILED: {summary}", notes=[note])
 
 
-def _refusal_text(reason: str | None) -> str:
-    """The gist of a refusal: how large the entries get and how much of the budget their rounding costs."""
-    if not reason:
+def _refusal_text(refusal: dict | None) -> str:
+    """The gist of a refusal from its structured fields (cause and numbers; nothing is parsed from prose)."""
+    if not refusal:
         return ""
-    m = re.search(r"entries reach ([^,]+), and rounding them to float64 (?:alone )?moves the weighted bias by up to "
-                  r"([^,]+), ([^ ]+) of the budget", reason)
-    if m:
-        return f"entries up to {m.group(1)}; float64 rounding alone moves the bias by {m.group(3)} of the budget"
-    reason = reason.replace("gap_tol", "the optimality tolerance")
-    return reason if len(reason) <= 140 else reason[:139] + "…"
+    d = refusal.get("details", {})
+    cause = refusal["cause"]
+    if cause == "float64_rounding":
+        return (f"float64 rounding: entries up to {d['max_abs_g']:.3g}, rounding up to {d['rounding_rel']:.2g} of "
+                f"the budget; the certified float64 table exceeds the budget by {d['bias_excess_rel']:.2g}"
+                + (f", and tightening costs >= {d['tightening_cost']:.2g} in V" if "tightening_cost" in d else ""))
+    if cause == "optimality_gap":
+        return f"optimality gap {d['gap']:.2g} (polished: {d.get('polished')})"
+    if cause == "bias_repairs":
+        return f"bias {d['bias_excess_rel']:.2g} above the budget after {d['repairs']} repairs (not float64)"
+    text = f"{cause}: {refusal['message']}"
+    return text if len(text) <= 140 else text[:139] + "…"
 
 
 def _fmt(x, spec=".3g") -> str:
@@ -473,6 +492,7 @@ def run(params, ctx) -> ClaimResult:
         "shipped": {"eps": [float(e) for e in shipped["manifest"]["eps"]], "K_range": list(shipped["manifest"]["K"]),
                     "n_loaded": len(shipped["tables"]), "K_loaded": _ranges(shipped["Ks"]),
                     "n_refused": sum(len(v) for v in shipped["manifest"].get("refused", {}).values()),
+                    "refused_by_cause": refusal_counts(shipped["manifest"]),
                     "per_eps": ranges},
         "variance_vs_K": [{"eps": float(e), "K": [K for (K, x) in sorted(shipped["tables"]) if x == float(e)],
                            "V": [shipped["tables"][(K, x)]["V"] for (K, x) in sorted(shipped["tables"]) if x == float(e)]}
@@ -691,10 +711,13 @@ def _notes(params, shipped, ranges, frontier, dual, n_not_above, n_aqp) -> list:
         "reproduces.",
     ]
     if refused:
-        notes.append("float64 limits the certifiable range (C5: the optimal entries grow with K): "
+        counts = refusal_counts(shipped["manifest"])
+        notes.append("Every shipped (K, eps) was attempted; the refusals by cause (the manifest's structured fields): "
+                     + ", ".join(f"{c} {n}" for c, n in counts.items()) + ". "
                      + "; ".join(f"eps={r['eps']:g}: certified for K {r['certified_K']}, refused for K {r['refused_K']}"
+                                 f" ({', '.join(f'{c}: {k}' for c, k in r['refused_by_cause'].items())})"
                                  for r in refused)
-                     + f". Example ({_refusal_text(refused[0]['first_refusal'])}): {refused[0]['first_refusal'].replace('gap_tol', 'the optimality tolerance')}")
+                     + f". Example: {_refusal_text(refused[0]['first_refusal'])}")
     else:
         notes.append("Every shipped (K, eps) has a certified float64 table.")
     frontier_only = [d["K"] for d in dual if d["lower_end_from"] != "dual bound at eps_lower, recomputed"]

@@ -180,10 +180,53 @@ def test_c6_corrupted_or_mismatched_data_file_is_detected(tmp_path, monkeypatch)
         sh.clear_caches()
         with pytest.raises(ShippedTableError, match="not listed in the shipped manifest"):
             sh.load(21, 10.0)
-        # a manifest of another format version
+        # a manifest of another format version, or of another certifier
         (dst / "manifest.json").write_text(json.dumps(dict(man, format_version=1)))
         sh.clear_caches()
         with pytest.raises(ShippedTableError, match="manifest of version"):
+            sh.load(16, 10.0)
+        (dst / "manifest.json").write_text(json.dumps(dict(man, certifier="aqp-2")))
+        sh.clear_caches()
+        with pytest.raises(ShippedTableError, match="certified by 'aqp-2'"):
+            sh.load(16, 10.0)
+        (dst / "manifest.json").write_text(json.dumps(man))
+    finally:
+        sh.clear_caches()
+
+
+@pytest.mark.parametrize("edit,match", [
+    (lambda c: c.__setitem__("budget_lower", c["E_star_lower"] * (1 + c["eps"]) * 1.01),
+     "budget_lower > \\(1 \\+ eps\\) E_star_lower"),
+    (lambda c: c.__setitem__("bias_upper", c["budget_lower"] * 1.5), "bias_upper > budget_lower"),
+    (lambda c: c.__setitem__("optimum_lower_bound", c["variance_upper"] * 2), "optimum_lower_bound"),
+    (lambda c: c.__setitem__("optimality_gap", 0.5), "optimality gap"),
+])
+def test_c6_loader_checks_the_budget_relation_even_when_rebound(tmp_path, monkeypatch, edit, match):
+    """A certificate edited and re-bound (the binding is no signature) with a matching checksum: the loader's
+    exact-rational check of the relations the certificate relies on refuses it."""
+    import hashlib
+    import shutil
+
+    import estimators.aqp.shipped as sh
+    from estimators.certificates import bind
+    dst = tmp_path / "data"
+    shutil.copytree(sh.data_dir(), dst)
+    monkeypatch.setattr(sh, "data_dir", lambda: dst)
+    sh.clear_caches()
+    try:
+        t = sh.load(16, 10.0)
+        rel = sh.table_file(16, 10.0)
+        doc = json.loads((dst / rel).read_text())
+        cert = {k: v for k, v in doc["certificate"].items() if k != "binding"}
+        edit(cert)
+        doc["certificate"] = bind(t, cert, certifier=doc["certificate"]["binding"]["certifier"])
+        raw = (json.dumps(doc, separators=(",", ":"), sort_keys=True) + "\n").encode()
+        (dst / rel).write_bytes(raw)
+        man = json.loads((dst / "manifest.json").read_text())
+        man["files"][rel] = hashlib.sha256(raw).hexdigest()
+        (dst / "manifest.json").write_text(json.dumps(man))
+        sh.clear_caches()
+        with pytest.raises(ShippedTableError, match=match):
             sh.load(16, 10.0)
     finally:
         sh.clear_caches()
@@ -230,12 +273,19 @@ def test_c6_check_eps_upper_range():
     assert check_eps(3) == 3.0
 
 
-@pytest.mark.parametrize("K,eps", [(64, 0.1), (64, 0.3), (128, 1.0)])
-def test_c6_refusal_names_the_reason(K, eps):
-    """Measured: the optimal entries grow so fast as eps -> 0 (K = 64, eps = 0.1: ~5e12) that rounding them to
-    float64 moves the weighted bias beyond what the 1e-3 optimality tolerance can absorb: refused, with why."""
-    with pytest.raises(ShippedTableError, match="no float64 table can be certified"):
+@pytest.mark.parametrize("K,eps", [(64, 0.1), (128, 0.3), (128, 1.0)])
+def test_c6_refusal_names_its_cause(K, eps):
+    """Measured: the optimal entries grow so fast as eps -> 0 (K = 64, eps = 0.1: ~5e12) that their float64
+    rounding moves the weighted bias beyond what the 1e-3 optimality tolerance can absorb: refused, with the
+    cause and its numbers as fields (the same as the manifest's)."""
+    from estimators.aqp.shipped import manifest
+    from estimators.aqp.version import CAUSES
+    with pytest.raises(ShippedTableError, match="no certified float64 table") as info:
         build_table("kl", "aqp", K, eps=eps)
+    entry = manifest()["refused"][str(K)][repr(float(eps))]
+    assert info.value.cause == entry["cause"] == "float64_rounding" and info.value.cause in CAUSES
+    d = info.value.details
+    assert d["K"] == K and d["eps"] == eps and d["rounding_rel"] > 0 and d["bias_excess_rel"] > 0
 
 
 def test_c6_budget_bracket_is_outward():

@@ -13,7 +13,7 @@ from estimators import build_table
 from estimators.aqp import ShippedTableError
 from estimators.aqp.frontier import frontier_path, load_frontier
 from estimators.aqp.shipped import manifest
-from proofs_numeric.c6_aqp import CLAIM, _ranges, _refusal_text, certifiable_ranges, fit_laws
+from proofs_numeric.c6_aqp import CLAIM, _ranges, _refusal_text, certifiable_ranges, fit_laws, refusal_counts
 from proofs_numeric.result import FAIL, PASS, RunContext
 
 
@@ -135,12 +135,20 @@ def test_fit_laws_needs_three_points():
                                                                            "fits": False}
 
 
-def test_refusal_text_gives_the_gist_of_a_float64_refusal():
-    reasons = [r for d in manifest()["refused"].values() for r in d.values()
-               if "not attempted" not in r and "entries reach" in r]
-    assert reasons, "the shipped set has float64 refusals at small eps"
-    text = _refusal_text(reasons[0])
-    assert text.startswith("entries up to ") and "of the budget" in text
+def test_refusals_are_structured_and_read_from_their_fields():
+    """Every refusal of the shipped set names a cause and its numbers; the report reads the fields, not prose."""
+    from estimators.aqp.version import CAUSES
+    refusals = [r for d in manifest()["refused"].values() for r in d.values()]
+    assert refusals and all(r["cause"] in CAUSES and r["message"] and isinstance(r["details"], dict)
+                            for r in refusals)
+    assert all(r["details"]["K"] >= 2 and "not attempted" not in r["message"] for r in refusals)
+    for r in refusals:
+        assert _refusal_text(r)
+    f64 = [r for r in refusals if r["cause"] == "float64_rounding"]
+    assert f64, "the shipped set has float64 refusals at small eps and large K"
+    assert _refusal_text(f64[0]).startswith("float64 rounding: entries up to ")
+    counts = refusal_counts(manifest())
+    assert sum(counts.values()) == len(refusals)
 
 
 def test_near_plugin_is_the_least_biased_shipped_table_within_the_variance_factor(quick):

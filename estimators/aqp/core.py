@@ -180,6 +180,8 @@ class AQPResult:
     E_star_source: str | None = None        # where a caller-supplied E* bracket comes from (None: minimax E*_K)
     bias_lower_at: float | None = None      # where the certified table's |bias| reaches bias_lower
     bias_hints: list | None = None          # the bias certificate's interval centres (re-verification repeats it)
+    values_bias_lower: float | None = None  # certified="reference": the float64 values' own certified bias bracket
+    values_bias_upper: float | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -229,6 +231,12 @@ class AQPResult:
             "dual_points": list(self.dual_points), "dual_multipliers": list(self.dual_nu),
             "stage": self.stage, "max_abs_entry": self.max_abs_g,
         }
+        if self.certified == "reference" and self.values_bias_upper is not None:
+            # the kernels read the float64 values: the certificate states their own certified bias, and
+            # bias_within_budget speaks of them (the reference entries are within the budget: bias_upper above)
+            cert.update({"reference_within_budget": bool(within), "values_bias_lower": self.values_bias_lower,
+                         "values_bias_upper": self.values_bias_upper,
+                         "bias_within_budget": bool(within and self.values_bias_upper <= self.tau_lower)})
         return self._other_problem(cert)
 
     def _other_problem(self, cert: dict) -> dict:
@@ -428,6 +436,10 @@ def reverify_result(r: AQPResult, gen, target, gap_tol: float, Q: QuadraticObjec
               (r.bias_lower <= 0 or (r.bias_lower_at is not None and
                                      bias_at(entries, target, r.bias_lower_at) >= r.bias_lower),
                "the bias lower bound does not re-verify at its point")]
+    if r.certified == "reference" and r.values_bias_upper is not None:
+        from .certify import certify_bias
+        checks.append((certify_bias(vals, target, r.bias_hints).upper <= r.values_bias_upper,
+                       "the float64 values' bias does not re-verify"))
     bad = [why for ok, why in checks if not ok]
     if bad:
         raise ValueError("cached AQP certificate does not re-verify: " + "; ".join(bad))
@@ -586,8 +598,13 @@ def _extended_stage(gen, target, K, eps, bud, tau_s, w, sol, Q, gap_tol, stored,
                                                    secs, log, gap_tol)
         c = att["c"]
         if c["bias"].upper <= tau_lo and c["gap"] <= gap_tol:
-            return _named(_result(gen, K, eps, bud, att["g64"], att["reference"], att["dps"], "extended", c, a.points,
-                                  a.signs, a.polished, prec, repairs, secs, t_start), Q, bud)
+            res = _result(gen, K, eps, bud, att["g64"], att["reference"], att["dps"], "extended", c, a.points,
+                          a.signs, a.polished, prec, repairs, secs, t_start)
+            if not stored:          # the float64 values' own bias, certified (the kernels read them)
+                from .certify import certify_bias
+                vb = certify_bias(att["g64"], target, c["hints"])
+                res.values_bias_lower, res.values_bias_upper = vb.lower, vb.upper
+            return _named(res, Q, bud)
         excess = c["bias"].upper / tau_lo - 1
         cost = _tightening_cost(excess, tau_lo, a.dual_nu, c["V_up"])
         d = dict(base, max_abs_g=gabs, rounding=att["rounding"], rounding_rel=att["rounding"] / tau_lo,
@@ -639,7 +656,7 @@ def _attempt(gen, target, K, eps, bud, a, g, prec, gabs, stored, Q) -> dict:
     with ctx.workprec(prec):
         reference = [x.mid().str(dps, radius=False) for x in g]
     xs, e = error_extrema(reference, target, tau_lo, prec=prec)
-    g64 = directed_rounding(reference, xs, e, tau_lo) if stored else [float(r) for r in reference]
+    g64 = directed_rounding(reference, xs, e, tau_lo)
     hints = list(a.points) + [float(x) for x in xs if 0.0 < x <= 1.0]
     c = _certify(gen, target, K, eps, bud, g64 if stored else reference, hints, a.dual_points, a.dual_nu, prec,
                  "stored" if stored else "reference", Q)

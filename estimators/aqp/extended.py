@@ -783,15 +783,29 @@ def shift_along_budget(target: Target, K: int, tau: float, points, signs, g, del
 
 
 @lru_cache(maxsize=8)
+def _cheb_to_bernstein_exact(K: int):
+    """The exact rational matrix C with g = C q: column j holds the Bernstein coefficients (degree n = K - 1) of
+    T_j(2p - 1). T_j(2p - 1) = sum_i t_ji p^i (integers, fmpz_poly composition) and p^i = sum_{c >= i}
+    C(c, i) / C(n, i) b_{n,c}(p), so C = Pascal . diag(1 / C(n, i)) . T (one fmpq_mat product, in C)."""
+    from math import comb as _comb
+
+    from flint import fmpq, fmpq_mat, fmpz_poly
+    n = K - 1
+    shift = fmpz_poly([-1, 2])
+    T = [[0] * K for _ in range(K)]
+    for j in range(K):
+        for i, c in enumerate(fmpz_poly.chebyshev_t(j)(shift).coeffs()):
+            T[i][j] = int(c)
+    P = fmpq_mat([[fmpq(_comb(c, i), _comb(n, i)) if i <= c else fmpq(0) for i in range(K)] for c in range(K)])
+    return P * fmpq_mat(T)
+
+
+@lru_cache(maxsize=8)
 def _cheb_to_bernstein(K: int, prec: int) -> arb_mat:
-    """C with g = C q: column j holds the Bernstein coefficients (degree K - 1) of T_j(2p - 1)."""
-    from ..minimax.certify import bernstein_from_cheb
-    cols = []
+    """C with g = C q (see :func:`_cheb_to_bernstein_exact`), its entries rounded to ``prec`` bits (mid-points)."""
+    Cq = _cheb_to_bernstein_exact(K)
     with ctx.workprec(prec):
-        for j in range(K):
-            e = [arb(1) if i == j else arb(0) for i in range(K)]
-            cols.append(bernstein_from_cheb(e, prec + 2 * K + 32))
-        return arb_mat([[arb(cols[j][c].mid()) for j in range(K)] for c in range(K)])
+        return arb_mat([[arb((arb(Cq[c, j].p) / arb(Cq[c, j].q)).mid()) for j in range(K)] for c in range(K)])
 
 
 def _cheb_row(x: float, K: int, scale: arb) -> list:

@@ -80,9 +80,9 @@ def _scaled_factor(Mf: np.ndarray):
     return lu, d
 
 
-def _solve_normal(M: arb_mat, rhs: arb_mat, fac) -> list:
+def _solve_normal(M: arb_mat, rhs: arb_mat, fac) -> tuple[list, bool]:
     """M x = rhs at the working precision: float64 solves of the scaled system refined with residuals in Arb
-    (O(K^2) per step), falling back to Arb's O(K^3) solve when the refinement stalls."""
+    (O(K^2) per step), falling back to Arb's O(K^3) solve when the refinement stalls. Returns (x, refined)."""
     from scipy.linalg import lu_solve
     K = M.nrows()
     if fac is not None:
@@ -96,7 +96,7 @@ def _solve_normal(M: arb_mat, rhs: arb_mat, fac) -> list:
             rs = np.array([float(r[i, 0].mid()) for i in range(K)]) / d
             rn = float(np.abs(rs).max()) / bnorm
             if rn <= REFINE_TOL:
-                return [arb(x[i, 0].mid()) for i in range(K)]
+                return [arb(x[i, 0].mid()) for i in range(K)], True
             if not rn < 0.5 * prev:
                 break
             prev = rn
@@ -109,7 +109,7 @@ def _solve_normal(M: arb_mat, rhs: arb_mat, fac) -> list:
         sol = M.solve(rhs, algorithm="approx")
     except ZeroDivisionError as exc:
         raise IPMError("singular normal equations") from exc
-    return [sol[c, 0] for c in range(K)]
+    return [sol[c, 0] for c in range(K)], False
 
 
 def ipm_solve(Q: arb_mat, A: arb_mat, lo: list, hi: list, *, g0: list | None = None, prec: int,
@@ -135,6 +135,7 @@ def ipm_solve(Q: arb_mat, A: arb_mat, lo: list, hi: list, *, g0: list | None = N
         scale_b = max(1.0, max(abs(float(h.mid())) for h in hi))
         best = (math.inf, None, None, None, 0, math.inf)
         rising, prev_mu = 0, math.inf
+        refine_state = [True]
         for it in range(1, max_iter + 1):
             Ag = _dot_rows(A, g)
             Qg = Q * arb_mat(K, 1, g)
@@ -161,6 +162,7 @@ def ipm_solve(Q: arb_mat, A: arb_mat, lo: list, hi: list, *, g0: list | None = N
             if err > 1e3 * best[0] and best[0] <= 1e-7:
                 # near the optimum the normal equations lose the working precision: keep the best iterate
                 return best[1:]
+            refine = refine_state[0]
             D = [a / b + c / d for a, b, c, d in zip(zu, su, zl, sl)]
             # rows whose weight is negligible (far inactive constraints) leave the normal matrix: an inexact
             # Newton direction, relative error ~1e-14, and products over ~K rows instead of m near the optimum
@@ -175,7 +177,7 @@ def ipm_solve(Q: arb_mat, A: arb_mat, lo: list, hi: list, *, g0: list | None = N
                 Anr = An[rows]
                 ADA = Anr.T @ (Dn[:, None] * Anr)
                 M = Q + arb_mat(ADA.tolist())
-                fac = _scaled_factor(Qf + ADA)
+                fac = _scaled_factor(Qf + ADA) if refine else None
             else:
                 Ar = arb_mat([Arows[i] for i in rows])
                 DA = arb_mat([[D[i] * a for a in Arows[i]] for i in rows])
@@ -188,7 +190,9 @@ def ipm_solve(Q: arb_mat, A: arb_mat, lo: list, hi: list, *, g0: list | None = N
                      for rc, z, r, s, rc2, z2, r2, s2 in zip(rcu, zu, ru, su, rcl, zl, rl, sl)]
                 Atw = At * arb_mat(m, 1, w)
                 rhs = arb_mat(K, 1, [-rd[c] - Atw[c, 0] for c in range(K)])
-                dg = _solve_normal(M, rhs, fac)
+                dg, ok = _solve_normal(M, rhs, fac)
+                if fac is not None and not ok:
+                    refine_state[0] = False   # the iterates only get more ill-conditioned: Arb solves from here
                 Adg = _dot_rows(A, dg)
                 dsu = [-r - a for r, a in zip(ru, Adg)]
                 dsl = [-r + a for r, a in zip(rl, Adg)]

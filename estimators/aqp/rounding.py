@@ -73,17 +73,26 @@ def _key(r: np.ndarray) -> tuple:
     return (float(r.max()), float(np.maximum(r, 0.0).sum()))
 
 
+#: iteration limit of the linear-programming start, per constraint (an iteration count, not a time: the same on
+#: every machine); beyond it round-to-nearest starts the search instead
+LP_ITER_PER_ROW = 50
+
+
 def _lp_start(A, slack, dlo, dhi) -> np.ndarray:
     """Which neighbour the linear-programming relaxation's optimum is nearer to (round-to-nearest if the LP
-    solver fails)."""
+    solver fails or runs past its iteration limit)."""
     from scipy.optimize import linprog
     m, K = A.shape
     w = np.where(dhi > dlo, dhi - dlo, 1.0)                     # variables in ulps: well scaled
     c = np.zeros(K + 1)
     c[-1] = 1.0
-    res = linprog(c, A_ub=np.hstack([A * w[None, :], -np.ones((m, 1))]), b_ub=slack,
-                  bounds=[(a / u, b / u) for a, b, u in zip(dlo, dhi, w)] + [(None, None)], method="highs")
-    if res.status != 0:
+    Aw = A * w[None, :]
+    Aw[np.abs(Aw) < 1e-12 * np.abs(Aw).max()] = 0.0       # far-off Bernstein weights: below any effect, and
+    # they make HiGHS crawl (K = 105, eps = 0.1 once ran for half an hour); the LP is only a starting point
+    res = linprog(c, A_ub=np.hstack([Aw, -np.ones((m, 1))]), b_ub=slack,
+                  bounds=[(a / u, b / u) for a, b, u in zip(dlo, dhi, w)] + [(None, None)], method="highs",
+                  options={"maxiter": LP_ITER_PER_ROW * m})
+    if res.status != 0 or res.x is None:
         return np.abs(dlo) <= np.abs(dhi)
     d = res.x[:-1] * w
     return np.abs(d - dlo) <= np.abs(d - dhi)

@@ -98,13 +98,16 @@ def aqp_table(generator, K, *, eps=None, variance_max=None, solve: bool = False,
         res = solve_aqp(gen, K, eps, objective=objective, gap_tol=gap_tol, use_cache=use_cache, stored=False)
         if res.reference is None:         # double precision sufficed: the float64 table itself is certified
             return table_from_result(res, gen, {"eps": eps, "objective": objective})
-        from fractions import Fraction
-        rounding = float(max(abs(Fraction(v) - Fraction(r)) for v, r in zip(res.values, res.reference)))
+        vb = res.values_bias_upper
+        ok = vb is not None and vb <= res.tau_lower
         prov = (f"AQP solved by the {res.stage} stage at {res.prec_bits} bits; certified for the extended-precision "
                 f"entries (reference, {res.reference_dps} digits): bias <= (1+eps) E*_K on [0, 1], V exact, "
-                f"optimality gap {res.gap:.2g}. The float64 values differ from them by up to {rounding:.3g}, which "
-                f"can move the weighted bias by as much ({rounding / res.tau_lower:.2g} of the budget): keep the "
-                f"reference entries where that matters")
+                f"optimality gap {res.gap:.2g}. The float64 values (each entry one of the reference's two float64 "
+                f"neighbours) have their own certified weighted bias <= {vb:.9g}, "
+                + (f"within the budget {res.tau_lower:.9g}" if ok else
+                   f"{vb / res.tau_lower:.3g} times the budget {res.tau_lower:.9g}: NOT within it, and the "
+                   f"certificate says so (bias_within_budget: false, values_bias_upper); the kernels read the "
+                   f"values, so keep the reference entries where the budget matters"))
         return table_from_result(res, gen, {"eps": eps, "objective": objective, "certified": "reference"}, prov)
     res = solve_aqp(gen, K, eps, objective=objective, gap_tol=gap_tol, use_cache=use_cache)
     return table_from_result(res, gen, {"eps": eps, "objective": objective})
