@@ -18,6 +18,7 @@ import pytest
 from estimators import build_table, get_generator, moments
 from estimators.aqp import SHIPPED_EPS, ShippedTableError
 from estimators.aqp.core import AQPError, budget, check_eps, solve, solve_dual
+from estimators.aqp.certify import certify_bias
 from estimators.aqp.hessian import hessian_float64, hessian_integer, variance_exact
 from estimators.certificates import CertificateMismatchError
 from estimators.minimax.targets import target_for
@@ -351,7 +352,9 @@ def test_c6_rebuild_writes_a_loadable_set_and_keeps_other_K(tmp_path, monkeypatc
                 mine = sh.load(K, eps)
                 assert mine.certificate["bias_upper"] <= mine.certificate["budget_lower"]
         first = {rel: (out / rel).read_bytes() for rel in man["files"] if "K002" in rel}
+        (out / "frontier_kl.json").write_text("not the rebuild's")       # a file the rebuild does not own
         man2 = rebuild(range(4, 6), out_dir=out, processes=1, log=lambda m: None)   # K = 2, 3 are kept
+        assert (out / "frontier_kl.json").read_text() == "not the rebuild's"
         assert man2["K"] == [2, 5] and set(man2["files"]) == set(man["files"])
         assert {rel: (out / rel).read_bytes() for rel in first} == first
         # a damaged kept file stops the incremental rebuild (and names the fix) instead of dropping the K
@@ -393,8 +396,13 @@ def test_c6_where_float64_is_refused_the_extended_precision_optimum_is_certified
     from fractions import Fraction
     V = variance_exact([Fraction(r) for r in t.reference])
     assert c["variance_lower"] <= float(V) <= c["variance_upper"]
-    # the float64 rounding is large against the budget: the provenance says by how much
-    assert "of the budget" in t.provenance and max(abs(t.values)) > 1e9
+    # the float64 values the kernels read carry their own certified bias, and the certificate says whether they
+    # are within the budget (issue 16: the values must be what is certified, or say they are not)
+    vb = certify_bias(list(t.values), target_for(get_generator("kl")), c["dual_points"] + [1.0])
+    assert vb.lower <= c["values_bias_upper"] and c["values_bias_lower"] <= vb.upper   # both bracket the same sup
+    assert c["bias_within_budget"] == (c["values_bias_upper"] <= c["budget_lower"])
+    assert c["reference_within_budget"] is True and max(abs(t.values)) > 1e9
+    assert ("NOT within it" in t.provenance) == (not c["bias_within_budget"])
     d = t.to_dict()
     d["reference"][5] = str(Fraction(d["reference"][5]) + Fraction(1, 10**30))
     from estimators import Table

@@ -578,7 +578,7 @@ def _extended_stage(gen, target, K, eps, bud, tau_s, w, sol, Q, gap_tol, stored,
     pts0 = list(w["active_points"]) if w else (sol.active()[0] if sol is not None else [])
     vs = (w["V"] if w and w["V"] > 0 else (Q.value_float64(sol.g) if sol is not None and sol.g is not None else None))
     maxg = max(w["max_abs_g"] if w else 1.0, float(np.abs(sol.g).max()) if sol is not None else 1.0, 1e4)
-    repairs, last, base = 0, None, {"K": K, "eps": eps, "tau_lower": tau_lo, "stored": stored}
+    repairs, resolves, last, base = 0, 0, None, {"K": K, "eps": eps, "tau_lower": tau_lo, "stored": stored}
     for attempt in range(MAX_REPAIRS + 3):
         prec = working_precision(K, maxg, tau_s)
         t0 = time.perf_counter()
@@ -594,8 +594,9 @@ def _extended_stage(gen, target, K, eps, bud, tau_s, w, sol, Q, gap_tol, stored,
             continue
         last = {"active_points": list(a.points), "active_signs": list(a.signs), "V": a.variance_estimate(),
                 "max_abs_g": gabs, "stage": "extended"}
-        att, repairs, shift = _certify_with_shifts(gen, target, K, eps, bud, a, tau_s, prec, gabs, stored, Q, repairs,
-                                                   secs, log, gap_tol)
+        att, att0, moves, shift = _certify_with_shifts(gen, target, K, eps, bud, a, tau_s, prec, gabs, stored, Q, secs,
+                                                       log, gap_tol)
+        repairs += moves
         c = att["c"]
         if c["bias"].upper <= tau_lo and c["gap"] <= gap_tol:
             res = _result(gen, K, eps, bud, att["g64"], att["reference"], att["dps"], "extended", c, a.points,
@@ -612,38 +613,39 @@ def _extended_stage(gen, target, K, eps, bud, tau_s, w, sol, Q, gap_tol, stored,
                  variance_upper=c["V_up"], repairs=repairs, polished=bool(a.polished), solve_budget=tau_s - shift,
                  tightening_cost=cost)
         if c["bias"].upper > tau_lo:
-            if repairs < MAX_REPAIRS and 1.25 * excess < 0.5 and cost <= gap_tol:
+            if resolves < MAX_REPAIRS and 1.25 * excess < 0.5 and cost <= gap_tol:
                 tau_s = (tau_s - shift) * (1 - 1.25 * excess - 1e-10)      # solve again at a tighter budget
-                repairs += 1
+                repairs, resolves = repairs + 1, resolves + 1
                 pts0, vs, maxg = a.points, a.variance_estimate(), max(maxg, gabs)
                 continue
-            raise _bias_refusal(att, d, target, tau_lo, gap_tol, last)
+            raise _bias_refusal(att0, d, target, tau_lo, gap_tol, last)
         raise _gap_refusal(d, gap_tol, stored, last)
     raise AQPError(f"K={K}, eps={eps:g}: the working precision kept growing with the entries (max|g| {maxg:.3g})",
                    cause="solver_failure", details=dict(base, repairs=repairs), warm=last)
 
 
-def _certify_with_shifts(gen, target, K, eps, bud, a, tau_s, prec, gabs, stored, Q, repairs, secs, log, gap_tol):
+def _certify_with_shifts(gen, target, K, eps, bud, a, tau_s, prec, gabs, stored, Q, secs, log, gap_tol):
     """Certify the extended solution; while its stored table exceeds the budget (and the polish gave an active
-    set), move it inwards along the budget by 1.25 times the excess and certify again. Returns
-    ``(attempt, repairs, total shift)``."""
+    set), move it inwards along the budget by 1.25 times the excess and certify again (at most
+    :data:`MAX_REPAIRS` moves). Returns ``(last attempt, the unshifted attempt, moves, total shift)``."""
     from .extended import shift_along_budget
     tau_lo = bud["tau_lower"]
-    g, shift = list(a.g), 0.0
+    g, shift, moves, first = list(a.g), 0.0, 0, None
     while True:
         att = _attempt(gen, target, K, eps, bud, a, g, prec, gabs, stored, Q)
+        first = first or att
         c = att["c"]
         secs.update(c["seconds"])
         excess = c["bias"].upper / tau_lo - 1
         log(f"  [aqp] K={K} eps={eps:g}: extended stage ({a.rounds} rounds, {a.iterations} interior-point "
             f"iterations, polished={a.polished}, shift {shift / tau_lo:.2g}) in {a.seconds:.1f}s; bias {excess:+.1e} "
             f"relative to the budget, gap {c['gap']:.1e}, max|g| {gabs:.2e}")
-        if excess <= 0 or not a.polished or repairs >= MAX_REPAIRS or 1.25 * excess > SHIFT_MAX or \
+        if excess <= 0 or not a.polished or moves >= MAX_REPAIRS or 1.25 * excess > SHIFT_MAX or \
                 _tightening_cost(excess, tau_lo, a.dual_nu, c["V_up"]) > gap_tol:
-            return att, repairs, shift
+            return att, first, moves, shift
         shift += (1.25 * excess + 1e-9) * tau_lo
         g = shift_along_budget(target, K, tau_s, a.points, a.signs, a.g, shift, prec=prec, objective=Q)
-        repairs += 1
+        moves += 1
 
 
 def _attempt(gen, target, K, eps, bud, a, g, prec, gabs, stored, Q) -> dict:
@@ -665,8 +667,8 @@ def _attempt(gen, target, K, eps, bud, a, g, prec, gabs, stored, Q) -> dict:
 
 
 def _bias_refusal(att, d, target, tau_lo, gap_tol, warm) -> "AQPError":
-    """The stored table still exceeds the budget after the repairs: float64 rounding when the reference table
-    itself is certified within the budget, else the solver's tolerance."""
+    """The stored table still exceeds the budget after the repairs: float64 rounding when the solver's own
+    (unmoved) reference table ``att`` is certified within the budget, else the solver's tolerance."""
     from .certify import certify_bias
     K, eps = d["K"], d["eps"]
     ref_up = certify_bias(att["reference"], target, att["hints"]).upper
