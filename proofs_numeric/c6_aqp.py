@@ -442,8 +442,13 @@ def _refusal_text(refusal: dict | None) -> str:
         return f"optimality gap {d['gap']:.2g} (polished: {d.get('polished')})"
     if cause == "bias_repairs":
         return f"bias {d['bias_excess_rel']:.2g} above the budget after {d['repairs']} repairs (not float64)"
-    text = f"{cause}: {refusal['message']}"
+    text = f"{_cause_words(cause)}: {refusal['message']}"
     return text if len(text) <= 140 else text[:139] + "…"
+
+
+def _cause_words(cause: str) -> str:
+    """A refusal's cause as the page writes it (the manifest's field name without underscores)."""
+    return cause.replace("_", " ")
 
 
 def _fmt(x, spec=".3g") -> str:
@@ -713,9 +718,9 @@ def _notes(params, shipped, ranges, frontier, dual, n_not_above, n_aqp) -> list:
     if refused:
         counts = refusal_counts(shipped["manifest"])
         notes.append("Every shipped (K, eps) was attempted; the refusals by cause (the manifest's structured fields): "
-                     + ", ".join(f"{c} {n}" for c, n in counts.items()) + ". "
+                     + ", ".join(f"{_cause_words(c)} {n}" for c, n in counts.items()) + ". "
                      + "; ".join(f"eps={r['eps']:g}: certified for K {r['certified_K']}, refused for K {r['refused_K']}"
-                                 f" ({', '.join(f'{c}: {k}' for c, k in r['refused_by_cause'].items())})"
+                                 f" ({', '.join(f'{_cause_words(c)}: {k}' for c, k in r['refused_by_cause'].items())})"
                                  for r in refused)
                      + f". Example: {_refusal_text(refused[0]['first_refusal'])}")
     else:

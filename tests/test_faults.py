@@ -405,7 +405,7 @@ def test_a_fifo_or_a_device_at_a_cache_entry_never_blocks_a_load(_private_cache)
                 path.symlink_to("/dev/zero")
             t0 = time.monotonic()
             assert cache.load(key, {"kind": kind}) is None
-            assert cache.cached("t", {"kind": kind}, lambda: 7) == (7, False)
+            assert cache.cached("t", {"kind": kind}, lambda: 7, validate=lambda v: None) == (7, False)
             assert time.monotonic() - t0 < 10
 
 

@@ -215,8 +215,8 @@ def _load(K: int, eps: float):
     if "refused" in entry:
         r = entry["refused"]
         from ..remedy import with_remedy
-        reason = (f"K={K}, eps={eps!r}: no certified float64 table exists in the shipped set (cause: {r['cause']}): "
-                  f"{r['message']}")
+        said = r["message"].split(". The extended-precision table is certified")[0]     # the advice is the remedy's
+        reason = f"K={K}, eps={eps!r}: no certified float64 table exists in the shipped set (cause: {r['cause']}): {said}"
         raise with_remedy(ShippedTableError(
             f"{reason}. The extended-precision optimum can be solved and certified: build_table('kl', 'aqp', {K}, "
             f"eps={eps!r}, solve=True, certified='reference')", cause=r["cause"], details=r.get("details")),
