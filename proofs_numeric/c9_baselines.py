@@ -38,6 +38,7 @@ from .game.expected import compositions
 from .game.spec import get_game
 from .plotting import log_K_axis, plt, save_figure
 from .regression.spec import exact, relative, table
+from .c9_aqp_rloo import aqp_rloo_criteria, aqp_rloo_tables, section_aqp_rloo
 from .criteria import at_least, at_most, every, holds, num, verdict
 from .result import ClaimResult, ClaimSpec, KeyFigure, ReportTable
 from .vocabulary import advantage_label, method_label
@@ -422,11 +423,15 @@ def run(params, ctx) -> ClaimResult:
     best = section_best_bias(params, ctx.log)
     fps = section_fixed_points(params, ctx.log)
     mc = section_monte_carlo(params, ctx.seed + 90)
+    aqp = section_aqp_rloo(params, ctx.log)
     trainer = section_trainer(params, ctx.log)
+    aqp_criteria = aqp_rloo_criteria(aqp)
     checks = {"theorem_by_enumeration": thm["ok"], "corrected_ustat_exact": exactness["ok"],
               "effective_bias_above_optimum": bias["ok"], "best_bias_certified": best["ok"],
-              "fixed_points": fps["ok"], "monte_carlo": mc["ok"]}
-    criteria = _criteria(params, thm, exactness, bias, best, fps, mc) + _trainer_criteria(trainer)
+              "fixed_points": fps["ok"], "monte_carlo": mc["ok"],
+              "aqp_rloo_certified": all(c.met for c in aqp_criteria)}
+    criteria = _criteria(params, thm, exactness, bias, best, fps, mc) + aqp_criteria + _trainer_criteria(trainer)
+    aqp_per_eps, aqp_rows = aqp_rloo_tables(aqp)
     status = verdict(criteria)
     plots = [p for p in (_plot_effective_bias(bias["per"], ctx), _plot_fixed_points(fps["rows"], ctx)) if p]
     eu = {(r["K"], r["built_for"], r["advantage"]): r["tv"] for r in fps["rows"] if r["game"] == "euclidean"}
@@ -437,11 +442,17 @@ def run(params, ctx) -> ClaimResult:
                  f"samples: exact in all {thm['cases']} enumerated cases. C1's U-statistic is then biased (Euclidean "
                  f"game, K = {K0}: fixed point TV {eu[(K0, 'decoupled', 'rloo')]:.4f} from p*); the corrected table "
                  f"reaches p* (TV {eu[(K0, 'rloo', 'rloo')]:.1e}). The least reachable effective weighted bias is "
-                 f"E* of K − 1 samples, certified for K = {params['best_K'][0]}–{params['best_K'][-1]}."),
+                 f"E* of K − 1 samples, certified for K = {params['best_K'][0]}–{params['best_K'][-1]}. AQP under the "
+                 f"baseline: {aqp['loaded']} shipped tables loaded (K = {aqp['Ks'][0]}–{aqp['Ks'][1]}, "
+                 f"{aqp['refused']} refused), {len(aqp['verified'])} certificates recomputed from their values."),
         figures={"checks": checks, "theorem_cases": thm["cases"], "exactness_checks": exactness["checks"],
                  "effective_bias": bias["per"], "best_effective_bias": best["per"],
                  "fixed_points": [{k: v for k, v in r.items() if k != "p"} for r in fps["rows"]],
                  "monte_carlo": mc["per"],
+                 "aqp_rloo": {"loaded": aqp["loaded"], "refused": aqp["refused"], "n_files": aqp["n_files"],
+                              "refused_by_cause": aqp["refused_by_cause"],
+                              "verified": [{k: v for k, v in r.items() if k != "problems"} | {"ok": not r["problems"]}
+                                           for r in aqp["verified"]]},
                  "trainer_check": None if trainer is None else trainer.get("per", trainer)},
         accuracy={
             "theorem": "exact rational arithmetic over every composition of the group (no rounding)",
@@ -452,6 +463,9 @@ def run(params, ctx) -> ClaimResult:
             "fixed points": "KKT points checked exactly (rationals) or at 50 digits; GRPO by exact enumeration",
             "Monte Carlo": (f"{params['mc_groups']} groups per case, normal intervals, Bonferroni, family-wise "
                             f"false-alarm rate {params['mc_alpha']}"),
+            "AQP under the baseline": ("advantage variance exact (rationals, rounded outward); optimum bounded below "
+                                       "by weak duality in Arb from the stored multipliers; effective bias sup by "
+                                       "Taylor models in Arb; all recomputed from the values in this run"),
         },
         tables=[
             ReportTable("Theorem 1 by exact enumeration", ["K", "answers", "baseline", "compositions", "identity"],
@@ -463,6 +477,11 @@ def run(params, ctx) -> ClaimResult:
                          "corrected, under the baseline", "least reachable: E* for K − 1"], bias["rows"]),
             ReportTable("Corrected minimax tables: certificate restated for the effective table",
                         ["K", "E* for K − 1: lower end", "stored effective bias: upper end", "bound and verified"], best["certs"]),
+            ReportTable("AQP under the baseline: the shipped set (KL), certified and refused K per budget",
+                        ["eps", "K certified", "K refused", "refusals by cause"], aqp_per_eps),
+            ReportTable("AQP under the baseline: certificates recomputed from the values",
+                        ["K", "eps", "advantage variance (upper end)", "optimum: lower bound", "gap",
+                         "effective bias: upper end", "budget", "agrees"], aqp_rows),
             ReportTable("Fixed points under the stock advantages (exact)",
                         ["game", "method", "K", "table built for", "trainer's advantage", "TV to p*"],
                         [[r["game"], r["method"], r["K"], r["built_for"], r["advantage"], f"{r['tv']:.4g}"]
@@ -550,6 +569,8 @@ REGRESSION = (
     relative("effective_bias[*]/plain_under_rloo", 1e-9, "certified Arb bracket, rounded outward"),
     relative("effective_bias[*]/corrected_under_rloo", 1e-9, "certified Arb bracket, rounded outward"),
     relative("best_effective_bias[*]/upper", 1e-9, "certified E*_(K-1) upper end"),
+    exact("aqp_rloo/loaded", "number of shipped AQP tables for the baseline"),
+    relative("aqp_rloo/verified[*]/V_adv", 2e-3, "a rebuild reproduces the set within the optimality gap (1e-3)"),
     relative("fixed_points[*]/tv", 1e-6, "exact KKT points (float64 coordinates)"),
     table("Fixed points under the stock advantages", "every fixed point, cell by cell"),
 )
@@ -564,7 +585,7 @@ SMALLER_K_TV = 1e-9
 _COMMON = {"enum_m": [2, 3], "exact_random": 4, "mc_probs": [0.5, 0.3, 0.2], "mc_rewards": [1.0, 0.6, 0.3],
            "mc_beta": 1.0, "mc_alpha": 1e-3, "pstar_tv": 1e-9, "biased_tv": 1e-4, "best_rel_gap": 1e-9,
            "game_methods": ("plugin", "jackknife", "minimax"), "bias_methods": ["plugin", "jackknife", "minimax"],
-           "bias_minimax_K_max": 32}
+           "bias_minimax_K_max": 32, "aqp_gap_tol": 1e-3}
 
 CLAIM = ClaimSpec(
     id="C9", title="What stock trainers optimise: baselines that see the sample, and baseline-aware tables", run=run,
@@ -577,15 +598,20 @@ CLAIM = ClaimSpec(
         accuracy="exact rational arithmetic (enumeration of every group composition)"),
     profiles={
         "quick": {**_COMMON, "enum_K": [2, 3, 4], "exact_K": [4, 6, 8], "bias_K": [4, 16], "best_K": [3, 4, 8, 16],
-                  "minimax_cert_K": [8], "game_K": [4, 8], "grpo_K": [4], "mc_K": [8], "mc_groups": 100_000},
+                  "minimax_cert_K": [8], "game_K": [4, 8], "grpo_K": [4], "mc_K": [8], "mc_groups": 100_000,
+                  "aqp_K_max": 8, "aqp_verify": [[4, 1.0], [8, 10.0]], "aqp_verify_bias": [[4, 1.0]]},
         "default": {**_COMMON, "enum_K": [2, 3, 4, 5, 6], "exact_K": [3, 4, 5, 6, 8, 12, 16, 32],
                     "bias_K": [4, 8, 16, 32, 64, 128], "best_K": list(range(3, 129)),
                     "minimax_cert_K": [4, 8, 16, 24], "game_K": [3, 4, 8, 16, 32], "grpo_K": [4, 8, 16],
-                    "mc_K": [8, 32], "mc_groups": 400_000},
+                    "mc_K": [8, 32], "mc_groups": 400_000, "aqp_K_max": 128,
+                    "aqp_verify": [[3, 1.0], [4, 0.1], [8, 1.0], [16, 0.3], [32, 10.0], [64, 3.0], [128, 30.0]],
+                    "aqp_verify_bias": [[3, 1.0], [4, 0.1], [8, 1.0], [16, 0.3]]},
         "full": {**_COMMON, "enum_K": [2, 3, 4, 5, 6, 7, 8], "exact_K": [3, 4, 5, 6, 8, 12, 16, 32, 64],
                  "bias_K": [4, 8, 16, 32, 64, 128], "best_K": list(range(3, 129)),
                  "minimax_cert_K": [4, 8, 16, 24, 32, 64], "game_K": [3, 4, 8, 16, 32, 64], "grpo_K": [4, 8, 16, 32],
-                 "mc_K": [4, 8, 32], "mc_groups": 2_000_000,
+                 "mc_K": [4, 8, 32], "mc_groups": 2_000_000, "aqp_K_max": 128,
+                 "aqp_verify": [[K, e] for K in (3, 4, 8, 16, 32, 64, 96, 128) for e in (0.1, 1.0, 10.0, 100.0)],
+                 "aqp_verify_bias": [[K, e] for K in (3, 4, 8, 16, 32) for e in (0.1, 1.0, 10.0, 100.0)],
                  "trainer_pairs": ["euclidean-K4-ustat", "kl-K8-jackknife-aqp", "verl-euclidean-K4-ustat"],
                  "trainer_seeds": 4, "trainer_steps": 100},
     },

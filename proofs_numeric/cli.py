@@ -115,9 +115,11 @@ def add_tables_parser(sub) -> None:
     p.add_argument("--out", help="write to this file (atomically) instead of standard output (default: stdout)")
     p.add_argument("--rebuild", choices=["aqp", "aqp-frontier"],
                    help="regenerate shipped data instead of printing a table: aqp (certified KL tables, K = 2..128, "
-                        "progress per K; --rebuild-K rebuilds a range and keeps the others) or aqp-frontier (the "
+                        "progress per K; --rebuild-K rebuilds a range and keeps the others; with --advantage rloo the "
+                        "set for a leave-one-out or group-mean baseline, K = 3..128) or aqp-frontier (the "
                         "bias-variance frontier and the dual at the plug-in's variance for K = 4, 8, ..., 128)")
-    p.add_argument("--rebuild-K", default="2-128", metavar="LO-HI", help="--rebuild: the range of K (default 2-128)")
+    p.add_argument("--rebuild-K", metavar="LO-HI",
+                   help="--rebuild: the range of K (default: the whole set, 2-128; 3-128 with --advantage rloo)")
     p.add_argument("--processes", type=int, default=2, help="--rebuild: worker processes (default 2)")
     p.add_argument("--data-dir", help="--rebuild: write here instead of the package's data directory")
     p.set_defaults(func=_cmd_tables)
@@ -141,13 +143,17 @@ def _generator_params(args) -> dict:
     return gp
 
 
-def _parse_K_range(text: str) -> range:
+def _parse_K_range(text: str | None, bounds: tuple[int, int] = (2, 128)) -> range:
+    """--rebuild-K as a range of K within ``bounds`` (None: all of them)."""
+    lo_ok, hi_ok = bounds
+    if text is None:
+        return range(lo_ok, hi_ok + 1)
     try:
         lo, hi = (int(v) for v in text.split("-", 1)) if "-" in text else (int(text), int(text))
     except ValueError as exc:
-        raise ValueError(f"--rebuild-K must look like LO-HI (e.g. 2-128), got {text!r}") from exc
-    if not 2 <= lo <= hi <= 128:
-        raise ValueError(f"--rebuild-K must lie within 2-128 with LO <= HI, got {text!r}")
+        raise ValueError(f"--rebuild-K must look like LO-HI (e.g. {lo_ok}-{hi_ok}), got {text!r}") from exc
+    if not lo_ok <= lo <= hi <= hi_ok:
+        raise ValueError(f"--rebuild-K must lie within {lo_ok}-{hi_ok} with LO <= HI, got {text!r}")
     return range(lo, hi + 1)
 
 
@@ -156,6 +162,9 @@ def _cmd_rebuild(args) -> int:
     if args.processes < 1:
         raise ValueError(f"--processes must be an integer >= 1, got {args.processes}")
     if args.rebuild == "aqp-frontier":
+        if args.advantage != "decoupled":
+            raise ValueError(f"--rebuild aqp-frontier is the frontier of the decoupled set; --advantage "
+                             f"{args.advantage!r} takes --rebuild aqp")
         from estimators.aqp.frontier import FRONTIER_K, build_frontier
         Ks = [K for K in FRONTIER_K if K in _parse_K_range(args.rebuild_K)]
         if not Ks:
@@ -170,8 +179,11 @@ def _cmd_rebuild(args) -> int:
                              log=lambda m: print(m, file=sys.stderr, flush=True))
         print(f"rebuilt the AQP frontier for K = {', '.join(doc['K'])} in {doc['build_seconds']}s")
         return 0
-    Ks = _parse_K_range(args.rebuild_K)
-    man = rebuild(Ks, processes=args.processes, out_dir=args.data_dir,
+    from estimators.aqp.shipped import SHIPPED_SETS, shipped_K
+    if args.advantage not in SHIPPED_SETS:
+        raise ValueError(f"--rebuild aqp takes --advantage {' or '.join(SHIPPED_SETS)}, got {args.advantage!r}")
+    Ks = _parse_K_range(args.rebuild_K, shipped_K(args.advantage))
+    man = rebuild(Ks, processes=args.processes, out_dir=args.data_dir, advantage=args.advantage,
                   log=lambda m: print(m, file=sys.stderr, flush=True))
     n_ref = sum(len(v) for v in man["refused"].values())
     print(f"rebuilt {len(man['files'])} files ({n_ref} refusals) in {man['build_seconds']}s")

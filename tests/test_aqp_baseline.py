@@ -82,6 +82,97 @@ def test_aqp_rloo_bad_requests():
     with pytest.raises(ValueError, match="dual"):
         build_table("kl", "aqp", 8, variance_max="plugin", advantage="rloo")
     with pytest.raises(ValueError, match="solve=True"):
-        build_table("kl", "aqp", 8, eps=1, advantage="rloo")
+        build_table("kl", "aqp", 8, eps=2, advantage="rloo")            # not a shipped budget
     with pytest.raises(ValueError, match=r"K \(AQP under advantage=.rloo.*\[3, 129\]"):
         build_table("kl", "aqp", 130, eps=1, solve=True, advantage="rloo")
+
+
+# -- the shipped set for the baseline (C9: KL, K = 3..128, C6's budgets) ---------------------------------------
+
+def test_shipped_rloo_set_covers_the_grid():
+    """Every (K, eps) of the set is a certified table or a recorded refusal with its cause."""
+    from estimators.aqp.shipped import SHIPPED_EPS, manifest, shipped_K, table_file
+    from estimators.aqp.version import CAUSES
+    man = manifest("rloo")
+    assert man["advantage"] == "rloo" and tuple(man["K"]) == shipped_K("rloo") == (3, 128)
+    assert man["eps"] == list(SHIPPED_EPS)
+    for K in range(3, 129):
+        for eps in SHIPPED_EPS:
+            refusal = man["refused"].get(str(K), {}).get(repr(float(eps)))
+            assert (table_file(K, eps) in man["files"]) != (refusal is not None), (K, eps)
+            assert refusal is None or refusal["cause"] in CAUSES
+
+
+@pytest.mark.parametrize("K,eps", [(3, 1.0), (5, 0.1), (16, 10.0), (64, 3.0), (128, 100.0)])
+def test_shipped_rloo_table_is_the_certified_effective_table(K, eps):
+    """A shipped table under the baseline: corrected, its certificate restated for the effective table of K - 1
+    entries (the advantage-variance objective of this K), V_adv exact inside the bracket, bias within budget."""
+    t = build_table("kl", "aqp", K, eps=eps, advantage="rloo")
+    assert verify(t) and t.advantage == "rloo" and t.K == K and t.values[-1] == t.values[-2]
+    c = t.certificate
+    assert c["effective_K"] == K - 1 and c["advantage"] == "rloo"
+    assert c["quadratic_objective"]["sha256"] == advantage_variance_objective(K).sha256
+    assert c["bias_upper"] <= c["budget_lower"] and c["optimality_gap"] <= 1e-3
+    V = advantage_variance_exact(list(t.values))
+    assert c["variance_lower"] <= V <= c["variance_upper"]
+
+
+@pytest.mark.slow
+def test_shipped_rloo_table_matches_a_fresh_solve():
+    """The shipped table and a solve in this run are both certified optimal to 1e-3: their V_adv agree to that."""
+    shipped = build_table("kl", "aqp", 9, eps=1, advantage="rloo")
+    fresh = build_table("kl", "aqp", 9, eps=1, advantage="rloo", solve=True, use_cache=False)
+    a, b = (advantage_variance_exact(list(t.values)) for t in (shipped, fresh))
+    assert abs(a - b) <= F(2, 1000) * max(a, b)
+
+
+def _rloo_copy(tmp_path, monkeypatch):
+    import shutil
+
+    import estimators.aqp.shipped as sh
+    orig = sh.data_dir
+    dst = tmp_path / "data_rloo"
+    shutil.copytree(orig("rloo"), dst)
+    monkeypatch.setattr(sh, "data_dir", lambda advantage="decoupled": dst if advantage == "rloo" else orig())
+    sh.clear_caches()
+    return sh, dst
+
+
+def test_shipped_rloo_loader_refuses_damage_and_a_decoupled_file(tmp_path, monkeypatch):
+    import hashlib
+    import json
+
+    from estimators.aqp.shipped import ShippedTableError
+    sh, dst = _rloo_copy(tmp_path, monkeypatch)
+    try:
+        f = dst / sh.table_file(10, 10.0)
+        f.write_text(f.read_text().replace('"values":[', '"values":[1.0e-3,', 1))
+        with pytest.raises(ShippedTableError, match="corrupted"):
+            sh.load(10, 10.0, advantage="rloo")
+        # the decoupled set's file for K - 1 under this name, checksum matching: wrong K, advantage and objective
+        rel = sh.table_file(12, 10.0)
+        raw = (sh.data_dir() / sh.table_file(11, 10.0)).read_bytes()
+        (dst / rel).write_bytes(raw)
+        man = json.loads((dst / "manifest.json").read_text())
+        man["files"][rel] = hashlib.sha256(raw).hexdigest()
+        (dst / "manifest.json").write_text(json.dumps(man))
+        sh.clear_caches()
+        with pytest.raises(ShippedTableError, match="does not belong"):
+            sh.load(12, 10.0, advantage="rloo")
+        # the decoupled manifest is not the set for the baseline
+        (dst / "manifest.json").write_text((sh.data_dir() / "manifest.json").read_text())
+        sh.clear_caches()
+        with pytest.raises(ShippedTableError, match="advantage 'decoupled', not 'rloo'"):
+            sh.load(12, 10.0, advantage="rloo")
+    finally:
+        sh.clear_caches()
+
+
+def test_shipped_rloo_bad_requests():
+    from estimators.aqp.shipped import load
+    with pytest.raises(ValueError, match=r"K \(the shipped set for advantage 'rloo'\).*\[3, 128\]"):
+        load(2, 1.0, advantage="rloo")
+    with pytest.raises(ValueError, match="advantage must be one of"):
+        load(8, 1.0, advantage="grpo")
+    with pytest.raises(ValueError, match="not in the shipped set"):
+        load(8, 2.0, advantage="rloo")

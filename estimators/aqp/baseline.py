@@ -92,7 +92,8 @@ def aqp_table_rloo(generator, K: int, *, eps=None, variance_max=None, solve: boo
     baseline is the least-V_adv table within (1 + eps) E* of K - 1 samples, certified on both sides (bias of
     the stored effective table by Taylor models in Arb, V_adv exactly, optimum from below by weak duality).
 
-    Solved (``solve=True``, cached) or loaded from the shipped set for the baseline when there is one."""
+    Solved (``solve=True``, cached) or loaded from the shipped set for the baseline (KL, K = 3..128, the shipped
+    eps: :func:`.shipped.load` with ``advantage="rloo"``)."""
     from ..advantages import correct_for
     from .core import check_eps
     from .table import table_from_result
@@ -110,9 +111,14 @@ def aqp_table_rloo(generator, K: int, *, eps=None, variance_max=None, solve: boo
             maximum=K_MAX + 1)
     eps = check_eps(eps)
     if not solve:
-        from .shipped import SHIPPED_EPS
-        raise ValueError(f"no shipped AQP table for advantage='rloo' (K = {K}, eps = {eps!r}; shipped eps for the "
-                         f"decoupled set: {list(SHIPPED_EPS)}): solve it with solve=True (alft tables ... --solve)")
+        from .shipped import SHIPPED_EPS, load, shipped_K
+        lo, hi = shipped_K("rloo")
+        if generator.name == "kl" and generator.params == {} and float(eps) in SHIPPED_EPS and lo <= K <= hi:
+            return load(K, eps, advantage="rloo")
+        from ..remedy import with_remedy
+        reason = (f"no shipped AQP table for advantage='rloo' at {generator.name}, K = {K}, eps = {eps!r} (shipped: "
+                  f"kl, K = {lo}..{hi}, eps in {list(SHIPPED_EPS)})")
+        raise with_remedy(ValueError(f"{reason}: solve it with solve=True (cached)"), reason, solve=True)
     from .core import solve as solve_aqp
     res = solve_aqp(generator, K - 1, eps, gap_tol=gap_tol, use_cache=use_cache,
                     quadratic=advantage_variance_objective(K))

@@ -36,34 +36,44 @@ AQP_DATA = OutputKind(command="alft tables --rebuild",
 
 
 def build_K(K: int, eps_values=SHIPPED_EPS, use_cache: bool = True, neighbour: dict | None = None,
-            log=None) -> tuple[dict, dict]:
+            log=None, advantage: str = "decoupled") -> tuple[dict, dict]:
     """The data-file document for one K (a table or a refusal per eps), and its solutions by eps
-    (the warm starts of the next K)."""
+    (the warm starts of the next K). ``advantage="rloo"`` (C9): the effective table for K - 1 samples with
+    the least variance of the trainer's advantage (:mod:`.baseline`), stored as certified (K - 1 entries)."""
     from ..generators import get_generator
     from .core import AQPError, solve_path
     from .table import table_from_result
     gen = get_generator("kl")
     t0 = time.perf_counter()
     tables, sols = {}, {}
-    for eps, res in solve_path(gen, K, eps_values, stored=True, use_cache=use_cache, neighbour=neighbour, log=log):
+    if advantage == "decoupled":
+        m, quadratic, objective = K, None, "integrated"
+    else:
+        from .baseline import advantage_variance_objective
+        m, quadratic, objective = K - 1, advantage_variance_objective(K), "advantage_variance"
+    for eps, res in solve_path(gen, m, eps_values, stored=True, use_cache=use_cache, neighbour=neighbour, log=log,
+                               quadratic=quadratic):
         sols[float(eps)] = res
         if isinstance(res, AQPError):
             tables[_eps_key(eps)] = {"refused": res.to_dict()}
             continue
-        t = table_from_result(res, gen, {"eps": float(eps), "objective": "integrated"}, keep_reference=False)
+        t = table_from_result(res, gen, {"eps": float(eps), "objective": objective}, keep_reference=False)
         d = t.to_dict()
         tables[_eps_key(eps)] = {"values": d["values"], "provenance": d["provenance"], "certificate": d["certificate"],
                                  "seconds": res.seconds.get("total")}
-    return ({"K": K, "generator": {"name": "kl", "params": {}}, "tables": tables,
-             "seconds": round(time.perf_counter() - t0, 2)}, sols)
+    doc = {"K": K, "generator": {"name": "kl", "params": {}}, "tables": tables,
+           "seconds": round(time.perf_counter() - t0, 2)}
+    if advantage != "decoupled":
+        doc.update(advantage=advantage, effective_K=m)
+    return doc, sols
 
 
 def _chain(args):
     """Worker: one chain of K in increasing order, each K warm-started from the previous one."""
-    Ks, eps_values, use_cache, queue = args
+    Ks, eps_values, use_cache, queue, advantage = args
     neighbour = None
     for K in Ks:
-        doc, neighbour = build_K(K, eps_values, use_cache, neighbour)
+        doc, neighbour = build_K(K, eps_values, use_cache, neighbour, advantage=advantage)
         queue.put((K, doc))
     return len(Ks)
 
@@ -80,29 +90,38 @@ def _versions() -> dict:
     return out
 
 
-def rebuild(Ks: Iterable[int] = range(2, 129), eps_values=SHIPPED_EPS, *, out_dir=None, processes: int = 2,
-            use_cache: bool = True, log: Callable[[str], None] = print) -> dict:
-    """Solve and certify the shipped set for ``Ks`` x ``eps_values`` and swap it into ``out_dir``
-    (default: the package's data directory). Returns the manifest."""
+def rebuild(Ks: Iterable[int] | None = None, eps_values=SHIPPED_EPS, *, out_dir=None, processes: int = 2,
+            use_cache: bool = True, log: Callable[[str], None] = print, advantage: str = "decoupled") -> dict:
+    """Solve and certify the shipped set for ``Ks`` (default: the set's K range, :data:`.shipped.SHIPPED_SETS`)
+    x ``eps_values`` and swap it into ``out_dir`` (default: the package's data directory for ``advantage``).
+    Returns the manifest."""
     from ..minimax.core import sweep
     from ..outputs import check_output_dir, make_partial, swap_in
     from .core import AQP_VERSION
-    Ks = sorted(set(int(k) for k in Ks))
-    out = check_output_dir(out_dir if out_dir is not None else data_dir(), AQP_DATA, name="--data-dir")
+    from .shipped import shipped_K
+    lo, hi = shipped_K(advantage)
+    Ks = sorted(set(int(k) for k in (range(lo, hi + 1) if Ks is None else Ks)))
+    if not Ks or Ks[0] < lo or Ks[-1] > hi:
+        raise ValueError(f"K of the shipped set for advantage {advantage!r} must lie in {lo}..{hi}, got "
+                         f"{Ks[0] if Ks else 'none'}..{Ks[-1] if Ks else 'none'}")
+    default_dir = data_dir() if advantage == "decoupled" else data_dir(advantage)
+    out = check_output_dir(out_dir if out_dir is not None else default_dir, AQP_DATA, name="--data-dir")
     tmp = make_partial(out, AQP_DATA, log)
     t0 = time.perf_counter()
     chains = [Ks[i::processes] for i in range(max(1, processes))]   # interleaved: balanced, each warm-started
     try:
         (tmp / "kl").mkdir()
         # K outside the requested range keep their files (an incremental rebuild), when the old set is ours
-        kept = _keep_other_K(out, tmp, set(Ks), eps_values)
+        kept = _keep_other_K(out, tmp, set(Ks), eps_values, advantage)
         files, refused, seconds = kept["files"], kept["refused"], kept["seconds"]
-        log(f"[aqp rebuild] certified minimax E*_K for K = {Ks[0]}..{Ks[-1]} (cached after the first run)")
-        sweep("kl", Ks)
+        shift = 0 if advantage == "decoupled" else 1     # rloo: the effective tables have K - 1 entries
+        log(f"[aqp rebuild] certified minimax E*_K for K = {Ks[0] - shift}..{Ks[-1] - shift} (cached after the first "
+            f"run)")
+        sweep("kl", [K - shift for K in Ks])
         ctx = mp.get_context("spawn")
         with ctx.Manager() as manager, ctx.Pool(len(chains)) as pool:
             queue = manager.Queue()
-            pending = pool.map_async(_chain, [(c, tuple(eps_values), use_cache, queue) for c in chains if c])
+            pending = pool.map_async(_chain, [(c, tuple(eps_values), use_cache, queue, advantage) for c in chains if c])
             done = 0
             while done < len(Ks):
                 try:
@@ -121,6 +140,8 @@ def rebuild(Ks: Iterable[int] = range(2, 129), eps_values=SHIPPED_EPS, *, out_di
                "versions": _versions(), "built_utc": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
                "build_seconds": round(time.perf_counter() - t0, 1), "files": dict(sorted(files.items())),
                "refused": {k: refused[k] for k in sorted(refused)}, "seconds_per_K": dict(sorted(seconds.items()))}
+        if advantage != "decoupled":
+            man["advantage"] = advantage
         (tmp / "manifest.json").write_text(json.dumps(man, indent=1, sort_keys=True) + "\n")
         swap_in(tmp, out, AQP_DATA, name="--data-dir")   # keeps the frontier data beside the tables
     finally:
@@ -132,7 +153,7 @@ def rebuild(Ks: Iterable[int] = range(2, 129), eps_values=SHIPPED_EPS, *, out_di
     return man
 
 
-def _keep_other_K(out: Path, tmp: Path, Ks: set, eps_values) -> dict:
+def _keep_other_K(out: Path, tmp: Path, Ks: set, eps_values, advantage: str = "decoupled") -> dict:
     """Copy the files of K not being rebuilt from a previous set with the same format, certifier and eps."""
     from .core import AQP_VERSION
     kept = {"files": {}, "refused": {}, "seconds": {}, "K": []}
@@ -144,8 +165,9 @@ def _keep_other_K(out: Path, tmp: Path, Ks: set, eps_values) -> dict:
         return kept
     if old.get("format") == FORMAT:
         check_manifest_shape(old, out / "manifest.json")   # a damaged manifest: a clear error, not a traceback
-    if (old.get("format"), old.get("format_version"), old.get("certifier"), old.get("eps")) != \
-            (FORMAT, FORMAT_VERSION, AQP_VERSION, [float(e) for e in eps_values]):
+    if (old.get("format"), old.get("format_version"), old.get("certifier"), old.get("eps"),
+            old.get("advantage", "decoupled")) != \
+            (FORMAT, FORMAT_VERSION, AQP_VERSION, [float(e) for e in eps_values], advantage):
         return kept
     lo, hi = old.get("K", [0, -1])
     for K in range(lo, hi + 1):
@@ -180,7 +202,8 @@ def _write(tmp: Path, K: int, doc: dict, files: dict, refused: dict, seconds: di
             ref[key] = entry["refused"]
             continue
         rel = table_file(K, float(key))
-        body = dict(entry, K=K, eps=float(key), generator=doc["generator"])
+        body = dict(entry, K=K, eps=float(key), generator=doc["generator"],
+                    **{k: doc[k] for k in ("advantage", "effective_K") if k in doc})
         raw = (json.dumps(body, indent=None, separators=(",", ":"), sort_keys=True) + "\n").encode()
         (tmp / rel).write_bytes(raw)
         files[rel] = _sha256(raw)

@@ -893,12 +893,12 @@ def _check_variance_max(gen, K, variance_max):
 
 def solve_path(generator, K, eps_values: Iterable[float], *, stored: bool = True, gap_tol: float = DEFAULT_GAP_TOL,
                use_cache: bool = True, neighbour: dict | None = None,
-               log: Callable[[str], None] | None = None) -> list:
+               log: Callable[[str], None] | None = None, quadratic: QuadraticObjective | None = None) -> list:
     """:func:`solve` for each eps in decreasing order, each warm-started from the same eps at a neighbouring
     K (``neighbour``: eps -> AQPResult or AQPError, e.g. the previous K's path; a refusal warm-starts from its
     extended-precision attempt when it has one), else from the previous eps. Every eps is attempted (no
     refusal is inherited). Returns ``[(eps, AQPResult or AQPError)]`` in the order given (a refusal is an entry,
-    not an exception, with its cause in ``AQPError.cause``)."""
+    not an exception, with its cause in ``AQPError.cause``). ``quadratic``: the objective, as for :func:`solve`."""
     out = {}
     warm = None
     neighbour = neighbour or {}
@@ -906,7 +906,8 @@ def solve_path(generator, K, eps_values: Iterable[float], *, stored: bool = True
         nb = neighbour.get(eps)
         w = nb if _warm_info(nb) is not None else warm
         try:
-            r = solve(generator, K, eps, stored=stored, gap_tol=gap_tol, warm=w, use_cache=use_cache, log=log)
+            r = solve(generator, K, eps, stored=stored, gap_tol=gap_tol, warm=w, use_cache=use_cache, log=log,
+                      quadratic=quadratic)
             warm = r
             out[eps] = r
         except AQPError as exc:

@@ -152,10 +152,12 @@ def load_frontier(path=None) -> dict:
     return doc
 
 
-def reverify(K: int, point: dict, *, bias: bool = True) -> dict:
+def reverify(K: int, point: dict, *, bias: bool = True, objective=None) -> dict:
     """Recompute a stored point's figures in this run: V exactly from its entries, the dual lower bound
     from its stored points and multipliers, and (``bias=True``) the rigorous sup of its weighted bias.
-    Returns the recomputed figures and whether they match the stored ones."""
+    ``objective``: the point's quadratic form (:class:`.objective.QuadraticObjective`; default V(g), H_K), e.g.
+    the rloo advantage's variance of C9 (then K is the effective table's size). Returns the recomputed figures
+    and whether they match the stored ones."""
     from fractions import Fraction
 
     from ..generators import get_generator
@@ -167,11 +169,11 @@ def reverify(K: int, point: dict, *, bias: bool = True) -> dict:
     # be another table
     entries = ([float(e) for e in point["entries"]] if point.get("certified") == "stored" else point["entries"])
     t0 = time.perf_counter()
-    V, V_lo, V_up = variance_bracket(entries)
+    V, V_lo, V_up = variance_bracket(entries, objective)
     out = {"variance_lower": V_lo, "variance_upper": V_up}
     if point["dual_points"]:
         out["optimum_lower"] = dual_lower_bound(K, target, point["tau_upper"], point["dual_points"],
-                                                point["dual_nu"], prec=256 + 2 * K)["lower"]
+                                                point["dual_nu"], prec=256 + 2 * K, objective=objective)["lower"]
     else:
         out["optimum_lower"] = 0.0
     if bias:

@@ -30,11 +30,15 @@ from .version import AQP_VERSION, CAUSES
 
 __all__ = ["SHIPPED_EPS", "SHIPPED_K", "ShippedTableError", "load", "data_dir", "manifest", "FORMAT",
            "FORMAT_VERSION", "shipped_entry", "clear_caches", "table_file", "budget_relation_violation",
-           "check_manifest_shape"]
+           "check_manifest_shape", "SHIPPED_SETS", "shipped_K"]
 
 #: budgets of the shipped set: tau = (1 + eps) E*_K
 SHIPPED_EPS = (0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
 SHIPPED_K = (2, 128)
+#: the shipped sets by the trainer's advantage (C9): their data folder (beside this module) and K range. Under
+#: ``rloo`` a file holds the certified effective table (K - 1 entries, the least advantage variance within
+#: (1 + eps) E* of K - 1 samples, :mod:`.baseline`) and loading applies the correction to it.
+SHIPPED_SETS = {"decoupled": {"folder": "data", "K": SHIPPED_K}, "rloo": {"folder": "data_rloo", "K": (3, 128)}}
 FORMAT = "alft-verify/aqp-tables"
 FORMAT_VERSION = 3          # 3: refusals are structured ({"cause", "message", "details"}), certifier aqp-3
 REBUILD = "regenerate the shipped set with `alft tables --rebuild aqp`"
@@ -49,8 +53,25 @@ class ShippedTableError(ValueError):
         self.cause, self.details = cause, dict(details or {})
 
 
-def data_dir() -> Path:
-    return Path(__file__).resolve().parent / "data"
+def data_dir(advantage: str = "decoupled") -> Path:
+    """The data folder of the shipped set for ``advantage`` (:data:`SHIPPED_SETS`)."""
+    return Path(__file__).resolve().parent / _set(advantage)["folder"]
+
+
+def _set(advantage: str) -> dict:
+    if advantage not in SHIPPED_SETS:
+        raise ValueError(f"advantage must be one of {list(SHIPPED_SETS)} for a shipped AQP set, got {advantage!r}")
+    return SHIPPED_SETS[advantage]
+
+
+def _folder(advantage: str) -> Path:
+    # the decoupled set asks data_dir() without arguments (tests and checkouts replace it by a folder of theirs)
+    return data_dir() if advantage == "decoupled" else data_dir(advantage)
+
+
+def shipped_K(advantage: str = "decoupled") -> tuple[int, int]:
+    """The K range of the shipped set for ``advantage``."""
+    return tuple(_set(advantage)["K"])
 
 
 def _sha256(data: bytes) -> str:
@@ -77,10 +98,11 @@ def check_manifest_shape(doc: dict, path: Path) -> None:
             raise bad(f"'refused' entry for K={K} must be a mapping {{eps: {{cause, message, details}}}}")
 
 
-@lru_cache(maxsize=1)
-def manifest() -> dict:
+@lru_cache(maxsize=4)
+def manifest(advantage: str = "decoupled") -> dict:
+    """The manifest of the shipped set for ``advantage``, checked (format, certifier, shape, advantage)."""
     from ..outputs import read_regular
-    path = data_dir() / "manifest.json"
+    path = _folder(advantage) / "manifest.json"
     try:
         doc = json.loads(read_regular(path))
     except FileNotFoundError as exc:
@@ -93,14 +115,17 @@ def manifest() -> dict:
         raise ShippedTableError(f"{path} was certified by {doc.get('certifier')!r}, this code is {AQP_VERSION!r}; "
                                 f"{REBUILD}")
     check_manifest_shape(doc, path)
+    if doc.get("advantage", "decoupled") != advantage:
+        raise ShippedTableError(f"{path} holds the set for advantage {doc.get('advantage', 'decoupled')!r}, not "
+                                f"{advantage!r}; {REBUILD}")
     return doc
 
 
 @lru_cache(maxsize=256)
-def _file(rel: str) -> dict:
-    man = manifest()
+def _file(rel: str, advantage: str = "decoupled") -> dict:
+    man = manifest(advantage)
     want = man.get("files", {}).get(rel)
-    path = data_dir() / rel
+    path = _folder(advantage) / rel
     if want is None:
         raise ShippedTableError(f"{rel} is not listed in the shipped manifest; {REBUILD}")
     from ..outputs import read_regular
@@ -138,11 +163,13 @@ def table_file(K: int, eps: float) -> str:
     return f"kl/K{int(K):03d}_eps{float(eps):g}.json"
 
 
-def shipped_entry(K: int, eps: float) -> dict:
-    """The raw entry of the shipped set for (K, eps): the table document, or ``{"refused": {"cause", "message",
-    "details"}}``."""
+def shipped_entry(K: int, eps: float, advantage: str = "decoupled") -> dict:
+    """The raw entry of the shipped set for (K, eps) and ``advantage``: the table document, or ``{"refused":
+    {"cause", "message", "details"}}``."""
     from .._validate import check_K
-    K = check_K(K, name="K", minimum=SHIPPED_K[0], maximum=SHIPPED_K[1])
+    lo, hi = shipped_K(advantage)
+    K = check_K(K, name="K" if advantage == "decoupled" else f"K (the shipped set for advantage {advantage!r})",
+                minimum=lo, maximum=hi)
     if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not math.isfinite(float(eps)):
         raise TypeError(f"eps must be one of the shipped budgets {list(SHIPPED_EPS)}, got {eps!r}")
     if float(eps) not in SHIPPED_EPS:
@@ -151,17 +178,19 @@ def shipped_entry(K: int, eps: float) -> dict:
         raise with_remedy(ShippedTableError(
             f"{reason}. For another eps solve it: build_table('kl', 'aqp', K, eps={eps!r}, solve=True) (needs the "
             f"solver; cached)"), reason, solve=True)
-    reason = manifest().get("refused", {}).get(str(K), {}).get(_eps_key(eps))
+    reason = manifest(advantage).get("refused", {}).get(str(K), {}).get(_eps_key(eps))
     if reason is not None:
         if not isinstance(reason, dict) or reason.get("cause") not in CAUSES or \
                 not isinstance(reason.get("message"), str) or not isinstance(reason.get("details", {}), dict):
             raise ShippedTableError(f"the manifest's refusal of K={K}, eps={float(eps)!r} is malformed; {REBUILD}")
         return {"refused": reason}
     rel = table_file(K, eps)
-    doc = _file(rel)
-    if doc.get("K") != K or doc.get("eps") != float(eps) or doc.get("generator", {}).get("name") != "kl":
+    doc = _file(rel, advantage)
+    if doc.get("K") != K or doc.get("eps") != float(eps) or doc.get("generator", {}).get("name") != "kl" or \
+            doc.get("advantage", "decoupled") != advantage:
         raise ShippedTableError(f"{rel} holds K={doc.get('K')!r}, eps={doc.get('eps')!r}, generator "
-                                f"{doc.get('generator')!r}: it does not belong to K={K}, eps={float(eps)!r}, kl; "
+                                f"{doc.get('generator')!r}, advantage {doc.get('advantage', 'decoupled')!r}: it does "
+                                f"not belong to K={K}, eps={float(eps)!r}, kl, {advantage!r}; "
                                 f"{REBUILD}")
     return doc
 
@@ -196,41 +225,71 @@ def budget_relation_violation(cert: dict, eps: float, gap_tol: float = 1e-3) -> 
     return "; ".join(bad) or None
 
 
-def load(K: int, eps: float):
+def load(K: int, eps: float, advantage: str = "decoupled"):
     """The shipped certified KL table for (K, eps) as a :class:`~estimators.table.Table` (no solver needed).
-    Tables are immutable: a loaded one is kept and shared."""
+    ``advantage="rloo"`` (C9): the corrected table whose effective table under a leave-one-out or group-mean
+    baseline is the shipped certified one (its certificate restated for the trainer's K). Tables are immutable:
+    a loaded one is kept and shared."""
     from .._validate import check_K
-    K = check_K(K, name="K", minimum=SHIPPED_K[0], maximum=SHIPPED_K[1])
+    lo, hi = shipped_K(advantage)
+    K = check_K(K, name="K" if advantage == "decoupled" else f"K (the shipped set for advantage {advantage!r})",
+                minimum=lo, maximum=hi)
     if isinstance(eps, bool) or not isinstance(eps, (int, float)):
         raise TypeError(f"eps must be one of the shipped budgets {list(SHIPPED_EPS)}, got {eps!r}")
-    return _load(K, float(eps))
+    return _load(K, float(eps), advantage)
 
 
 @lru_cache(maxsize=1024)
-def _load(K: int, eps: float):
+def _load(K: int, eps: float, advantage: str = "decoupled"):
     from ..certificates import CertificateMismatchError
     from ..generators import get_generator
     from ..table import Table
-    entry = shipped_entry(K, eps)
+    entry = shipped_entry(K, eps, advantage)
     if "refused" in entry:
-        r = entry["refused"]
-        from ..remedy import with_remedy
-        said = r["message"].split(". The extended-precision table is certified")[0]     # the advice is the remedy's
-        reason = f"K={K}, eps={eps!r}: no certified float64 table exists in the shipped set (cause: {r['cause']}): {said}"
-        raise with_remedy(ShippedTableError(
-            f"{reason}. The extended-precision optimum can be solved and certified: build_table('kl', 'aqp', {K}, "
-            f"eps={eps!r}, solve=True, certified='reference')", cause=r["cause"], details=r.get("details")),
-            reason, solve=True, certified="reference")
+        raise _refused(K, eps, advantage, entry["refused"])
+    m = K if advantage == "decoupled" else K - 1          # entries of the certified (effective) table
     cert = entry.get("certificate") or {}
-    if cert.get("eps") != float(eps) or cert.get("budget_lower") is None or len(entry.get("values", ())) != K:
+    if cert.get("eps") != float(eps) or cert.get("budget_lower") is None or len(entry.get("values", ())) != m:
         raise ShippedTableError(f"the shipped entry for K={K}, eps={eps!r} does not match its certificate; {REBUILD}")
-    why = budget_relation_violation(cert, float(eps))
+    why = budget_relation_violation(cert, float(eps)) or _objective_violation(cert, K, advantage)
     if why:
         raise ShippedTableError(f"the shipped table K={K}, eps={eps!r}: {why}; {REBUILD}")
+    objective = "integrated" if advantage == "decoupled" else "advantage_variance"
     try:
-        return Table(values=entry["values"], generator=get_generator("kl"), method="aqp",
-                     params={"eps": float(eps), "objective": "integrated"}, provenance=entry.get("provenance", ""),
-                     certificate=cert)
+        t = Table(values=entry["values"], generator=get_generator("kl"), method="aqp",
+                  params={"eps": float(eps), "objective": objective}, provenance=entry.get("provenance", ""),
+                  certificate=cert)
     except CertificateMismatchError as exc:
         raise ShippedTableError(f"the shipped table K={K}, eps={eps!r} does not carry a valid certificate ({exc}); "
                                 f"{REBUILD}") from exc
+    if advantage == "decoupled":
+        return t
+    from ..advantages import correct_for
+    return correct_for(t, advantage)
+
+
+def _objective_violation(cert: dict, K: int, advantage: str) -> str | None:
+    """The certificate's objective must be the set's: V(g) for ``decoupled``, the rloo advantage's variance for
+    K (:func:`.baseline.advantage_variance_objective`, compared by its SHA-256) for ``rloo``."""
+    q = cert.get("quadratic_objective")
+    if advantage == "decoupled":
+        return None if q is None else f"its certificate is for another objective ({q.get('ident')!r})"
+    from .baseline import advantage_variance_objective
+    want = advantage_variance_objective(K)
+    if not isinstance(q, dict) or q.get("sha256") != want.sha256:
+        return f"its certificate is not for the objective {want.ident!r} (the rloo advantage's variance at K={K})"
+    return None
+
+
+def _refused(K: int, eps: float, advantage: str, r: dict) -> ShippedTableError:
+    """The error for a (K, eps) the manifest records as refused, with what would work instead."""
+    from ..remedy import with_remedy
+    said = r["message"].split(". The extended-precision table is certified")[0]     # the advice is the remedy's
+    reason = f"K={K}, eps={eps!r}: no certified float64 table exists in the shipped set (cause: {r['cause']}): {said}"
+    if advantage != "decoupled":
+        return ShippedTableError(f"{reason}. Under advantage={advantage!r} only the float64 table is offered: use a "
+                                 f"larger eps or a smaller K", cause=r["cause"], details=r.get("details"))
+    return with_remedy(ShippedTableError(
+        f"{reason}. The extended-precision optimum can be solved and certified: build_table('kl', 'aqp', {K}, "
+        f"eps={eps!r}, solve=True, certified='reference')", cause=r["cause"], details=r.get("details")),
+        reason, solve=True, certified="reference")

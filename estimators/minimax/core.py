@@ -393,7 +393,9 @@ def _solve_uncached(gen, target: Target, K: int, constrained: bool, rel_tol: flo
                     res_upper = stored_up
                 secs["certify_stored"] = round(time.perf_counter() - t3, 4)
                 out.update(reference=reference, reference_dps=dps, values=values, stored_lower_at=float(lo_at),
-                           stored_lower=float_down(stored_lo), stored_upper=float_up(stored_up),
+                           # one float below the bound: re-verifying it from the stored point in a ball that
+                           # contains the exact value (p = 1, exact entries) must find it strictly below
+                           stored_lower=math.nextafter(float_down(stored_lo), 0.0), stored_upper=float_up(stored_up),
                            stored_rel_gap=float((stored_up / res_lower - 1).upper()),
                            stored_rounding_bound=float_up(rnd), max_abs_g=max_g)
             rel = float((res_upper / res_lower - 1).upper())
