@@ -39,11 +39,13 @@ def _reverified(K: int, eps: float, t, bias: bool, gap_tol: float) -> dict:
     """The certificate of the corrected table ``t`` recomputed from its values (see the module docstring)."""
     eff = effective_table(t)
     c = eff.certificate
-    rv = reverify(K - 1, _point(eff), bias=bias, objective=advantage_variance_objective(K))
+    Q = advantage_variance_objective(K)
+    rv = reverify(K - 1, _point(eff), bias=bias, objective=Q)
     lb = max(rv["optimum_lower"], 0.0)
     bud = budget("kl", K - 1, eps)
     gap = rv["variance_upper"] / lb - 1 if lb > 0 else (0.0 if rv["variance_upper"] == 0 else math.inf)
-    problems = []
+    problems = [] if c["quadratic_objective"]["sha256"] == Q.sha256 else [
+        "the certificate's objective is not the rloo advantage's variance for this K (SHA-256 of the exact form)"]
     if (rv["variance_lower"], rv["variance_upper"]) != (c["variance_lower"], c["variance_upper"]):
         problems.append("the exact advantage variance differs from the certificate's bracket")
     if not math.isclose(lb, c["optimum_lower_bound"], rel_tol=1e-9, abs_tol=0.0):

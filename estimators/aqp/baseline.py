@@ -43,7 +43,7 @@ def advantage_matrix(K: int) -> list[list[int]]:
     return rows
 
 
-@lru_cache(maxsize=16)
+@lru_cache(maxsize=256)
 def advantage_variance_integer(K: int) -> tuple[tuple[tuple[int, ...], ...], int]:
     """``(N_Q, D_Q)`` with Q = N_Q / D_Q exactly, reduced by the gcd of N_Q's entries."""
     from flint import fmpz_mat
@@ -61,6 +61,7 @@ def advantage_variance_integer(K: int) -> tuple[tuple[tuple[int, ...], ...], int
     return tuple(tuple(x // g for x in row) for row in rows), den // g
 
 
+@lru_cache(maxsize=256)
 def advantage_variance_objective(K: int):
     """The :class:`~estimators.aqp.objective.QuadraticObjective` e^T Q e on the effective table (K - 1 entries)."""
     from .objective import QuadraticObjective
