@@ -26,10 +26,11 @@ from .criteria import every
 __all__ = ["section_aqp_rloo", "aqp_rloo_criteria", "aqp_rloo_tables"]
 
 
-def _point(eff) -> dict:
-    """The effective table and its certificate in the form :func:`estimators.aqp.frontier.reverify` reads."""
-    c = eff.certificate
-    return {"eps": c["eps"], "entries": [float(v) for v in eff.values], "certified": "stored",
+def _point(t) -> dict:
+    """The corrected table's effective entries (its first K - 1) and its certificate (restated for them) in the
+    form :func:`estimators.aqp.frontier.reverify` reads."""
+    c = t.certificate
+    return {"eps": c["eps"], "entries": [float(v) for v in effective_table(t).values], "certified": "stored",
             "tau_lower": c["budget_lower"], "tau_upper": c["budget_upper"], "dual_points": c["dual_points"],
             "dual_nu": c["dual_multipliers"], "variance_lower": c["variance_lower"],
             "variance_upper": c["variance_upper"], "optimum_lower": c["optimum_lower_bound"]}
@@ -37,10 +38,9 @@ def _point(eff) -> dict:
 
 def _reverified(K: int, eps: float, t, bias: bool, gap_tol: float) -> dict:
     """The certificate of the corrected table ``t`` recomputed from its values (see the module docstring)."""
-    eff = effective_table(t)
-    c = eff.certificate
+    c = t.certificate
     Q = advantage_variance_objective(K)
-    rv = reverify(K - 1, _point(eff), bias=bias, objective=Q)
+    rv = reverify(K - 1, _point(t), bias=bias, objective=Q)
     lb = max(rv["optimum_lower"], 0.0)
     bud = budget("kl", K - 1, eps)
     gap = rv["variance_upper"] / lb - 1 if lb > 0 else (0.0 if rv["variance_upper"] == 0 else math.inf)

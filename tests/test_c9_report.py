@@ -81,3 +81,27 @@ def test_weighted_bias_up_to_a_constant_brackets_a_shifted_table():
     assert lo <= up and lo2 <= up2
     assert abs(up2 / up - 1) < 1e-6 and abs(c2 + 0.25) < 0.3
     assert effective_table(t, "rloo").K == 11
+
+
+def test_quick_section_recomputes_the_rloo_aqp_certificates(quick):
+    a = quick.figures["aqp_rloo"]
+    assert a["loaded"] > 0 and a["verified"] and all(r["ok"] for r in a["verified"])
+    assert any(r["bias_recertified"] for r in a["verified"])
+
+
+@pytest.mark.parametrize("field,factor,match", [("optimum_lower_bound", 1.01, "dual bound"),
+                                                ("budget_lower", 0.999, "budget"),
+                                                ("variance_upper", 1.5, "advantage variance")])
+def test_the_rloo_aqp_recomputation_catches_an_edited_certificate(field, factor, match):
+    """A certificate edited and re-bound (a binding is no signature): recomputing it from the values says so."""
+    from estimators import Table
+    from estimators.certificates import BINDING_KEY, bind
+    from proofs_numeric.c9_aqp_rloo import _reverified
+    t = build_table("kl", "aqp", 6, eps=1.0, advantage="rloo")
+    assert not _reverified(6, 1.0, t, False, 1e-3)["problems"]
+    body = {k: v for k, v in t.certificate.items() if k != BINDING_KEY}
+    body[field] *= factor
+    d = t.to_dict()
+    d["certificate"] = bind(t, body, certifier=t.certificate[BINDING_KEY]["certifier"])
+    problems = _reverified(6, 1.0, Table.from_dict(d), False, 1e-3)["problems"]
+    assert any(match in p for p in problems), problems

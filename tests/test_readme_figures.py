@@ -22,3 +22,14 @@ def test_shipped_counts_in_the_text_match_the_manifest(page):
     assert int(m.group(2)) == sum(counts.values()) == counts.get("float64_rounding", 0)
     if m.group(3):
         assert int(m.group(3)) == counts["float64_rounding"]
+
+
+@pytest.mark.parametrize("page", ["README.md", "docs/claims.md", "docs/advantages.md"])
+def test_rloo_counts_in_the_text_match_its_manifest(page):
+    """C9: the counts of the shipped set for the baseline, as the text states them, are its manifest's."""
+    text = " ".join(ROOT.joinpath(page).read_text().split())
+    man = manifest("rloo")
+    m = re.search(r"the baseline's set holds (\d+) certified tables and (\d+) refusals", text)
+    assert m, f"{page} states the rloo set's counts as \"the baseline's set holds N certified tables and M refusals\""
+    assert int(m.group(1)) == len(man["files"])
+    assert int(m.group(2)) == sum(refusal_counts(man).values())
