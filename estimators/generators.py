@@ -16,7 +16,6 @@ from typing import Callable, Mapping, Sequence
 
 import mpmath
 import numpy as np
-from scipy import special
 
 from ._validate import parse_rational, short_repr
 
@@ -152,13 +151,18 @@ class Generator:
 
 # -- the family -----------------------------------------------------------------
 
+def _xlogx(p):
+    from scipy import special  # imported on first use (``import estimators`` stays light)
+    return special.xlogy(p, p)
+
+
 def kl() -> Generator:
     """KL / entropy: phi = t log t, reward log t + 1; tables estimate log p (the +1 is dropped)."""
     return Generator(
         name="kl", params={}, phi_text="t log t", target_text="log p",
         dropped_constant=Fraction(1),
         _target_np=np.log,
-        _weighted_np=lambda p: special.xlogy(p, p),
+        _weighted_np=_xlogx,
         _target_mp=mpmath.log,
         _dweighted_np=lambda p: np.log(p) + 1.0,
     )

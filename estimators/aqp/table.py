@@ -13,13 +13,10 @@ The certificate (:meth:`.core.AQPResult.certificate`) is bound to the table's va
 """
 from __future__ import annotations
 
-from ..methods import register_method
 from ..table import Table
 from .shipped import SHIPPED_EPS, load
 
 __all__ = ["aqp_table", "table_from_result"]
-
-_PARAMS = ("eps", "variance_max", "solve", "objective", "gap_tol", "use_cache", "certified")
 
 
 def table_from_result(res, generator, params: dict, provenance: str | None = None, *,
@@ -46,13 +43,12 @@ def table_from_result(res, generator, params: dict, provenance: str | None = Non
                  reference=ref, reference_dps=fields["reference_dps"], certificate=cert)
 
 
-@register_method("aqp", "C6: least weighted variance under the bias budget (1+eps) E*_K (certified; shipped for "
-                        "KL, K = 2..128, eps in " + ", ".join(f"{e:g}" for e in SHIPPED_EPS) + ")", params=_PARAMS,
-                 baseline_aware=True)
 def aqp_table(generator, K, *, eps=None, variance_max=None, solve: bool = False, objective: str = "integrated",
               gap_tol: float = 1e-3, use_cache: bool = True, certified: str = "stored",
               advantage: str = "decoupled") -> Table:
-    """See the module docstring. Exactly one of ``eps`` and ``variance_max`` must be given. Under
+    """C6: least weighted variance under the bias budget (1+eps) E*_K (certified; shipped for KL, K = 2..128).
+
+    See the module docstring. Exactly one of ``eps`` and ``variance_max`` must be given. Under
     ``advantage="rloo"`` (C9): :func:`.baseline.aqp_table_rloo`."""
     if advantage == "rloo":
         from .baseline import aqp_table_rloo

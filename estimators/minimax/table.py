@@ -15,17 +15,17 @@ from __future__ import annotations
 from fractions import Fraction
 
 from .._validate import check_unit_interval_open
-from ..methods import register_method
 from ..table import Table
-from .core import DEFAULT_REL_TOL, K_MAX, check_minimax_K, solve
+from .core import DEFAULT_REL_TOL, check_minimax_K, solve
 
 __all__ = ["minimax_table"]
 
 
-@register_method("minimax", f"C3: certified best weighted-bias table, E*_K = Theta(1/K^2) for KL (K <= {K_MAX})",
-                 params=("rel_tol", "use_cache"))
 def minimax_table(generator, K, *, rel_tol: float = DEFAULT_REL_TOL, use_cache: bool = True) -> Table:
-    """The minimax table for ``generator`` (kl, power(alpha), polynomial targets) and K in [2, 256]."""
+    """C3: certified best weighted-bias table, E*_K = Theta(1/K^2) for KL (K <= 256).
+
+    For ``generator`` kl, power(alpha) and polynomial targets, K in [2, :data:`~.core.K_MAX`].
+    """
     K = check_minimax_K(K)
     rel_tol = check_unit_interval_open(rel_tol, name="rel_tol")
     if not isinstance(use_cache, bool):

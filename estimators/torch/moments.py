@@ -17,7 +17,7 @@ import torch
 from .._validate import check_positive_int, check_probabilities
 from ..moments import BLOCK_CELLS, Moments
 from ..table import Table
-from .kernels import check_device, same_device, table_values
+from .tensors import check_device, same_device, table_values
 
 __all__ = ["moments", "binomial_pmf", "target", "weighted_target", "MOMENT_TOL", "moment_error", "as_numpy"]
 
