@@ -6,7 +6,9 @@ torch = pytest.importorskip("torch")
 
 from estimators import build_table  # noqa: E402
 
-DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+#: devices every C8 test runs on: the CPU always, CUDA where present (marked ``cuda``: ``-m cuda`` selects the
+#: GPU cases on a GPU machine, ``-m "not cuda"`` leaves them out)
+DEVICES = ["cpu"] + ([pytest.param("cuda", marks=pytest.mark.cuda)] if torch.cuda.is_available() else [])
 DTYPES = [torch.float32, torch.float64]
 
 #: torch.testing's default tolerances per dtype (the kernels are tighter: a float32 reward is the

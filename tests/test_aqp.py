@@ -73,6 +73,7 @@ def _mp_sup_weighted_bias(values, n_grid=1500, dps=40):
     return float(best)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("K,eps", [(8, 10.0), (16, 1.0), (24, 0.3)])
 def test_c6_solve_certifies_both_sides(K, eps):
     r = solve("kl", K, eps, use_cache=False)
@@ -110,6 +111,7 @@ def test_c6_constant_table_when_the_budget_allows_it():
     assert r.stage == "constant" and r.variance_upper == 0.0 and len(set(r.values)) == 1
 
 
+@pytest.mark.slow
 def test_c6_dual_question_at_the_plugin_variance():
     out = solve_dual("kl", 8, "plugin")
     plug = float(variance_exact(build_table("kl", "plugin", 8).values))
@@ -125,6 +127,7 @@ def test_c6_dual_question_at_the_plugin_variance():
 SAMPLE = [(2, 0.1), (16, 10.0), (40, 1.0), (64, 3.0), (128, 10.0), (128, 3.0)]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("K,eps", SAMPLE)
 def test_c6_shipped_tables_carry_both_certificates(K, eps):
     t = build_table("kl", "aqp", K, eps=eps)
@@ -320,6 +323,7 @@ def test_c6_aqp_error_is_a_value_error():
     assert issubclass(AQPError, ValueError)
 
 
+@pytest.mark.slow
 def test_c6_sup_objective_is_offered_and_certified():
     """The sup variant min sup_p p V_g(p): objective bracketed by a rigorous sup and a dual bound."""
     r = solve("kl", 8, 10.0, objective="sup", use_cache=False)
@@ -335,6 +339,7 @@ def test_c6_sup_objective_is_offered_and_certified():
 
 # -- rebuilding (small K: the solves are cached after the first run) -------------------------------------
 
+@pytest.mark.slow
 def test_c6_rebuild_writes_a_loadable_set_and_keeps_other_K(tmp_path, monkeypatch):
     import estimators.aqp.shipped as sh
     from estimators.aqp.build import rebuild
@@ -366,6 +371,7 @@ def test_c6_rebuild_writes_a_loadable_set_and_keeps_other_K(tmp_path, monkeypatc
         sh.clear_caches()
 
 
+@pytest.mark.slow
 def test_c6_frontier_build_writes_a_verified_document(tmp_path):
     from estimators.aqp.frontier import build_frontier, check_shape, load_frontier, reverify
     path = tmp_path / "frontier.json"
@@ -384,6 +390,7 @@ def test_c6_frontier_build_writes_a_verified_document(tmp_path):
     assert set(load_frontier(path)["K"]) == {"8"}
 
 
+@pytest.mark.slow
 def test_c6_where_float64_is_refused_the_extended_precision_optimum_is_certified():
     """K = 52, eps = 0.1: no float64 table ships (rounding the ~7e9 entries costs more than the 1e-3 gap), but
     the extended-precision optimum is solved and certified, its reference entries bound to the certificate."""

@@ -21,6 +21,7 @@ def _dense_max(Pu, target, n=20001):
     return max(abs(float(error_at(Pu, target, arb(float(p))).mid())) for p in ps)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind, alpha", [("kl", None), ("power", 0.5), ("power", 2.5)])
 def test_C3_sup_bound_is_an_upper_bound_for_perturbed_polynomials(kind, alpha):
     """Perturb the best approximation so its extrema move away from the solver's hints: the

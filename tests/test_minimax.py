@@ -284,6 +284,7 @@ def test_C3_reference_table_error_never_exceeds_certified_upper_K64():
         assert max(errs) >= lo * (1 - 1e-20)
 
 
+@pytest.mark.slow
 def test_C3_every_K_from_2_to_40_is_certified_and_monotone():
     rs = [solve(kl(), K) for K in range(2, 41)]
     assert all(r.rel_gap <= 1e-9 for r in rs)
@@ -294,6 +295,7 @@ def test_C3_every_K_from_2_to_40_is_certified_and_monotone():
     assert all(x < y for x, y in zip(k2, k2[1:]))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", range(4))
 def test_C1_best_weighted_bias_random_polynomials_against_LP(seed):
     """Random rewards of degree >= K: the certified smallest weighted bias is > 0 and agrees with an

@@ -16,6 +16,7 @@ from proofs_numeric.cli import main
 TESTS = Path(__file__).parent
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("fn", [group_rewards, dense_kernel, flat_kernel, kc.good], ids=lambda f: f.__name__)
 def test_c8_project_kernels_conform(device, fn):
@@ -27,6 +28,7 @@ def test_c8_project_kernels_conform(device, fn):
         assert rep.mask_checked
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fn, reason", [
     (kc.off_by_one, "counts"), (kc.overflowing_key, "counts"), (kc.batch_wide_counts, "counts"),
     (kc.ignores_table, "probe"), (kc.wrong_shape, "shape"),
@@ -47,6 +49,7 @@ def test_c8_overflow_is_caught_by_the_large_id_edge_cases():
     assert any("int64" in x or "large ids" in x or "huge range" in x for x in rep.failing_edge_cases)
 
 
+@pytest.mark.slow
 def test_c8_cli_exit_status_and_report(capsys, tmp_path):
     out = tmp_path / "rep.json"
     assert main(["crosscheck", "estimators.torch:group_rewards", "--max-examples", "30", "--json", str(out)]) == 0
@@ -61,6 +64,7 @@ def test_c8_cli_exit_status_and_report(capsys, tmp_path):
     assert main(["crosscheck", "kernels_for_crosscheck:nope"]) == 2
 
 
+@pytest.mark.slow
 def test_c8_cli_subprocess_runs_a_users_module_from_the_current_directory(tmp_path):
     (tmp_path / "mykernel.py").write_text(
         "import torch\n"
@@ -79,6 +83,7 @@ def test_c8_load_kernel_errors():
     assert load_kernel("estimators.torch.crosscheck:flat_kernel") is flat_kernel
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the no-GPU path of the CUDA script")
 def test_c8_cuda_script_reports_a_missing_gpu():
     script = TESTS.parent / "scripts" / "cuda_crosscheck.py"
@@ -86,6 +91,7 @@ def test_c8_cuda_script_reports_a_missing_gpu():
     assert res.returncode == 3 and "CUDA available: False" in res.stdout
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(torch.cuda.is_available(), reason="on a GPU machine the script itself runs for real")
 def test_c8_cuda_script_dry_run_writes_its_record(tmp_path):
     """The GPU script's steps run here on the CPU (the timed steps on small sizes with --dry-run): each

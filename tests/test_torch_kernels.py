@@ -305,6 +305,7 @@ def test_c8_text_answers_end_to_end_match_a_counter_loop(rows):
     assert torch.equal(group_rewards_flat(ids, gids, probe), got.reshape(-1))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("device", DEVICES)
 def test_c8_kernels_run_under_torch_deterministic_mode(device):
     before = torch.are_deterministic_algorithms_enabled()
