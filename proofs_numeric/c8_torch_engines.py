@@ -107,7 +107,8 @@ def run(params, ctx) -> ClaimResult:
                            summary="PyTorch is not installed: the torch engines were not checked.",
                            notes=["install alft-verify[torch] to run C8"])
     from estimators.torch import group_rewards, group_rewards_flat, leave_one_out_counts, leave_one_out_counts_flat
-    from estimators.torch.crosscheck import crosscheck, dense_kernel, flat_kernel
+    from .crosscheck.harness import crosscheck
+    from .crosscheck.kernels import dense_kernel, flat_kernel
     from estimators.torch.moments import MOMENT_TOL, as_numpy, moment_error
     from estimators.torch.moments import moments as torch_moments
     from estimators.torch.montecarlo import monte_carlo as torch_monte_carlo

@@ -18,7 +18,7 @@ __all__ = ["main", "SUBCOMMANDS"]
 SUBCOMMANDS = [
     ("tables", "proofs_numeric.cli:add_tables_parser"),
     ("report", "proofs_numeric.report.builder:add_parser"),
-    ("crosscheck", "proofs_numeric.crosscheck_cli:add_parser"),
+    ("crosscheck", "proofs_numeric.crosscheck.cli:add_parser"),
     ("baseline", "proofs_numeric.regression.cli:add_parser"),
     ("game", "proofs_numeric.game.cli:add_parser"),
     ("recommend", "proofs_numeric.recommend:add_parser"),

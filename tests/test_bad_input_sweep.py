@@ -453,7 +453,7 @@ CASES = [
     ok("monte_carlo beyond the default budget when max_samples is raised", "api",
        lambda: monte_carlo(plug(2), [.5, .5], 100, seed=1, max_samples=200), lambda r: r.n_groups == 100),
     err("crosscheck API max_examples=10**9", "torch",
-        tr(lambda torch, et: __import__("estimators.torch.crosscheck", fromlist=["x"]).crosscheck(
+        tr(lambda torch, et: __import__("proofs_numeric.crosscheck.harness", fromlist=["x"]).crosscheck(
             et.group_rewards, max_examples=10 ** 9)), VE, r"\[1, 10000\]", needs_torch=True),
     *[cli_err(f"crosscheck --case-timeout {v}", ["crosscheck", "estimators.torch:group_rewards", "--case-timeout", v],
               "--case-timeout must be") for v in ["0", "-1", "nan", "1e9"]],

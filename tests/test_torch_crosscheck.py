@@ -10,7 +10,8 @@ import pytest
 from _torch_common import DEVICES, torch  # noqa: F401
 import kernels_for_crosscheck as kc
 from estimators.torch import group_rewards
-from estimators.torch.crosscheck import crosscheck, dense_kernel, flat_kernel, load_kernel
+from proofs_numeric.crosscheck.harness import crosscheck, load_kernel
+from proofs_numeric.crosscheck.kernels import dense_kernel, flat_kernel
 from proofs_numeric.cli import main
 
 TESTS = Path(__file__).parent
@@ -80,7 +81,7 @@ def test_c8_cli_subprocess_runs_a_users_module_from_the_current_directory(tmp_pa
 def test_c8_load_kernel_errors():
     with pytest.raises(ValueError, match="MODULE:FUNCTION"):
         load_kernel("estimators")
-    assert load_kernel("estimators.torch.crosscheck:flat_kernel") is flat_kernel
+    assert load_kernel("proofs_numeric.crosscheck.kernels:flat_kernel") is flat_kernel
 
 
 @pytest.mark.slow
@@ -121,7 +122,7 @@ def test_c8_crosscheck_checks_every_registered_method_including_aqp():
     """Issue 16: AQP tables were skipped silently (they need eps); now every method has a table for each group
     size of the cases, and a method without one would be named in the report's notes."""
     from estimators.methods import METHODS
-    from estimators.torch.crosscheck import SKIPPED_TABLES, method_tables
+    from proofs_numeric.crosscheck.harness import SKIPPED_TABLES, method_tables
     for k in (2, 5, 8, 16, 65, 100):
         kinds = {kind.split(":")[1].split("/")[0] for kind, _ in method_tables(k)}
         assert kinds == set(METHODS), (k, set(METHODS) - kinds)

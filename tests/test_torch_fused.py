@@ -20,8 +20,8 @@ from hypothesis import strategies as st
 from _torch_common import torch
 from estimators import build_table
 from estimators.torch import group_rewards, group_rewards_flat
-from estimators.torch.crosscheck import (crosscheck, dense_kernel_triton, flat_kernel_contiguous_triton,
-                                         flat_kernel_triton)
+from proofs_numeric.crosscheck.harness import crosscheck
+from proofs_numeric.crosscheck.kernels import dense_kernel_triton, flat_kernel_contiguous_triton, flat_kernel_triton
 
 try:
     import triton  # noqa: F401

@@ -25,7 +25,7 @@ from estimators._io import atomic_write_text
 from estimators.montecarlo import check_seed
 
 from ..claims import CLAIMS, claim_ids
-from ..crosscheck_cli import keep_hypothesis_out_of_cwd
+from ..crosscheck.cli import keep_hypothesis_out_of_cwd
 from ..result import FAIL, PASS, SKIP, ClaimResult, RunContext
 from .cuda_record import RECORD_PATH, load_record, record_verdict
 from .outdir import check_out, make_partial, swap_in
