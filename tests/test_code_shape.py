@@ -161,7 +161,7 @@ PENDING_LONG = {
 PENDING_PRIVATE = {
     "estimators/aqp/build.py:.shipped._eps_key", "estimators/aqp/build.py:.shipped._sha256",
     "estimators/aqp/core.py:.extended._cheb_from_values", "estimators/aqp/frontier.py:.core._hints",
-    "proofs_numeric/game/cli.py:..report.builder._jsonable", "proofs_numeric/game/cli.py:..cli._parse_value",
+    "proofs_numeric/game/cli.py:..report.builder._jsonable",
 }
 
 

@@ -135,7 +135,7 @@ def _cmd_game(args) -> int:
 def _exact(game, args) -> int:
     from estimators import build_table
 
-    from ..cli import _parse_value as parse_value
+    from ..cliargs import parse_params
     from .exact import EXACT_MAX_K, optimum_summary, table_equilibria
     from .gameargs import ints
 
@@ -146,12 +146,7 @@ def _exact(game, args) -> int:
     if not 2 <= Ks[0] <= EXACT_MAX_K:
         raise ValueError(f"--exact: K must be an integer in [2, {EXACT_MAX_K}] (the certified root isolation in "
                          f"rationals grows like K^2: about 2 s at K = 1024), got {Ks[0]}")
-    params = {}
-    for item in args.param:
-        if "=" not in item:
-            raise ValueError(f"--param must look like NAME=VALUE, got {item!r}")
-        k, v = item.split("=", 1)
-        params[k.strip()] = parse_value(v.strip())
+    params = parse_params(args.param)
     table = build_table(game.generator, methods[0], Ks[0], **params)
     opt = optimum_summary(game)
     e = table_equilibria(game, table, args.advantage, p_star=opt["p_star"])
