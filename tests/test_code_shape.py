@@ -153,9 +153,7 @@ PENDING_LONG = {
     "estimators/aqp/core.py:_solve_uncached", "estimators/aqp/extended.py:_newton_phase",
     "estimators/aqp/extended.py:solve_extended", "estimators/aqp/ipm.py:ipm_solve",
     "estimators/minimax/core.py:_solve_uncached", "estimators/torch/trl.py:trl_reward_function",
-    "proofs_numeric/c1_ustat_exact.py:run", "proofs_numeric/c2_plugin_bias.py:run",
-    "proofs_numeric/c3_minimax_rate.py:run", "proofs_numeric/c4_ditzian_totik.py:run",
-    "proofs_numeric/c5_variance.py:run", "proofs_numeric/c7_game.py:run", "proofs_numeric/c8_torch_engines.py:run",
+    "proofs_numeric/c7_game.py:run",
 }
 #: private imports across modules still waiting for a public name (issue 18), as "path:module.name"
 PENDING_PRIVATE = {
