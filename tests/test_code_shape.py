@@ -152,7 +152,7 @@ def _functions(path: Path):
 PENDING_LONG = {
     "estimators/aqp/core.py:_solve_uncached", "estimators/aqp/extended.py:_newton_phase",
     "estimators/aqp/extended.py:solve_extended", "estimators/aqp/ipm.py:ipm_solve",
-    "estimators/minimax/core.py:_solve_uncached", "estimators/torch/trl.py:trl_reward_function",
+    "estimators/minimax/core.py:_solve_uncached",
     "proofs_numeric/c7_game.py:run",
 }
 #: private imports across modules still waiting for a public name (issue 18), as "path:module.name"
