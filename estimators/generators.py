@@ -84,26 +84,6 @@ class Generator:
             return mpmath.mpf(0)
         return p * self._target_mp(p)
 
-    def weighted_derivative_bound(self, a, b) -> np.ndarray:
-        """Upper bound of |f'(p)| over each interval [a, b] (0 < a < b <= 1), f = p * target.
-
-        f' is monotone for the KL and power families, so the endpoints bound it; for a
-        polynomial f' = sum_j (j+1) c_j p^j the absolute coefficients evaluated at b do.
-        """
-        a = np.asarray(a, dtype=np.float64)
-        b = np.asarray(b, dtype=np.float64)
-        if self.target_coeffs is not None:
-            return sum(abs(float(c)) * (j + 1) * b ** j for j, c in enumerate(self.target_coeffs))
-        with np.errstate(divide="ignore"):
-            return np.maximum(np.abs(self._dweighted_np(a)), np.abs(self._dweighted_np(b)))
-
-    def weighted_abs_bound_near_zero(self, h: float) -> float:
-        """Upper bound of |f(p)| over [0, h] for small h (h <= 1/e)."""
-        if self.target_coeffs is not None:
-            return float(sum(abs(float(c)) * h ** (j + 1) for j, c in enumerate(self.target_coeffs)))
-        # |p log p| and |p^a/(a-1)| are monotone on [0, 1/e]
-        return float(np.abs(self.weighted_target(h)))
-
     def target_exact(self, p: Fraction) -> Fraction:
         """Exact target at a rational p; only for polynomial targets."""
         if self.target_coeffs is None:
@@ -111,14 +91,6 @@ class Generator:
         if self._target_exact is not None:
             return self._target_exact(Fraction(p))
         return _poly_eval(self.target_coeffs, Fraction(p))
-
-    @property
-    def exact_terms(self) -> int:
-        """Nonzero monomials of the polynomial target (0 if not polynomial): the work per entry of
-        exact constructions."""
-        if self.target_coeffs is None:
-            return 0
-        return sum(1 for c in self.target_coeffs if c != 0)
 
     # -- metadata ---------------------------------------------------------------
     @property

@@ -19,7 +19,8 @@ from estimators import build_table, get_generator, moments
 from estimators.aqp import SHIPPED_EPS, ShippedTableError
 from estimators.aqp.core import AQPError, budget, check_eps, solve, solve_dual
 from estimators.aqp.certify import certify_bias
-from estimators.aqp.hessian import hessian_float64, hessian_integer, variance_exact
+from estimators.aqp.hessian import hessian_integer, variance_exact
+from estimators.aqp.objective import integrated_variance
 from estimators.certificates import CertificateMismatchError
 from estimators.minimax.targets import target_for
 
@@ -35,13 +36,13 @@ def test_c6_hessian_matches_quadrature(K):
     p, w = (x + 1) / 2, w / 2
     B = binom.pmf(np.arange(K)[None, :], n, p[:, None])            # [nodes, K]
     Hq = np.einsum("i,ic,cd->cd", w * p, B, np.eye(K)) - np.einsum("i,ic,id->cd", w * p, B, B)
-    np.testing.assert_allclose(hessian_float64(K), Hq, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(integrated_variance(K).float64, Hq, rtol=1e-12, atol=1e-15)
 
 
 def test_c6_hessian_null_space_and_psd():
     N, D = hessian_integer(9)
     assert all(sum(row) == 0 for row in N)                         # H·1 = 0 exactly
-    ev = np.linalg.eigvalsh(hessian_float64(9))
+    ev = np.linalg.eigvalsh(integrated_variance(9).float64)
     assert ev[0] > -1e-15 and ev[1] > 1e-6                         # PSD, only the constants in the null space
 
 

@@ -157,7 +157,7 @@ def run_report(out, *, profile: str = "default", claims=None, seed: int = DEFAUL
         atomic_write_text(tmp / "index.html", render_html(doc, href))
         if accept is not None:
             accept(doc)
-        _swap_in(tmp, out)
+        swap_in(tmp, out)
         log(f"[report] wrote {out} ({meta['summary']['status']}, {meta['wall_seconds']}s)")
         return doc
     finally:
@@ -196,11 +196,6 @@ def _docs_href(out: Path) -> str | None:
     except ValueError:
         return None
     return os.path.relpath(target, Path(out).resolve()).replace(os.sep, "/") if target.exists() else None
-
-
-def _swap_in(tmp: Path, out: Path) -> None:
-    """Replace ``out`` by the finished directory ``tmp`` (see :func:`proofs_numeric.report.outdir.swap_in`)."""
-    swap_in(tmp, out)
 
 
 def _package_version() -> str:
