@@ -13,7 +13,7 @@ import importlib
 import os
 import sys
 
-from .cliargs import generator_params, parse_K_range, parse_params, parse_variance_max
+from .cliargs import add_generator_options, generator_params, parse_K_range, parse_params, parse_variance_max
 
 __all__ = ["main", "SUBCOMMANDS"]
 
@@ -53,11 +53,7 @@ def add_tables_parser(sub) -> None:
                                    "With --rebuild, regenerate the shipped AQP data instead.")
     p.add_argument("--generator", choices=sorted(GENERATORS),
                    help="phi, the diversity generator whose reward phi' the table estimates (kl: log p + 1)")
-    p.add_argument("--alpha", type=float, help="power/Tsallis exponent (alpha > 0, alpha != 1)")
-    p.add_argument("--coeffs", help="polynomial generator: comma-separated rational coefficients, ascending "
-                                    "(e.g. 0,0,1/2 for phi = t^2/2)")
-    p.add_argument("--coeffs-of", choices=["phi", "reward"], default="phi",
-                   help="whether --coeffs are phi's coefficients (default) or the reward's")
+    add_generator_options(p)   # each family's parameters: --alpha (power), --coeffs and --coeffs-of (polynomial)
     p.add_argument("--method", choices=method_names(),
                    help="the estimator: plugin, jackknife, ustat (unbiased for polynomial rewards), minimax, "
                         "aqp (least variance under a bias budget)")
@@ -150,8 +146,8 @@ def _cmd_tables(args) -> int:
             if name in params:
                 raise ValueError(f"{name} is given twice (--{name.replace('_', '-')} and --param)")
             params[name] = val
-    gp = generator_params(args.generator, alpha=args.alpha, coeffs=args.coeffs, coeffs_of=args.coeffs_of)
-    table = build_table(args.generator, args.method, args.K, advantage=args.advantage, generator_params=gp, **params)
+    table = build_table(args.generator, args.method, args.K, advantage=args.advantage,
+                        generator_params=generator_params(args.generator, args), **params)
     if args.format == "json":
         text = json.dumps(table.to_dict(), indent=2) + "\n"
     elif args.format == "csv":

@@ -7,7 +7,7 @@ and says what it accepts.
 from __future__ import annotations
 
 __all__ = ["parse_value", "parse_params", "parse_coeffs", "floats", "ints", "parse_K_range", "parse_variance_max",
-           "generator_params"]
+           "generator_options", "add_generator_options", "generator_params"]
 
 _BOOLS = {"true": True, "false": False, "yes": True, "no": False, "on": True, "off": False}
 
@@ -43,22 +43,9 @@ def parse_params(items, *, option: str = "--param") -> dict:
 
 
 def parse_coeffs(text: str, *, option: str = "--coeffs") -> list:
-    """Comma-separated rationals (integers, decimals, a/b; read exactly by the bounded parser
-    :func:`estimators._validate.parse_rational`), with a message naming the entry."""
-    from estimators._validate import DECIMAL_DIGITS_MAX, DECIMAL_EXPONENT_MAX, parse_rational
-    out = []
-    for i, item in enumerate(text.split(",")):
-        item = item.strip()
-        try:
-            out.append(parse_rational(item, name=f"{option} entry {i + 1}"))
-        except ValueError as exc:
-            msg = str(exc)
-            why = ("division by zero" if "division by zero" in msg else
-                   f"too long (at most {DECIMAL_DIGITS_MAX} digits, decimal exponent within +-{DECIMAL_EXPONENT_MAX})"
-                   if "digits" in msg else "not a rational number")
-            raise ValueError(f"{option} entry {i + 1} ({item[:40]!r}) is {why}; give comma-separated rationals such "
-                             f"as 0,0,1/2 or 0,1.5,-2") from exc
-    return out
+    """Comma-separated rationals read exactly (the polynomial family's reader), the entry named in errors."""
+    from estimators.generators.families.polynomial import parse_coeffs_text
+    return parse_coeffs_text(text, option)
 
 
 def floats(text: str, option: str) -> list[float]:
@@ -100,21 +87,38 @@ def parse_variance_max(text):
         raise ValueError(f"--variance-max must be a number >= 0 or 'plugin', got {text!r}") from exc
 
 
-def generator_params(generator: str, *, alpha=None, coeffs=None, coeffs_of: str = "phi") -> dict:
-    """The generator's parameters from its options (``--alpha``, ``--coeffs``, ``--coeffs-of``): each option
-    belongs to one generator, and a generator's required option must be given."""
-    gp = {}
-    if generator == "power":
-        if alpha is None:
-            raise ValueError("--alpha is required for the power generator (alpha > 0, alpha != 1)")
-        gp["alpha"] = alpha
-    elif alpha is not None:
-        raise ValueError(f"--alpha applies only to --generator power, not {generator!r}")
-    if generator == "polynomial":
-        if not coeffs:
-            raise ValueError("--coeffs is required for the polynomial generator, e.g. --coeffs 0,0,1/2")
-        gp["coeffs"] = parse_coeffs(coeffs)
-        gp["of"] = coeffs_of
-    elif coeffs is not None:
-        raise ValueError(f"--coeffs applies only to --generator polynomial, not {generator!r}")
-    return gp
+def generator_options(names=None) -> list:
+    """``(option, families)`` for the options of the generator families ``names`` (default: all), each flag once
+    with the families it belongs to: what the command line asks of the generators."""
+    from estimators.generators import FAMILIES, family
+    out: dict = {}
+    for name in (names or FAMILIES):
+        for opt in getattr(family(name), "CLI_OPTIONS", ()):
+            out.setdefault(opt.flag, (opt, []))[1].append(name)
+    return list(out.values())
+
+
+def add_generator_options(parser, names=None) -> None:
+    """Add the options of the generator families ``names`` (default: all) to an argparse parser."""
+    for opt, fams in generator_options(names):
+        kw = {"type": opt.type} if opt.type is not None else {}
+        if opt.choices:
+            kw["choices"] = list(opt.choices)
+        parser.add_argument(opt.flag, dest=opt.dest, default=None if opt.required else opt.default, help=opt.help,
+                            **kw)
+
+
+def generator_params(name: str, args, names=None) -> dict:
+    """The parameters of generator ``name`` from its options in ``args`` (argparse namespace): each option
+    belongs to its families, and a family's required option must be given."""
+    params = {}
+    for opt, fams in generator_options(names):
+        value = getattr(args, opt.dest, None)
+        if name in fams:
+            if value is None and opt.required:
+                raise ValueError(f"{opt.flag} is required for the {name} generator ({opt.what})")
+            if value is not None:
+                params[opt.param] = opt.parse(value, opt.flag) if opt.parse is not None else value
+        elif value is not None and value != (None if opt.required else opt.default):
+            raise ValueError(f"{opt.flag} applies only to --generator {' or '.join(fams)}, not {name!r}")
+    return params

@@ -130,31 +130,18 @@ class _SupProblem:
         pa = arb(p)
         return pa * self.B(p) - (self.target.f(pa) if p > 0 else arb(0))
 
-    def f2_sup(self, a: float, b: float) -> arb:
-        t = self.target
-        if t.entire:
-            bb = arb(b)
-            return sum((abs(arb(c.numerator) / c.denominator) * j * (j - 1) * bb ** (j - 2)
-                        for j, c in enumerate(t.coeffs) if j >= 2 and c != 0), arb(0))
-        return _max_arb([abs(t.d2(arb(a))), abs(t.d2(arb(b)))])
-
     def near_zero(self, b: float) -> arb | None:
         """Upper bound of |W| on [0, b] (None when b is too large for the bound to apply)."""
-        t = self.target
-        bb = arb(b)
-        if t.entire:
-            fz = sum((abs(arb(c.numerator) / c.denominator) * bb ** j for j, c in enumerate(t.coeffs)), arb(0))
-        elif b < 0.3:
-            fz = t.zero_variation(bb)
-        else:
+        fz = self.target.sup_abs_near_zero(b)
+        if fz is None:
             return None
-        return (bb * self.gmax + fz).upper()
+        return (arb(b) * self.gmax + fz).upper()
 
     def interval(self, a: float, b: float, wa: arb, wb: arb) -> arb | None:
         if a == 0.0:
             return self.near_zero(b)
         h = arb(b) - arb(a)
-        M = 2 * self.D1(a, b) + arb(b) * self.D2(a, b) + self.f2_sup(a, b)
+        M = 2 * self.D1(a, b) + arb(b) * self.D2(a, b) + self.target.sup_abs_d2(a, b)
         return (_max_arb([abs(wa), abs(wb)]) + h * h * M / 8).upper()
 
 

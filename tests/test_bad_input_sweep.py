@@ -79,13 +79,14 @@ def _unsorted_dvp():
     """issue 11, item 3: the alternation points of K = 6 in the wrong order."""
     from flint import arb, ctx
 
-    from estimators.minimax import Target, remez
+    from estimators.generators import kl
+    from estimators.minimax import remez
     from estimators.minimax.certify import bernstein_from_cheb, dvp_lower, poly_u_from_bernstein
-    sol = remez(Target("kl"), 5, constrained=True)
+    sol = remez(kl().certified_target(), 5, constrained=True)
     pts = list(sol.points)
     with ctx.workprec(200):
         Pu = poly_u_from_bernstein(bernstein_from_cheb(sol.coeffs, 200))
-        return lambda points, **kw: dvp_lower(Pu, Target("kl"), points, **{"degree": 6, "constrained": True, **kw}), pts
+        return lambda points, **kw: dvp_lower(Pu, kl().certified_target(), points, **{"degree": 6, "constrained": True, **kw}), pts
 
 
 def dvp(kind):

@@ -50,11 +50,26 @@ def test_lists_and_ranges():
 
 
 def test_generator_options_belong_to_their_generator():
-    assert generator_params("power", alpha=2.5) == {"alpha": 2.5}
-    assert generator_params("polynomial", coeffs="0,0,1/2")["of"] == "phi"
-    assert generator_params("kl") == {}
+    from argparse import Namespace
+
+    def ns(**kw):
+        return Namespace(**{"alpha": None, "coeffs": None, "coeffs_of": "phi", **kw})
+    assert generator_params("power", ns(alpha=2.5)) == {"alpha": 2.5}
+    assert generator_params("polynomial", ns(coeffs="0,0,1/2"))["of"] == "phi"
+    assert generator_params("kl", ns()) == {}
     for gen, kw, msg in [("power", {}, "--alpha is required"), ("kl", {"alpha": 2.0}, "--alpha applies only"),
                          ("polynomial", {}, "--coeffs is required"), ("kl", {"coeffs": "1"}, "--coeffs applies only"),
+                         ("kl", {"coeffs_of": "reward"}, "--coeffs-of applies only"),
                          ("polynomial", {"coeffs": "1/0"}, "division by zero")]:
         with pytest.raises(ValueError, match=msg):
-            generator_params(gen, **kw)
+            generator_params(gen, ns(**kw))
+
+
+def test_every_family_option_is_on_the_command_line():
+    """The command line asks the families for their options: each one's parameters appear in alft tables."""
+    from estimators.generators import FAMILIES, family
+    from proofs_numeric.cli import build_parser
+    text = build_parser()._subparsers._group_actions[0].choices["tables"].format_help()
+    for name in FAMILIES:
+        for opt in getattr(family(name), "CLI_OPTIONS", ()):
+            assert opt.flag in text, (name, opt.flag)

@@ -227,7 +227,7 @@ def generator_marginal(gen: Generator) -> Marginal:
 
     def derivative(p):
         p = np.asarray(p, dtype=np.float64)
-        return (gen._dweighted_np(p) - gen.target(p)) / p
+        return (gen.weighted_derivative(p) - gen.target(p)) / p
 
     def mp_value(x):
         return gen.target_mp(x) + mpmath.mpf(d)
@@ -500,16 +500,6 @@ def _candidates(r, beta, marg: Marginal) -> list[tuple[np.ndarray, float]]:
 
 # -- the optimum p* ------------------------------------------------------------------------------
 
-def _simplex_projection(v: np.ndarray) -> tuple[np.ndarray, float]:
-    """Euclidean projection of v onto the simplex: p = max(v - tau, 0) (sort-based, exact support)."""
-    u = np.sort(v)[::-1]
-    css = np.cumsum(u)
-    k = np.arange(1, v.size + 1)
-    rho = np.flatnonzero(u - (css - 1) / k > 0)[-1]
-    tau = (css[rho] - 1) / (rho + 1)
-    return np.maximum(v - tau, 0.0), float(tau)
-
-
 def optimum(game: GameSpec) -> tuple[np.ndarray, str, float]:
     """The game's optimum p* = argmax J, how it was obtained, and its KKT residual.
 
@@ -520,15 +510,9 @@ def optimum(game: GameSpec) -> tuple[np.ndarray, str, float]:
     gen = game.generator
     r, beta = game.r, game.beta
     marg = generator_marginal(gen)
-    if gen.name == "kl":
-        w = np.exp((r - r.max()) / beta)
-        p = w / w.sum()
-        lam = float(r[0] - beta * (np.log(p[0]) + 1.0))
-        how = "closed form p* = softmax(r / beta)"
-    elif gen.name == "euclidean":
-        p, tau = _simplex_projection(r / beta)
-        lam = beta * tau
-        how = "closed form: Euclidean projection of r / beta onto the simplex"
+    closed = gen.game_optimum(r, beta)   # the family's closed form, when it has one
+    if closed is not None:
+        p, lam, how = closed
     else:
         pt = solve_kkt(r, beta, marg)[0]
         p, lam = pt.p, pt.lam
