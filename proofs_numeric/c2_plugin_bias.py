@@ -7,7 +7,7 @@ Hence for *every* table, max_j |p B_g - f|(x_j) >= |f[x_0..x_{K+1}]| / sum_j |w_
 (w_j the divided-difference weights): a positive, certified lower bound on E*_K.
 
 Rate: the plug-in's weighted bias sup is bracketed per K with every rounding enclosed
-(:mod:`proofs_numeric.supnorm`: the weighted bias evaluated in Arb balls at exact points gives the
+(:mod:`estimators.certified.supnorm`: the weighted bias evaluated in Arb balls at exact points gives the
 lower end, a second-derivative bound per interval in Arb the upper end) and both ends are fitted
 on log-log axes (slope ~ -1).
 """
@@ -20,6 +20,7 @@ from flint import arb, ctx as flint_ctx, fmpq
 
 from estimators import build_table, moments
 from estimators.minimax.certify import float_down
+from estimators.certified.supnorm import weighted_bias_bracket
 from estimators.montecarlo import monte_carlo
 
 from .criteria import at_least, every, verdict, within
@@ -27,7 +28,6 @@ from .fitting import loglog_slope
 from .plotting import FIT_ZORDER, legend_outside, log_K_axis, plt, save_figure, style
 from .regression.spec import exact, relative, table
 from .result import ClaimResult, ClaimSpec, KeyFigure, ReportTable
-from .supnorm import weighted_bias_bracket
 
 __all__ = ["CLAIM", "divided_difference_lower_bound"]
 

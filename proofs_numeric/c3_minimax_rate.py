@@ -12,7 +12,7 @@ classical problem (all polynomials of degree <= K). Then:
   c + a/K^2 + b/K^4 + d/K^6 over K >= fit_K_min; the stated error is the larger of the last
   Richardson correction and the disagreement of the two estimates;
 * log-log slopes are fitted for the minimax and for the plug-in (certified brackets from
-  :mod:`proofs_numeric.supnorm`, or C2's figures when C2 ran first);
+  :mod:`estimators.certified.supnorm`, or C2's figures when C2 ran first);
 * the minimax *tables* go through the foundation mpmath moments engine: their weighted bias
   at the alternation points must reproduce +-E*_K;
 * the K from which the float64-rounded table no longer meets the 1e-9 certificate is reported.
@@ -103,7 +103,7 @@ def _plugin_brackets(params, ctx):
         out = {}
     wanted = [K for K in params["plugin_K"] if K not in out]
     if wanted:
-        from .supnorm import weighted_bias_bracket
+        from estimators.certified.supnorm import weighted_bias_bracket
         for K in wanted:
             br = weighted_bias_bracket(build_table("kl", "plugin", K), rel_tol=0.02)
             out[K] = (br.lower, br.upper)

@@ -119,7 +119,7 @@ def test_c6_dual_question_at_the_plugin_variance():
     assert out["variance_of_table"] <= plug
     assert out["bias_lower"] <= out["bias_upper"] and out["rel_width"] <= 1e-3
     # the plug-in's own weighted bias is larger than the least bias at its variance
-    from proofs_numeric.supnorm import weighted_bias_bracket
+    from estimators.certified.supnorm import weighted_bias_bracket
     assert weighted_bias_bracket(build_table("kl", "plugin", 8)).lower >= out["bias_upper"]
 
 

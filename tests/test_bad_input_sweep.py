@@ -284,9 +284,9 @@ CASES = [
         ("duplicate", "strictly increasing"), ("zero", r"inside \(0, 1\]"), ("outside", r"inside \(0, 1\]")]],
     ok("dvp_lower sorted points", "api", dvp("sorted"), lambda r: r[0] is not None and r[0] > 0),
     err("weighted_bias_bracket rel_tol", "api",
-        lambda: __import__("proofs_numeric.supnorm", fromlist=["x"]).weighted_bias_bracket(plug(4), rel_tol=0), VE, "rel_tol"),
+        lambda: __import__("estimators.certified.supnorm", fromlist=["x"]).weighted_bias_bracket(plug(4), rel_tol=0), VE, "rel_tol"),
     err("weighted_bias_bracket table", "api",
-        lambda: __import__("proofs_numeric.supnorm", fromlist=["x"]).weighted_bias_bracket([1.0]), TE, "table must be"),
+        lambda: __import__("estimators.certified.supnorm", fromlist=["x"]).weighted_bias_bracket([1.0]), TE, "table must be"),
     # torch kernels and engines
     err("group_rewards on the meta device", "torch", tr(lambda torch, et: et.group_rewards(_ids(torch, 4).to("meta"), plug(4))),
         VE, "meta", needs_torch=True),

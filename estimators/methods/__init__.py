@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Mapping
 
 from .._validate import check_K
-from ..advantages import check_advantage, correct_for, refuse_grpo
+from ..certified.advantages import check_advantage, correct_for, refuse_grpo
 from ..generators import Generator, get_generator
 from ..registry import METHODS, MethodSpec, get_method, method_names, register_method
 from ..table import Table

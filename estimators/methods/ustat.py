@@ -10,9 +10,9 @@ from __future__ import annotations
 from fractions import Fraction
 
 from .._validate import check_exact_work
-from ..bernstein import monomial_to_bernstein
+from ..certified.bernstein import monomial_to_bernstein
 from ..table import Table
-from ..advantages import correct_for
+from ..certified.advantages import correct_for
 
 
 def ustat_table(generator, K: int, *, advantage: str = "decoupled") -> Table:

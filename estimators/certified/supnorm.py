@@ -29,17 +29,17 @@ certified by Taylor models in :mod:`estimators.minimax.certify` (C3).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from math import comb
 
-from flint import arb, arb_poly, ctx
+from flint import arb, ctx
 from scipy import optimize
 
-from estimators._validate import check_positive_int, check_unit_interval_open
-from estimators.minimax.certify import float_down, float_up
-from estimators.minimax.targets import target_for
-from estimators.table import Table
+from .._validate import check_positive_int, check_unit_interval_open
+from ..minimax.certify import float_down, float_up
+from ..minimax.targets import target_for
+from ..table import Table
+from .bernstein import BernsteinArb
 
-__all__ = ["SupBracket", "weighted_bias_bracket", "BernsteinArb"]
+__all__ = ["SupBracket", "weighted_bias_bracket"]
 
 
 @dataclass(frozen=True)
@@ -57,23 +57,6 @@ class SupBracket:
     @property
     def rel_gap(self) -> float:
         return self.upper / self.lower - 1.0 if self.lower > 0 else float("inf")
-
-
-class BernsteinArb:
-    """sum_c d_c C(m, c) p^c (1-p)^(m-c) evaluated in Arb at exact points p in [0, 1]."""
-
-    def __init__(self, d: list):
-        self.m = len(d) - 1
-        a = [x * comb(self.m, c) for c, x in enumerate(d)]
-        self._fwd = arb_poly(a)
-        self._rev = arb_poly(a[::-1])
-
-    def __call__(self, p: float) -> arb:
-        pa = arb(p)
-        if p <= 0.5:
-            q = 1 - pa
-            return q ** self.m * self._fwd(pa / q)
-        return pa ** self.m * self._rev((1 - pa) / pa)
 
 
 def _monotone(xs: list) -> str | None:
