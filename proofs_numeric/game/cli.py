@@ -17,13 +17,9 @@ import numpy as np
 
 from estimators.outputs import OutputKind, check_output_dir, output_dir
 
+from ..result import jsonable
+
 __all__ = ["add_parser"]
-
-
-def _jsonable(doc):
-    """JSON-safe copy (non-finite floats as strings, numpy scalars as numbers), as in results.json."""
-    from ..report.builder import _jsonable as report_jsonable
-    return report_jsonable(doc)
 
 
 def add_parser(sub) -> None:
@@ -137,7 +133,7 @@ def _exact(game, args) -> int:
 
     from ..cliargs import parse_params
     from .exact import EXACT_MAX_K, optimum_summary, table_equilibria
-    from .gameargs import ints
+    from ..cliargs import ints
 
     Ks = ints(args.K, "--K") if args.K is not None else [8]
     methods = _methods(args.methods, ["plugin"])
@@ -160,7 +156,7 @@ def _exact(game, args) -> int:
         "kl_direction": "KL(fixed point || p*)",
     }
     if args.format == "json":
-        sys.stdout.write(json.dumps(_jsonable(doc), indent=2, allow_nan=False) + "\n")
+        sys.stdout.write(json.dumps(jsonable(doc), indent=2, allow_nan=False) + "\n")
         return 0
     lines = [game.describe(), f"p* = {np.round(opt['p_star'], 6).tolist()} ({opt['method']})",
              f"table: {table!r}, advantage {args.advantage}"]
@@ -178,7 +174,7 @@ def _run(game, args) -> int:
     from .compare import COMPARED_METHODS, POLYNOMIAL_METHODS, ComparisonConfig, acceleration_verdict, \
         run_comparison, verdict_text
     from .dynamics import RunConfig
-    from .gameargs import floats, ints
+    from ..cliargs import floats, ints
     from .plots import plot_convergence
 
     Ks = tuple(ints(args.K, "--K")) if args.K is not None else (4, 8, 16, 32)
@@ -204,10 +200,10 @@ def _run(game, args) -> int:
     with output_dir(args.out, GAME_DIR) as staged:
         plot = plot_convergence(res, staged.tmp / "game_convergence.png", f"{game.describe()}")
         doc["plots"] = [plot]
-        atomic_write_text(staged.tmp / "game.json", json.dumps(_jsonable(doc), indent=2, allow_nan=False) + "\n")
+        atomic_write_text(staged.tmp / "game.json", json.dumps(jsonable(doc), indent=2, allow_nan=False) + "\n")
     out = staged.out
     if args.format == "json":
-        sys.stdout.write(json.dumps(_jsonable(doc), indent=2, allow_nan=False) + "\n")
+        sys.stdout.write(json.dumps(jsonable(doc), indent=2, allow_nan=False) + "\n")
     else:
         sys.stdout.write("\n".join([game.describe(), *doc["verdict"]["text"], f"wrote {out / 'game.json'}"]) + "\n")
     return 0
@@ -215,7 +211,7 @@ def _run(game, args) -> int:
 
 def _tune(game, args) -> int:
     """``--tune``: the protocol of :mod:`.protocol` for each K, its verdict as JSON on stdout."""
-    from .gameargs import floats, ints
+    from ..cliargs import floats, ints
     from .protocol import ProtocolConfig, protocol_methods, run_cell
     from .verdict import summarise_cell, verdict_paragraph
 
@@ -234,6 +230,6 @@ def _tune(game, args) -> int:
             summary[k] += v
     doc = {"game": game.to_dict(), "advantage": args.advantage, "config": cfg.to_json(), **summary,
            "verdict": verdict_paragraph(summary)}
-    sys.stdout.write(json.dumps(_jsonable(doc), indent=2, allow_nan=False) + "\n")
+    sys.stdout.write(json.dumps(jsonable(doc), indent=2, allow_nan=False) + "\n")
     return 0
 

@@ -23,7 +23,6 @@ point reported.
 from __future__ import annotations
 
 import itertools
-import math
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Callable
@@ -97,10 +96,6 @@ class Marginal:
     @property
     def monotone_increasing(self) -> bool:
         return len(self.pieces) == 1 and self.pieces[0][2] == 1
-
-    @property
-    def critical_points(self) -> list[float]:
-        return [b for (_a, b, _d) in self.pieces[:-1]]
 
 
 def _pieces_from_derivative(dcoeffs, value_at) -> tuple[tuple, tuple]:

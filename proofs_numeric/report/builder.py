@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
-import math
 import os
 import platform
 import shutil
@@ -26,7 +25,7 @@ from estimators.montecarlo import check_seed
 
 from ..claims import CLAIMS, claim_ids
 from ..crosscheck.cli import keep_hypothesis_out_of_cwd
-from ..result import FAIL, PASS, SKIP, ClaimResult, RunContext
+from ..result import FAIL, PASS, SKIP, ClaimResult, RunContext, jsonable
 from .cuda_record import RECORD_PATH, load_record, record_verdict
 from .outdir import check_out, make_partial, swap_in
 from .render import DOCS_CLAIMS, render_html, render_markdown
@@ -86,19 +85,6 @@ def _git_commit() -> str | None:
         return r.stdout.strip() or None
     except (OSError, subprocess.SubprocessError):
         return None
-
-
-def _jsonable(x):
-    """Make figures JSON-safe: non-finite floats become strings ("inf", "nan")."""
-    if isinstance(x, float) and not math.isfinite(x):
-        return str(x)
-    if isinstance(x, dict):
-        return {str(k): _jsonable(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_jsonable(v) for v in x]
-    if hasattr(x, "item") and callable(x.item):
-        return _jsonable(x.item())
-    return x
 
 
 def run_report(out, *, profile: str = "default", claims=None, seed: int = DEFAULT_SEED, log=None,
@@ -168,7 +154,7 @@ def run_report(out, *, profile: str = "default", claims=None, seed: int = DEFAUL
 def claim_document(res: ClaimResult, spec, outdir: Path | None = None) -> dict:
     """One claim's entry of results.json: the result, its statement, its key figure with its accuracy,
     and its plots' alt texts."""
-    d = _jsonable(res.to_json())
+    d = jsonable(res.to_json())
     d["statement"] = getattr(spec, "statement", "") or ""
     kf = spec.key_figure if spec is not None else None
     text = kf.render(d["figures"]) if kf is not None else None
