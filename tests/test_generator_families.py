@@ -32,6 +32,7 @@ def test_every_family_declares_examples_and_builds():
     for name in FAMILIES:
         mod = family(name)
         assert callable(mod.build) and getattr(mod, "EXAMPLES", None), f"family {name!r}: build and EXAMPLES"
+        assert isinstance(getattr(mod, "GAME", None), bool), f"family {name!r}: GAME (True or False)"
         for params in mod.EXAMPLES:
             gen = mod.build(**params)
             assert isinstance(gen, Generator) and gen.name == name

@@ -12,6 +12,8 @@ import numpy as np
 from .polynomial import Polynomial
 
 #: none: the Euclidean generator has no parameters
+#: the alignment game (C7) is played with this family (phi = t^2/2 is convex)
+GAME = True
 #: parameter sets the family conformance tests run every hook on (tests/test_generator_families.py)
 EXAMPLES = ({},)
 CLI_OPTIONS = ()

@@ -16,6 +16,8 @@ from ..base import Generator, WeightedTarget
 __all__ = ["build", "KL", "KLWeighted"]
 
 #: none: the KL generator has no parameters
+#: the alignment game (C7) is played with this family (phi = t log t is convex)
+GAME = True
 #: parameter sets the family conformance tests run every hook on (tests/test_generator_families.py)
 EXAMPLES = ({},)
 CLI_OPTIONS = ()

@@ -114,6 +114,8 @@ def parse_coeffs_text(text: str, option: str = "--coeffs") -> list:
 
 
 #: the command-line options of this family's parameters (``alft tables``, ``alft game``)
+#: the alignment game (C7) is played with this family (a polynomial phi need not be convex on [0, 1])
+GAME = False
 #: parameter sets the family conformance tests run every hook on (tests/test_generator_families.py)
 EXAMPLES = ({"coeffs": [0, 1, "-1/2", "1/3"]}, {"coeffs": ["1/2", 0, 3], "of": "reward"})
 CLI_OPTIONS = (

@@ -127,6 +127,8 @@ class PowerWeighted(WeightedTarget):
 
 
 #: the command-line options of this family's parameters (``alft tables``, ``alft game``)
+#: the alignment game (C7) is played with this family (phi is convex for every alpha > 0)
+GAME = True
 #: parameter sets the family conformance tests run every hook on (tests/test_generator_families.py): a
 #: non-integer exponent below and above 1, and an integer one (a polynomial target)
 EXAMPLES = ({"alpha": 0.5}, {"alpha": 2.5}, {"alpha": 3})
