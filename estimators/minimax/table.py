@@ -15,6 +15,7 @@ from __future__ import annotations
 from fractions import Fraction
 
 from .._validate import check_unit_interval_open
+from ..generators import get_generator
 from ..table import Table
 from .core import DEFAULT_REL_TOL, check_minimax_K, solve
 
@@ -43,11 +44,6 @@ def minimax_table(generator, K, *, rel_tol: float = DEFAULT_REL_TOL, use_cache: 
                 f"Bernstein coefficients of P(p)/p in Arb, kept to {dps} significant digits (reference) and "
                 f"rounded once to float64; certified with Arb at {r.prec_bits} bits "
                 f"(de la Vallee Poussin lower bound, Taylor-model sup upper bound)")
-    return Table(values=r.values, generator=_gen(generator), method="minimax",
+    return Table(values=r.values, generator=get_generator(generator), method="minimax",
                  params={"rel_tol": rel_tol}, provenance=prov, reference=ref, reference_dps=dps,
                  certificate=r.certificate(rel_tol))
-
-
-def _gen(generator):
-    from ..generators import Generator, get_generator
-    return generator if isinstance(generator, Generator) else get_generator(generator)
