@@ -33,7 +33,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from estimators import METHODS, build_table  # noqa: E402
+from estimators import build_table  # noqa: E402
 from estimators.torch import group_rewards, group_rewards_flat, leave_one_out_counts  # noqa: E402
 
 torch.set_num_threads(int(os.environ.get("ALFT_BENCH_THREADS", "1")))
@@ -142,12 +142,7 @@ LOOKUP = [("minimax", "kl"), ("jackknife", "kl"), ("ustat", "euclidean")]
 @pytest.mark.benchmark(group="table lookup vs plug-in log B=1024 K=16")
 @pytest.mark.parametrize("method, gen", LOOKUP, ids=[m for m, _ in LOOKUP])
 def test_bench_table_lookup(benchmark, method, gen):
-    if method not in METHODS:
-        pytest.skip(f"method {method!r} is not registered")
-    try:
-        table = build_table(gen, method, K)
-    except (TypeError, ValueError) as exc:
-        pytest.skip(f"{method} table not buildable with default parameters: {exc}")
+    table = build_table(gen, method, K)   # every listed method builds at K = 16: a refusal is a failure
     ids = _ids(B, K)
     benchmark(group_rewards, ids, table, dtype=torch.float32)
     _record(benchmark, f"lookup_{method}")

@@ -27,7 +27,6 @@ from typing import Any
 
 import mpmath
 import numpy as np
-from flint import arb, ctx
 
 from ._validate import K_MAX, check_positive_int, check_probabilities, check_rational_probability
 from .table import Table
@@ -78,6 +77,7 @@ def log_binomial_coefficients(n: int) -> np.ndarray:
 
     The balls' radii stay below 1e-25 for n <= 65535, so each entry is within 2 ulp of the true value.
     """
+    from flint import arb, ctx  # imported on first use (``import estimators`` stays light)
     n = check_positive_int(n, name="n", minimum=1)
     if n > K_MAX:
         raise ValueError(f"n must be an integer in [1, {K_MAX}], got {n}")

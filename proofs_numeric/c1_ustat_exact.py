@@ -91,12 +91,11 @@ def condense_identity_rows(rows: list) -> list:
              "K-1" if off == -1 else f"K{off:+d}"] for (tried, ok, off), a, b in out]
 
 
-def run(params, ctx) -> ClaimResult:
-    rng = random.Random(ctx.seed)
-    Ks = list(params["K"])
+def _identity(params, ctx, rng) -> dict:
+    """Random polynomial rewards of degree <= K-1: B_g equals the reward, in exact rationals, per K."""
     rows, n_tried, n_ok, worst_round = [], 0, 0, 0.0
     digest = hashlib.sha256()  # every stored ustat table, in order: pins the tables bit for bit
-    for K in Ks:
+    for K in params["K"]:
         gens = c1_polynomials(K, rng, params["n_random"])
         ok_K = 0
         for gen in gens:
@@ -112,9 +111,12 @@ def run(params, ctx) -> ClaimResult:
         rows.append([K, len(gens), ok_K, max(g.degree for g in gens)])
         if K in params["log_K"]:
             ctx.log(f"[C1] K={K}: {ok_K}/{len(gens)} polynomial rewards exactly unbiased")
+    return {"rows": rows, "tried": n_tried, "ok": n_ok, "worst_round": worst_round, "sha256": digest.hexdigest()}
 
-    # degree >= K: no unbiased table; ustat must refuse
-    n_refused, best_ok, best_rows, best = 0, True, [], []
+
+def _degree_ge_K(params) -> dict:
+    """Degree >= K: no unbiased table (ustat must refuse), and the least weighted bias is certified positive."""
+    n_refused, best_ok, rows, best = 0, True, [], []
     for K in params["degree_K"]:
         gen = get_generator("power", alpha=K + 1)  # reward degree K
         try:
@@ -123,91 +125,119 @@ def run(params, ctx) -> ClaimResult:
             n_refused += 1
         b = best_weighted_bias(gen, K)  # certified bracket (C3 machinery); > 0 since no unbiased table exists
         best.append({"K": K, "target": gen.target_text, "lower": b["lower"], "upper": b["upper"]})
-        best_rows.append([K, gen.target_text, f"{b['lower']:.6e}", f"{b['upper']:.6e}", f"{b['rel_gap']:.1e}"])
+        rows.append([K, gen.target_text, f"{b['lower']:.6e}", f"{b['upper']:.6e}", f"{b['rel_gap']:.1e}"])
         best_ok &= (not b["exact_zero"]) and b["lower"] > 0
+    return {"refused": n_refused, "best_ok": best_ok, "rows": rows, "best": best}
 
-    # three engines, including large K
-    eng_rows, n_eng_ok = [], 0
+
+def _engines(params) -> tuple[list, int]:
+    """The three moment engines agree, including large K."""
+    rows, n_ok = [], 0
     ps = [Fraction(1, 7), Fraction(1, 2), Fraction(9, 10)]
     for K in params["engine_K"]:
         gen = get_generator("power", alpha=min(3, K))
         t = build_table(gen, "ustat", K)
         ag = engines_agreement(t, ps, dps=ENGINE_DPS)
-        n_eng_ok += bool(ag["float64_within_bound"] and ag["exact_within"])
-        eng_rows.append([K, f"{ag['float64_max_abs_err']:.2e}", f"{ag['float64_bound']:.2e}",
-                         f"{ag['exact_vs_mpmath_rel']:.1e}", "yes" if ag["float64_within_bound"] and ag["exact_within"] else "NO"])
+        good = ag["float64_within_bound"] and ag["exact_within"]
+        n_ok += bool(good)
+        rows.append([K, f"{ag['float64_max_abs_err']:.2e}", f"{ag['float64_bound']:.2e}",
+                     f"{ag['exact_vs_mpmath_rel']:.1e}", "yes" if good else "NO"])
+    return rows, n_ok
 
-    # Monte Carlo
-    mc_rows, n_mc_ok, mc_fig = [], 0, []
+
+def _monte_carlo(params, ctx) -> tuple[list, int, list]:
+    """Monte Carlo intervals against the exact moments."""
+    rows, n_ok, fig = [], 0, []
     for i, K in enumerate(params["mc_K"]):
         t = build_table("power", "ustat", K, generator_params={"alpha": 3})
         probs = np.array(params["mc_probs"])
         res = monte_carlo(t, probs, params["mc_groups"], seed=ctx.seed + 100 + i, alpha=params["mc_alpha"])
         ex = moments(t, probs)
         c = res.compare(ex.mean, ex.var)
-        n_mc_ok += bool(c.all_within)
+        n_ok += bool(c.all_within)
         lo_m, hi_m = res.interval("mean")
         lo_v, hi_v = res.interval("var")
-        mc_fig.append({"K": K, "groups": res.n_groups, "answers": [
+        fig.append({"K": K, "groups": res.n_groups, "answers": [
             {"p": float(q), "mean_interval": [float(a), float(b)], "var_interval": [float(c_), float(d)]}
             for q, a, b, c_, d, rep in zip(probs, lo_m, hi_m, lo_v, hi_v, res.reported) if rep]})
-        mc_rows.append([K, res.n_groups, f"{np.max(np.abs(c.z_mean)):.2f}", f"{np.max(np.abs(c.z_var)):.2f}",
-                        f"{res.z_crit:.2f}", "yes" if c.all_within else "NO"])
+        rows.append([K, res.n_groups, f"{np.max(np.abs(c.z_mean)):.2f}", f"{np.max(np.abs(c.z_var)):.2f}",
+                     f"{res.z_crit:.2f}", "yes" if c.all_within else "NO"])
+    return rows, n_ok, fig
 
-    nK = params["degree_K"]
-    criteria = [
+
+def _criteria(params, ident, deg, n_eng_ok, n_eng, n_mc_ok, n_mc) -> list:
+    Ks, nK = list(params["K"]), params["degree_K"]
+    return [
         every("exactness", f"each polynomial reward of degree <= K-1 (K = {Ks[0]}..{Ks[-1]}) has B_g equal to the "
-              "reward, coefficient by coefficient in exact rationals", n_ok, n_tried),
+              "reward, coefficient by coefficient in exact rationals", ident["ok"], ident["tried"]),
         every("degree >= K refused", f"the U-statistic table refuses each reward of degree K (K = "
-              f"{', '.join(map(str, nK))}): no unbiased table exists", n_refused, len(nK)),
+              f"{', '.join(map(str, nK))}): no unbiased table exists", deg["refused"], len(nK)),
         at_least("degree >= K bias", "smallest certified weighted bias of any table for those rewards",
-                 min((b["lower"] for b in best), default=float("nan")) if best_ok else 0.0, 0.0, strict=True,
-                 fmt=".3e"),
+                 min((b["lower"] for b in deg["best"]), default=float("nan")) if deg["best_ok"] else 0.0, 0.0,
+                 strict=True, fmt=".3e"),
         every("engines", f"at each K = {', '.join(map(str, params['engine_K']))}, float64 moments lie within "
               f"their a-priori rounding bound of mpmath ({ENGINE_DPS} digits) and exact rationals agree with it to "
-              f"10^-{ENGINE_DPS - 10}", n_eng_ok, len(eng_rows)),
+              f"10^-{ENGINE_DPS - 10}", n_eng_ok, n_eng),
         every("Monte Carlo", "each Monte Carlo interval (one per K) contains the exact mean and variance", n_mc_ok,
-              len(mc_rows)),
+              n_mc),
     ]
-    status = verdict(criteria)
+
+
+def _report_tables(ident, deg, eng_rows, mc_rows) -> list:
+    rows = ident["rows"]
     full = ReportTable("Exact polynomial identity B_g = target (coefficient by coefficient), every K",
                        ["K", "rewards tried", "exactly unbiased", "max degree"], rows)
-    tables = [ReportTable("Exact polynomial identity B_g = target (coefficient by coefficient)",
-                          ["K", "rewards tried per K", "exactly unbiased", "max degree"],
-                          condense_identity_rows(rows), detail=full),
-              ReportTable(f"Engines: float64 and exact rationals against mpmath ({ENGINE_DPS} digits), U-statistic "
-                          "table of the power reward with alpha = min(3, K)",
-                          ["K", "float64 max abs err", "float64 a-priori bound", "exact vs mpmath (rel)", "within"],
-                          eng_rows),
-              ReportTable("Monte Carlo against exact moments, U-statistic table of the power reward with alpha = 3",
-                          ["K", "groups", "max |z| mean", "max |z| var", "z crit", "within"], mc_rows)]
-    tables.append(ReportTable("Degree >= K: smallest achievable weighted bias (no unbiased table), certified",
-                              ["K", "target", "lower", "upper", "relative width"], best_rows))
+    return [ReportTable("Exact polynomial identity B_g = target (coefficient by coefficient)",
+                        ["K", "rewards tried per K", "exactly unbiased", "max degree"],
+                        condense_identity_rows(rows), detail=full),
+            ReportTable(f"Engines: float64 and exact rationals against mpmath ({ENGINE_DPS} digits), U-statistic "
+                        "table of the power reward with alpha = min(3, K)",
+                        ["K", "float64 max abs err", "float64 a-priori bound", "exact vs mpmath (rel)", "within"],
+                        eng_rows),
+            ReportTable("Monte Carlo against exact moments, U-statistic table of the power reward with alpha = 3",
+                        ["K", "groups", "max |z| mean", "max |z| var", "z crit", "within"], mc_rows),
+            ReportTable("Degree >= K: smallest achievable weighted bias (no unbiased table), certified",
+                        ["K", "target", "lower", "upper", "relative width"], deg["rows"])]
+
+
+def _accuracy(params) -> dict:
+    return {"identity": "exact rational arithmetic (no rounding)",
+            "rounding of the stored tables": ("exact: the largest entry rounding max_c |fl(g(c)) - g(c)|, computed "
+                                              "in rationals, bounds the change of B_g(p) at every p (B_g is an "
+                                              "average of the entries)"),
+            "least weighted bias for degree >= K": ("certified bracket (de la Vallee Poussin lower bound, Taylor "
+                                                    "models in Arb for the upper bound)"),
+            "engines": (f"float64 checked against its a-priori rounding bound; exact rationals against mpmath at "
+                        f"{ENGINE_DPS} digits"),
+            "Monte Carlo": (f"{params['mc_groups']} groups per K, normal intervals, Bonferroni, family-wise "
+                            f"false-alarm rate {params['mc_alpha']} per run")}
+
+
+def run(params, ctx) -> ClaimResult:
+    rng = random.Random(ctx.seed)
+    Ks = list(params["K"])
+    ident = _identity(params, ctx, rng)
+    deg = _degree_ge_K(params)
+    eng_rows, n_eng_ok = _engines(params)
+    mc_rows, n_mc_ok, mc_fig = _monte_carlo(params, ctx)
+    criteria = _criteria(params, ident, deg, n_eng_ok, len(eng_rows), n_mc_ok, len(mc_rows))
+    n_ok, n_tried, worst_round = ident["ok"], ident["tried"], ident["worst_round"]
     return ClaimResult(
-        id="C1", title=CLAIM.title, status=status,
+        id="C1", title=CLAIM.title, status=verdict(criteria),
         summary=(f"{n_ok} of {n_tried} polynomial rewards (degree <= K-1, K = {Ks[0]}..{Ks[-1]}) are exactly "
                  f"unbiased: B_g equals the reward as a polynomial, in exact rationals. Stored as float64, the tables "
                  f"stay unbiased to within {worst_round:.1e} at every p. For degree >= K the U-statistic table is "
                  f"refused and the least weighted bias of any table is certified positive."),
         criteria=criteria,
         figures={"K_range": [Ks[0], Ks[-1]], "polynomials_tried": n_tried, "exactly_unbiased": n_ok,
-                 "per_K": [{"K": r[0], "tried": r[1], "exact": r[2], "max_degree": r[3]} for r in rows],
-                 "stored_float64_max_rounding": worst_round, "ustat_tables_sha256": digest.hexdigest(),
+                 "per_K": [{"K": r[0], "tried": r[1], "exact": r[2], "max_degree": r[3]} for r in ident["rows"]],
+                 "stored_float64_max_rounding": worst_round, "ustat_tables_sha256": ident["sha256"],
                  "monte_carlo": mc_fig,
-                 "degree_ge_K_refused": n_refused == len(nK), "engines_agree": n_eng_ok == len(eng_rows),
-                 "monte_carlo_all_within": n_mc_ok == len(mc_rows),
-                 "degree_ge_K_min_weighted_bias": best},
-        accuracy={"identity": "exact rational arithmetic (no rounding)",
-                  "rounding of the stored tables": ("exact: the largest entry rounding max_c |fl(g(c)) - g(c)|, computed "
-                                                    "in rationals, bounds the change of B_g(p) at every p (B_g is an "
-                                                    "average of the entries)"),
-                  "least weighted bias for degree >= K": ("certified bracket (de la Vallee Poussin lower bound, Taylor "
-                                                          "models in Arb for the upper bound)"),
-                  "engines": (f"float64 checked against its a-priori rounding bound; exact rationals against mpmath at "
-                              f"{ENGINE_DPS} digits"),
-                  "Monte Carlo": (f"{params['mc_groups']} groups per K, normal intervals, Bonferroni, family-wise "
-                                  f"false-alarm rate {params['mc_alpha']} per run")},
-        tables=tables,
+                 "degree_ge_K_refused": deg["refused"] == len(params["degree_K"]),
+                 "engines_agree": n_eng_ok == len(eng_rows), "monte_carlo_all_within": n_mc_ok == len(mc_rows),
+                 "degree_ge_K_min_weighted_bias": deg["best"]},
+        accuracy=_accuracy(params),
+        tables=_report_tables(ident, deg, eng_rows, mc_rows),
         notes=["Uniqueness (hence minimum variance) is a theorem: the Bernstein-to-monomial map is triangular with "
                "non-zero diagonal C(n,k), so the unbiased table is unique.",
                f"Stored float64 tables are unbiased up to their rounding: at most {worst_round:.2e} at any p."],

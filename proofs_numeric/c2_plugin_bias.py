@@ -7,7 +7,7 @@ Hence for *every* table, max_j |p B_g - f|(x_j) >= |f[x_0..x_{K+1}]| / sum_j |w_
 (w_j the divided-difference weights): a positive, certified lower bound on E*_K.
 
 Rate: the plug-in's weighted bias sup is bracketed per K with every rounding enclosed
-(:mod:`proofs_numeric.supnorm`: the weighted bias evaluated in Arb balls at exact points gives the
+(:mod:`estimators.certified.supnorm`: the weighted bias evaluated in Arb balls at exact points gives the
 lower end, a second-derivative bound per interval in Arb the upper end) and both ends are fitted
 on log-log axes (slope ~ -1).
 """
@@ -20,6 +20,7 @@ from flint import arb, ctx as flint_ctx, fmpq
 
 from estimators import build_table, moments
 from estimators.minimax.certify import float_down
+from estimators.certified.supnorm import weighted_bias_bracket
 from estimators.montecarlo import monte_carlo
 
 from .criteria import at_least, every, verdict, within
@@ -27,7 +28,6 @@ from .fitting import loglog_slope
 from .plotting import FIT_ZORDER, legend_outside, log_K_axis, plt, save_figure, style
 from .regression.spec import exact, relative, table
 from .result import ClaimResult, ClaimSpec, KeyFigure, ReportTable
-from .supnorm import weighted_bias_bracket
 
 __all__ = ["CLAIM", "divided_difference_lower_bound"]
 
@@ -69,12 +69,11 @@ def divided_difference_lower_bound(K: int, prec_bits: int = 256) -> tuple[float,
         flint_ctx.prec = old
 
 
-def run(params, ctx) -> ClaimResult:
-    Ks = list(params["K"])
-    notes = []
+def _brackets(params, ctx) -> dict:
+    """Per K: the certified bracket of the plug-in's weighted bias, and the bound for any table."""
     rows, lower, upper, argmax = [], [], [], []
     impossibility = {}
-    for K in Ks:
+    for K in params["K"]:
         t = build_table("kl", "plugin", K)
         br = weighted_bias_bracket(t, rel_tol=params["rel_tol"])
         lb, _ = divided_difference_lower_bound(K)
@@ -86,11 +85,12 @@ def run(params, ctx) -> ClaimResult:
                      f"{lb:.3e}", br.n_points])
         ctx.log(f"[C2] K={K}: plug-in sup p|b| in [{br.lower:.4e}, {br.upper:.4e}], "
                 f"K*sup={K * br.lower:.4f}; any-table lower bound {lb:.2e}")
-    fit_lo = loglog_slope(Ks, lower, K_min=params["fit_K_min"])
-    fit_hi = loglog_slope(Ks, upper, K_min=params["fit_K_min"])
+    return {"rows": rows, "lower": lower, "upper": upper, "argmax": argmax, "impossibility": impossibility}
 
-    # Monte Carlo and engine agreement for the KL tables (plug-in and jackknife)
-    mc_rows, mc_n_ok = [], 0
+
+def _monte_carlo(params, ctx) -> tuple[list, int]:
+    """Monte Carlo against the exact moments for the KL tables (plug-in and jackknife)."""
+    rows, n_ok = [], 0
     rng_seed = ctx.seed
     for K in params["mc_K"]:
         for method in ("plugin", "jackknife"):
@@ -99,11 +99,45 @@ def run(params, ctx) -> ClaimResult:
             res = monte_carlo(t, probs, params["mc_groups"], seed=rng_seed, alpha=params["mc_alpha"])
             ex = moments(t, probs)
             cmp_ = res.compare(ex.mean, ex.var)
-            mc_n_ok += bool(cmp_.all_within)
-            mc_rows.append([K, method, res.n_groups, f"{np.max(np.abs(cmp_.z_mean)):.2f}",
-                            f"{np.max(np.abs(cmp_.z_var)):.2f}", f"{res.z_crit:.2f}", "yes" if cmp_.all_within else "NO"])
+            n_ok += bool(cmp_.all_within)
+            rows.append([K, method, res.n_groups, f"{np.max(np.abs(cmp_.z_mean)):.2f}",
+                         f"{np.max(np.abs(cmp_.z_var)):.2f}", f"{res.z_crit:.2f}", "yes" if cmp_.all_within else "NO"])
             rng_seed += 1
+    return rows, n_ok
 
+
+def _accuracy(params) -> dict:
+    return {
+        "plug-in's weighted bias, lower end": ("certified: |p b_g(p)| evaluated in Arb ball arithmetic at exact "
+                                               "float64 points (a grid refined by a bounded scalar search), the "
+                                               "largest lower end of the balls, rounded down to float64"),
+        "plug-in's weighted bias, upper end": (f"certified: on every interval of an adaptive partition of [0, 1], the "
+                                               f"linear interpolant of the Arb end values plus h^2/8 sup|W''| "
+                                               f"(Bernstein derivative bounds, all in Arb), refined until upper/lower "
+                                               f"- 1 <= {params['rel_tol']}, rounded up to float64"),
+        "bound for any table": ("divided difference of p log p over K + 2 nodes in Arb ball arithmetic at 256 "
+                                "bits, rounded down: rigorous"),
+        "Monte Carlo": (f"{params['mc_groups']} groups per case, normal intervals, Bonferroni, family-wise "
+                        f"false-alarm rate {params['mc_alpha']} per run"),
+    }
+
+
+_NOTES = [
+    "Impossibility is a theorem (B_g is a polynomial, log is not); the Arb bound makes it quantitative: "
+    "no table of size K has weighted bias below the 'bound for any table' column.",
+    "Both ends of the plug-in bracket are rigorous: every value and every bound is an Arb ball (no float64 "
+    "rounding is left unenclosed), rounded outward to float64.",
+    "Theta(1/K) is supported numerically by both ends of a certified bracket; the slope fit is empirical.",
+]
+
+
+def run(params, ctx) -> ClaimResult:
+    Ks = list(params["K"])
+    br = _brackets(params, ctx)
+    lower, upper, impossibility = br["lower"], br["upper"], br["impossibility"]
+    fit_lo = loglog_slope(Ks, lower, K_min=params["fit_K_min"])
+    fit_hi = loglog_slope(Ks, upper, K_min=params["fit_K_min"])
+    mc_rows, mc_n_ok = _monte_carlo(params, ctx)
     K_fit = f"K = {fit_lo.K_range[0]:g}..{fit_lo.K_range[1]:g}"
     criteria = [
         at_least("impossibility", f"certified lower bound on the weighted bias of any table, smallest over "
@@ -115,7 +149,6 @@ def run(params, ctx) -> ClaimResult:
         every("Monte Carlo", "each Monte Carlo interval (plug-in and jackknife, per K) contains the exact mean "
               "and variance", mc_n_ok, len(mc_rows)),
     ]
-    status = verdict(criteria)
     plots = _plots(ctx, params, Ks, lower, upper, fit_lo)
     captions = {
         "c2_plugin_weighted_bias_vs_p.png": (
@@ -125,9 +158,8 @@ def run(params, ctx) -> ClaimResult:
             f"Both ends of the certified bracket fall with log-log slope {fit_lo.slope:.3f} over {K_fit}: "
             "the plug-in's weighted bias is Theta(1/K)."),
     }
-
     return ClaimResult(
-        id="C2", title=CLAIM.title, status=status,
+        id="C2", title=CLAIM.title, status=verdict(criteria),
         summary=(f"No table is unbiased for log p: every table of size K has weighted bias at least a certified "
                  f"positive bound, at each K = {Ks[0]}..{Ks[-1]}. The plug-in's weighted bias falls with log-log "
                  f"slope {fit_lo.slope:.3f} +- {fit_lo.slope_se:.3f} (lower ends of the certified brackets) and "
@@ -137,38 +169,19 @@ def run(params, ctx) -> ClaimResult:
         figures={
             "per_K": [{"K": K, "sup_weighted_bias_lower": lo, "sup_weighted_bias_upper": hi, "argmax_p": am,
                        "K_times_sup": K * lo, "any_table_lower_bound": impossibility[K]}
-                      for K, lo, hi, am in zip(Ks, lower, upper, argmax)],
+                      for K, lo, hi, am in zip(Ks, lower, upper, br["argmax"])],
             "slope_fit_lower": fit_lo.to_json(),
             "slope_fit_upper": fit_hi.to_json(),
             "monte_carlo_all_within": mc_n_ok == len(mc_rows),
         },
-        accuracy={
-            "plug-in's weighted bias, lower end": ("certified: |p b_g(p)| evaluated in Arb ball arithmetic at exact float64 "
-                                        "points (a grid refined by a bounded scalar search), the largest lower end of "
-                                        "the balls, rounded down to float64"),
-            "plug-in's weighted bias, upper end": (f"certified: on every interval of an adaptive partition of [0, 1], the "
-                                        f"linear interpolant of the Arb end values plus h^2/8 sup|W''| (Bernstein "
-                                        f"derivative bounds, all in Arb), refined until upper/lower - 1 <= "
-                                        f"{params['rel_tol']}, rounded up to float64"),
-            "bound for any table": ("divided difference of p log p over K + 2 nodes in Arb ball arithmetic at 256 "
-                                    "bits, rounded down: rigorous"),
-            "Monte Carlo": (f"{params['mc_groups']} groups per case, normal intervals, Bonferroni, family-wise "
-                            f"false-alarm rate {params['mc_alpha']} per run"),
-        },
+        accuracy=_accuracy(params),
         tables=[
             ReportTable("Plug-in weighted bias per K", ["K", "sup ≥", "sup ≤", "K · sup", "K · argmax p",
-                                                          "bound for any table", "grid points"], rows),
+                                                          "bound for any table", "grid points"], br["rows"]),
             ReportTable("Monte Carlo vs exact moments (KL tables)",
                         ["K", "method", "groups", "max |z| mean", "max |z| var", "z crit", "within"], mc_rows),
         ],
-        plots=[p for p in plots if p], captions=captions,
-        notes=[
-            "Impossibility is a theorem (B_g is a polynomial, log is not); the Arb bound makes it quantitative: "
-            "no table of size K has weighted bias below the 'bound for any table' column.",
-            "Both ends of the plug-in bracket are rigorous: every value and every bound is an Arb ball (no float64 "
-            "rounding is left unenclosed), rounded outward to float64.",
-            "Theta(1/K) is supported numerically by both ends of a certified bracket; the slope fit is empirical.",
-        ] + notes,
+        plots=[p for p in plots if p], captions=captions, notes=list(_NOTES),
     )
 
 

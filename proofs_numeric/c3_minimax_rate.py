@@ -12,13 +12,14 @@ classical problem (all polynomials of degree <= K). Then:
   c + a/K^2 + b/K^4 + d/K^6 over K >= fit_K_min; the stated error is the larger of the last
   Richardson correction and the disagreement of the two estimates;
 * log-log slopes are fitted for the minimax and for the plug-in (certified brackets from
-  :mod:`proofs_numeric.supnorm`, or C2's figures when C2 ran first);
+  :mod:`estimators.certified.supnorm`, or C2's figures when C2 ran first);
 * the minimax *tables* go through the foundation mpmath moments engine: their weighted bias
   at the alternation points must reproduce +-E*_K;
 * the K from which the float64-rounded table no longer meets the 1e-9 certificate is reported.
 """
 from __future__ import annotations
 
+from types import SimpleNamespace
 
 import mpmath
 import numpy as np
@@ -102,7 +103,7 @@ def _plugin_brackets(params, ctx):
         out = {}
     wanted = [K for K in params["plugin_K"] if K not in out]
     if wanted:
-        from .supnorm import weighted_bias_bracket
+        from estimators.certified.supnorm import weighted_bias_bracket
         for K in wanted:
             br = weighted_bias_bracket(build_table("kl", "plugin", K), rel_tol=0.02)
             out[K] = (br.lower, br.upper)
@@ -110,37 +111,28 @@ def _plugin_brackets(params, ctx):
     return {K: out[K] for K in sorted(out) if K <= kmax}
 
 
-def run(params, ctx) -> ClaimResult:
-    Ks = list(params["K"])
-    Ku = list(params["K_unconstrained"])
-    rel_tol = params["rel_tol"]
-    notes = []
-    ctx.log(f"[C3] certified minimax sweep K={Ks[0]}..{Ks[-1]} ({len(Ks)} values)")
+def _measure(params, ctx, res, resu) -> SimpleNamespace:
+    """The figures derived from the sweeps: the constant, the slopes, the plug-in brackets, the first K where
+    the float64 table misses the certificate."""
+    Ks, Ku, rel_tol = list(params["K"]), list(params["K_unconstrained"]), params["rel_tol"]
+    m = SimpleNamespace(Ks=Ks, Ku=Ku, rel_tol=rel_tol, res=res, resu=resu)
+    m.worst_gap = max(r.rel_gap for r in res)
+    m.const = _constant(Ks, res, params["richardson_K0"], params["fit_K_min"])
+    m.constu = _constant(Ku, resu, params["richardson_K0"], params["fit_K_min"]) if len(Ku) >= 8 else None
+    m.fit = loglog_slope(Ks, [r.E for r in res], K_min=params["fit_K_min"])
+    m.plug = _plugin_brackets(params, ctx)
+    m.pK = sorted(m.plug)
+    m.fit_plug = (loglog_slope(m.pK, [m.plug[K][0] for K in m.pK], K_min=params["plugin_fit_K_min"])
+                  if len(m.pK) >= 3 else None)
+    m.stored_break = next((r.K for r in res if r.stored_rel_gap is None or r.stored_rel_gap > rel_tol), None)
+    m.K_fit = f"K = {m.fit.K_range[0]:g}..{m.fit.K_range[1]:g}"
+    return m
 
-    def logk(msg):
-        ctx.log("[C3]" + msg)
 
-    try:
-        res = sweep(kl(), Ks, rel_tol=rel_tol, log=logk)
-        resu = sweep(kl(), Ku, constrained=False, rel_tol=rel_tol, log=lambda m: ctx.log("[C3 unconstrained]" + m))
-    except (CertificateError, ConvergenceError) as exc:
-        return ClaimResult(id="C3", title=CLAIM.title, status=FAIL,
-                           summary=f"The certified minimax computation failed: {exc}",
-                           notes=[f"{type(exc).__name__}: {exc}"])
-
-    gaps = [r.rel_gap for r in res]
-    worst_gap = max(gaps)
-    cK = [K * K * r.E for K, r in zip(Ks, res)]
-    const = _constant(Ks, res, params["richardson_K0"], params["fit_K_min"])
-    constu = _constant(Ku, resu, params["richardson_K0"], params["fit_K_min"]) if len(Ku) >= 8 else None
-    fit = loglog_slope(Ks, [r.E for r in res], K_min=params["fit_K_min"])
-    plug = _plugin_brackets(params, ctx)
-    pK = sorted(plug)
-    fit_plug = loglog_slope(pK, [plug[K][0] for K in pK], K_min=params["plugin_fit_K_min"]) if len(pK) >= 3 else None
-    stored_break = next((r.K for r in res if r.stored_rel_gap is None or r.stored_rel_gap > rel_tol), None)
-
-    # the tables through the foundation mpmath engine
-    eng_rows, n_eng_ok = [], 0
+def _engine_check(params, ctx, rel_tol) -> tuple[list, int]:
+    """The stored tables through the foundation mpmath engine: at the alternation points their weighted bias
+    stays below the certified sup and, where the float64 table meets the certificate, alternates with size E*_K."""
+    rows, n_ok = [], 0
     for K in params["engine_K"]:
         t = build_table("kl", "minimax", K)
         cert = t.certificate
@@ -151,59 +143,75 @@ def run(params, ctx) -> ClaimResult:
         inside = max(wb) <= cert["stored_table_weighted_bias_upper"]
         within_tol = cert["stored_table_within_rel_tol"]
         ok = inside and ((alt and dev <= rel_tol) if within_tol else True)
-        n_eng_ok += bool(ok)
-        eng_rows.append([K, f"{min(wb):.15e}", f"{max(wb):.15e}", f"{dev:.2e}", "yes" if alt else "NO",
-                         f"{cert['stored_table_weighted_bias_upper']:.6e}", "yes" if within_tol else "no (float64 rounding)"])
+        n_ok += bool(ok)
+        rows.append([K, f"{min(wb):.15e}", f"{max(wb):.15e}", f"{dev:.2e}", "yes" if alt else "NO",
+                     f"{cert['stored_table_weighted_bias_upper']:.6e}", "yes" if within_tol else "no (float64 rounding)"])
         ctx.log(f"[C3] K={K}: mpmath weighted bias of the stored table at the alternation points: "
                 f"max rel. deviation from E* {dev:.2e}")
-    K_fit = f"K = {fit.K_range[0]:g}..{fit.K_range[1]:g}"
+    return rows, n_ok
+
+
+def _criteria(params, m, n_eng_ok: int, n_eng: int) -> list:
+    Ks, rel_tol = m.Ks, m.rel_tol
     criteria = [
         at_most("certified brackets", f"widest relative width upper/lower - 1 of the E*_K brackets, K = "
-                f"{Ks[0]}..{Ks[-1]}", worst_gap, rel_tol, fmt=".1e"),
+                f"{Ks[0]}..{Ks[-1]}", m.worst_gap, rel_tol, fmt=".1e"),
         every("tables through mpmath", f"at each K = {', '.join(map(str, params['engine_K']))} the stored table's "
               f"weighted bias, evaluated by the mpmath engine ({params['engine_dps']} digits) at the K+1 alternation "
               f"points, stays below its certified sup and, where the float64 table meets the certificate, alternates "
-              f"in sign with size E*_K to {num(rel_tol)} (relative)", n_eng_ok, len(eng_rows)),
-        within("minimax rate", f"log-log slope of E*_K over {K_fit}", fit.slope, params["slope_range"], fmt=".4f"),
-        at_most("limit determined", "error of the extrapolated limit of K^2 E*_K", const["error"],
+              f"in sign with size E*_K to {num(rel_tol)} (relative)", n_eng_ok, n_eng),
+        within("minimax rate", f"log-log slope of E*_K over {m.K_fit}", m.fit.slope, params["slope_range"], fmt=".4f"),
+        at_most("limit determined", "error of the extrapolated limit of K^2 E*_K", m.const["error"],
                 params["constant_max_error"], strict=True, fmt=".1e"),
-        at_least("limit positive", "extrapolated limit of K^2 E*_K", const["estimate"], 0.0, strict=True, fmt=".12f"),
+        at_least("limit positive", "extrapolated limit of K^2 E*_K", m.const["estimate"], 0.0, strict=True,
+                 fmt=".12f"),
     ]
-    if fit_plug is not None:
+    if m.fit_plug is not None:
         criteria.append(within("plug-in rate", f"log-log slope of the plug-in's weighted bias over K = "
-                                               f"{fit_plug.K_range[0]:g}..{fit_plug.K_range[1]:g}",
-                               fit_plug.slope, params["plugin_slope_range"], fmt=".3f"))
-    status = verdict(criteria)
+                                               f"{m.fit_plug.K_range[0]:g}..{m.fit_plug.K_range[1]:g}",
+                               m.fit_plug.slope, params["plugin_slope_range"], fmt=".3f"))
+    return criteria
 
-    # -- report tables
+
+def _report_tables(params, m, eng_rows) -> list:
+    Ks, res, Ku, resu = m.Ks, m.res, m.Ku, m.resu
     show = [K for K in Ks if K in params["table_K"]] or Ks
-    rows = []
-    for K, r in zip(Ks, res):
-        if K in show:
-            rows.append([K, r.lower_str, r.upper_str, f"{r.rel_gap:.1e}", f"{K * K * r.E:.12f}",
-                         f"{r.stored_upper:.3e}", f"{r.max_abs_g:.3e}"])
+    rows = [[K, r.lower_str, r.upper_str, f"{r.rel_gap:.1e}", f"{K * K * r.E:.12f}", f"{r.stored_upper:.3e}",
+             f"{r.max_abs_g:.3e}"] for K, r in zip(Ks, res) if K in show]
     urows = [[K, f"{r.lower:.15e}", f"{r.rel_gap:.1e}", f"{K * K * r.E:.12f}", f"{r.E / rc.E:.6f}"]
              for K, r, rc in zip(Ku, resu, [dict(zip(Ks, res)).get(K) for K in Ku])
              if rc is not None and K in params.get("table_K_unconstrained", show)]
-    rich = const["richardson"]
+    rich = m.const["richardson"]
     rtab = [[f"level {j}"] + [f"{v:.15f}" for v in col] for j, col in enumerate(rich["tableau"])]
+    return [
+        ReportTable("Certified E*_K (best weighted bias of any K-table, f = p log p)",
+                    ["K", "lower", "upper", "relative width", "K^2 E*_K", "stored float64 table: sup <=",
+                     "max|g|"], rows),
+        ReportTable("Richardson tableau for lim K^2 E*_K (columns: K0, 2K0, ...)",
+                    ["level"] + [f"K={k}" for k in rich["K_sequence"]], rtab),
+        ReportTable("Classical problem: all polynomials of degree <= K",
+                    ["K", "E_K lower", "width", "K^2 E_K", "E_K / E*_K"], urows),
+        ReportTable("The stored tables through the mpmath moments engine, at the alternation points",
+                    ["K", "min |p b|", "max |p b|", "max rel. dev. from E*", "alternates",
+                     "certified sup <=", f"within {m.rel_tol:g}"], eng_rows),
+    ]
 
-    # -- plots
-    plots = _plots(ctx, params, Ks, res, Ku, resu, pK, plug, fit, const, constu, stored_break, rel_tol)
 
-    per_K = [{"K": K, "lower": r.lower, "upper": r.upper, "lower_str": r.lower_str, "upper_str": r.upper_str,
-              "rel_gap": r.rel_gap, "K2E": K * K * r.E, "stored_table_sup_upper": r.stored_upper,
-              "stored_table_rel_gap": r.stored_rel_gap, "max_abs_g": r.max_abs_g}
-             for K, r in zip(Ks, res)]
-    summary = (f"E*_K is certified for K = {Ks[0]}..{Ks[-1]} (widest bracket: relative width {worst_gap:.1e}). "
-               f"K^2 E*_K converges: its limit is {const['estimate']:.12f} +- {const['error']:.1e} (Richardson "
-               f"extrapolation). The log-log slope of E*_K is {fit.slope:.4f} over {K_fit}"
-               + (f"; the plug-in's, from certified brackets over K = {fit_plug.K_range[0]:g}.."
-                  f"{fit_plug.K_range[1]:g}, is {fit_plug.slope:.3f}." if fit_plug is not None
-                  else ".")
-               + (f" From K = {stored_break} the table rounded to float64 no longer meets the certificate."
-                  if stored_break else ""))
-    notes += [
+def _summary(m) -> str:
+    Ks, const, fit, fit_plug = m.Ks, m.const, m.fit, m.fit_plug
+    return (f"E*_K is certified for K = {Ks[0]}..{Ks[-1]} (widest bracket: relative width {m.worst_gap:.1e}). "
+            f"K^2 E*_K converges: its limit is {const['estimate']:.12f} +- {const['error']:.1e} (Richardson "
+            f"extrapolation). The log-log slope of E*_K is {fit.slope:.4f} over {m.K_fit}"
+            + (f"; the plug-in's, from certified brackets over K = {fit_plug.K_range[0]:g}.."
+               f"{fit_plug.K_range[1]:g}, is {fit_plug.slope:.3f}." if fit_plug is not None
+               else ".")
+            + (f" From K = {m.stored_break} the table rounded to float64 no longer meets the certificate."
+               if m.stored_break else ""))
+
+
+def _notes(m) -> list:
+    const, constu, stored_break = m.const, m.constu, m.stored_break
+    notes = [
         "Proved (numerically, with certificates): for each K in the sweep, E*_K lies in the stated bracket. "
         "Theta(1/K^2) itself is a theorem of approximation theory (Ditzian-Totik, see C4); the suite supports "
         "it: K^2 E*_K is monotone and converges, with differences shrinking by a factor 4 per doubling of K.",
@@ -216,52 +224,71 @@ def run(params, ctx) -> ClaimResult:
         f"{const['estimate'] / constu['estimate']:.4f} (always between 1 and 2: subtracting P(0) from the "
         f"unconstrained optimum at most doubles its error)." if constu else "",
         f"The table as stored in float64 meets the 1e-9 certificate for every K < {stored_break} in the sweep; "
-        f"the first K where it does not is K={stored_break}: from there the rounding of entries as large as {max(r.max_abs_g for r in res):.2e} dominates "
+        f"the first K where it does not is K={stored_break}: from there the rounding of entries as large as "
+        f"{max(r.max_abs_g for r in m.res):.2e} dominates "
         f"(docs/theory.md, section 5): use the reference entries (Table.reference) or the AQP tables (C6)."
         if stored_break else "The stored float64 tables meet the certificate for every K in the sweep.",
     ]
+    return [n for n in notes if n]
+
+
+def _figures(m, n_eng_ok: int, n_eng: int) -> dict:
+    const, constu, rich = m.const, m.constu, m.const["richardson"]
+    return {
+        "per_K": [{"K": K, "lower": r.lower, "upper": r.upper, "lower_str": r.lower_str, "upper_str": r.upper_str,
+                   "rel_gap": r.rel_gap, "K2E": K * K * r.E, "stored_table_sup_upper": r.stored_upper,
+                   "stored_table_rel_gap": r.stored_rel_gap, "max_abs_g": r.max_abs_g}
+                  for K, r in zip(m.Ks, m.res)],
+        "constant": {"estimate": const["estimate"], "error": const["error"],
+                     "richardson_last_correction": rich["last_correction"], "richardson_K": rich["K_sequence"],
+                     "least_squares": const["least_squares"]},
+        "constant_unconstrained": ({"estimate": constu["estimate"], "error": constu["error"]} if constu else None),
+        "per_K_unconstrained": [{"K": K, "lower": r.lower, "upper": r.upper, "K2E": K * K * r.E}
+                                for K, r in zip(m.Ku, m.resu)],
+        "slope_fit_minimax": m.fit.to_json(),
+        "slope_fit_plugin": m.fit_plug.to_json() if m.fit_plug else None,
+        "plugin_brackets": {str(K): list(v) for K, v in m.plug.items()},
+        "worst_rel_gap": m.worst_gap,
+        "stored_table_breaks_at_K": m.stored_break,
+        "engine_check_all_ok": n_eng_ok == n_eng,
+    }
+
+
+def _accuracy(params, m) -> dict:
+    rich = m.const["richardson"]
+    return {
+        "E*_K bracket": ("rigorous: lower = de la Vallee Poussin bound at the K+1 alternation points, upper = "
+                         "sup of the reference table's error bounded by Taylor models in Arb ball arithmetic "
+                         f"(see estimators/minimax/certify.py); every width <= {m.worst_gap:.1e}"),
+        "K^2 E*_K limit": (f"Richardson extrapolation in 1/K^2 on K={rich['K_sequence']}, error "
+                           f"{m.const['error']:.1e} = max(last Richardson correction, distance to the least-squares "
+                           f"fit c + a/K^2 + b/K^4 + d/K^6 over K >= {params['fit_K_min']}); assumes that expansion"),
+        "slopes": "ordinary least squares on log-log axes (standard errors in results.json); empirical",
+        "plug-in brackets": "certified brackets of the plug-in's sup weighted bias (C2's method, rel. width <= 2%)",
+        "stored tables": "certified separately: sup of the float64 table's own error (Taylor models in Arb)",
+    }
+
+
+def run(params, ctx) -> ClaimResult:
+    Ks, Ku, rel_tol = list(params["K"]), list(params["K_unconstrained"]), params["rel_tol"]
+    ctx.log(f"[C3] certified minimax sweep K={Ks[0]}..{Ks[-1]} ({len(Ks)} values)")
+    try:
+        res = sweep(kl(), Ks, rel_tol=rel_tol, log=lambda msg: ctx.log("[C3]" + msg))
+        resu = sweep(kl(), Ku, constrained=False, rel_tol=rel_tol, log=lambda msg: ctx.log("[C3 unconstrained]" + msg))
+    except (CertificateError, ConvergenceError) as exc:
+        return ClaimResult(id="C3", title=CLAIM.title, status=FAIL,
+                           summary=f"The certified minimax computation failed: {exc}",
+                           notes=[f"{type(exc).__name__}: {exc}"])
+    m = _measure(params, ctx, res, resu)
+    eng_rows, n_eng_ok = _engine_check(params, ctx, rel_tol)
+    criteria = _criteria(params, m, n_eng_ok, len(eng_rows))
+    plots = _plots(ctx, params, Ks, res, Ku, resu, m.pK, m.plug, m.fit, m.const, m.constu, m.stored_break, rel_tol)
     return ClaimResult(
-        id="C3", title=CLAIM.title, status=status, summary=summary, criteria=criteria,
-        figures={
-            "per_K": per_K,
-            "constant": {"estimate": const["estimate"], "error": const["error"],
-                         "richardson_last_correction": rich["last_correction"], "richardson_K": rich["K_sequence"],
-                         "least_squares": const["least_squares"]},
-            "constant_unconstrained": ({"estimate": constu["estimate"], "error": constu["error"]} if constu else None),
-            "per_K_unconstrained": [{"K": K, "lower": r.lower, "upper": r.upper, "K2E": K * K * r.E}
-                                    for K, r in zip(Ku, resu)],
-            "slope_fit_minimax": fit.to_json(),
-            "slope_fit_plugin": fit_plug.to_json() if fit_plug else None,
-            "plugin_brackets": {str(K): list(v) for K, v in plug.items()},
-            "worst_rel_gap": worst_gap,
-            "stored_table_breaks_at_K": stored_break,
-            "engine_check_all_ok": n_eng_ok == len(eng_rows),
-        },
-        accuracy={
-            "E*_K bracket": ("rigorous: lower = de la Vallee Poussin bound at the K+1 alternation points, upper = "
-                             "sup of the reference table's error bounded by Taylor models in Arb ball arithmetic "
-                             f"(see estimators/minimax/certify.py); every width <= {worst_gap:.1e}"),
-            "K^2 E*_K limit": (f"Richardson extrapolation in 1/K^2 on K={rich['K_sequence']}, error "
-                               f"{const['error']:.1e} = max(last Richardson correction, distance to the least-squares "
-                               f"fit c + a/K^2 + b/K^4 + d/K^6 over K >= {params['fit_K_min']}); assumes that expansion"),
-            "slopes": "ordinary least squares on log-log axes (standard errors in results.json); empirical",
-            "plug-in brackets": "certified brackets of the plug-in's sup weighted bias (C2's method, rel. width <= 2%)",
-            "stored tables": "certified separately: sup of the float64 table's own error (Taylor models in Arb)",
-        },
-        tables=[
-            ReportTable("Certified E*_K (best weighted bias of any K-table, f = p log p)",
-                        ["K", "lower", "upper", "relative width", "K^2 E*_K", "stored float64 table: sup <=",
-                         "max|g|"], rows),
-            ReportTable("Richardson tableau for lim K^2 E*_K (columns: K0, 2K0, ...)",
-                        ["level"] + [f"K={k}" for k in rich["K_sequence"]], rtab),
-            ReportTable("Classical problem: all polynomials of degree <= K",
-                        ["K", "E_K lower", "width", "K^2 E_K", "E_K / E*_K"], urows),
-            ReportTable("The stored tables through the mpmath moments engine, at the alternation points",
-                        ["K", "min |p b|", "max |p b|", "max rel. dev. from E*", "alternates",
-                         "certified sup <=", f"within {rel_tol:g}"], eng_rows),
-        ],
-        plots=[p for p in plots if p], captions=_captions(Ks, const, fit, fit_plug, stored_break, rel_tol),
-        notes=[n for n in notes if n],
+        id="C3", title=CLAIM.title, status=verdict(criteria), summary=_summary(m), criteria=criteria,
+        figures=_figures(m, n_eng_ok, len(eng_rows)), accuracy=_accuracy(params, m),
+        tables=_report_tables(params, m, eng_rows),
+        plots=[p for p in plots if p], captions=_captions(Ks, m.const, m.fit, m.fit_plug, m.stored_break, rel_tol),
+        notes=_notes(m),
     )
 
 

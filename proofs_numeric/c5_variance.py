@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import math
 
-import mpmath
 import numpy as np
 from scipy import optimize
 
@@ -69,30 +68,29 @@ def _growth_fit(Ks, y, K_min):
             "max_log_residual": float(np.max(np.abs(resid))), "K_min": K_min}
 
 
-def run(params, ctx) -> ClaimResult:
-    Ks = list(params["K"])
-    rows, per_K = [], []
-    try:
-        for K in Ks:
-            t = build_table("kl", "minimax", K)
-            ref = np.array([float(x) for x in t.reference]) if t.reference is not None else t.values
-            gmax = float(np.max(np.abs(ref)))
-            cmax = int(np.argmax(np.abs(ref)))
-            signs = np.sign(ref)
-            alt = float(np.mean(signs[1:] != signs[:-1])) if K > 1 else 0.0
-            sv = sup_weighted_variance(t, params["n_grid"])
-            pl = build_table("kl", "plugin", K)
-            svp = sup_weighted_variance(pl, params["n_grid"])
-            per_K.append({"K": K, "max_abs_g": gmax, "argmax_c": cmax, "sign_change_fraction": alt,
-                          "sup_pV": sv["value"], "sup_pV_argmax_p": sv["argmax"], "plugin_sup_pV": svp["value"],
-                          "plugin_max_abs_g": float(np.max(np.abs(pl.values)))})
-            ctx.log(f"[C5] K={K}: max|g|={gmax:.3e} at c={cmax}, sup p V={sv['value']:.3e} "
-                    f"(plug-in {svp['value']:.3e})")
-    except (CertificateError, ConvergenceError) as exc:
-        return ClaimResult(id="C5", title=CLAIM.title, status=FAIL, summary=f"minimax tables unavailable: {exc}",
-                           notes=[f"{type(exc).__name__}: {exc}"])
+def _per_K(params, ctx) -> list:
+    """The minimax table's largest entry, its sign changes and sup_p p V_g(p), beside the plug-in's, per K."""
+    per_K = []
+    for K in params["K"]:
+        t = build_table("kl", "minimax", K)
+        ref = np.array([float(x) for x in t.reference]) if t.reference is not None else t.values
+        gmax = float(np.max(np.abs(ref)))
+        cmax = int(np.argmax(np.abs(ref)))
+        signs = np.sign(ref)
+        alt = float(np.mean(signs[1:] != signs[:-1])) if K > 1 else 0.0
+        sv = sup_weighted_variance(t, params["n_grid"])
+        pl = build_table("kl", "plugin", K)
+        svp = sup_weighted_variance(pl, params["n_grid"])
+        per_K.append({"K": K, "max_abs_g": gmax, "argmax_c": cmax, "sign_change_fraction": alt,
+                      "sup_pV": sv["value"], "sup_pV_argmax_p": sv["argmax"], "plugin_sup_pV": svp["value"],
+                      "plugin_max_abs_g": float(np.max(np.abs(pl.values)))})
+        ctx.log(f"[C5] K={K}: max|g|={gmax:.3e} at c={cmax}, sup p V={sv['value']:.3e} "
+                f"(plug-in {svp['value']:.3e})")
+    return per_K
 
-    # accuracy checks at a few K: grid doubling and the mpmath engine at the maximiser
+
+def _accuracy_rows(params) -> list:
+    """Accuracy of sup p V at a few K: grid doubling, and the mpmath engine at the maximiser."""
     acc = []
     for K in params["accuracy_K"]:
         t = build_table("kl", "minimax", K)
@@ -100,10 +98,37 @@ def run(params, ctx) -> ClaimResult:
         b = sup_weighted_variance(t, 2 * params["n_grid"])
         m = moments(t, [a["argmax"]], engine="mpmath", dps=params["mp_dps"])
         mpv = float(m.weighted_var[0])
-        acc.append([K, f"{a['value']:.10e}", f"{abs(b['value'] / a['value'] - 1):.1e}", f"{abs(mpv / a['value'] - 1):.1e}"])
+        acc.append([K, f"{a['value']:.10e}", f"{abs(b['value'] / a['value'] - 1):.1e}",
+                    f"{abs(mpv / a['value'] - 1):.1e}"])
+    return acc
+
+
+def _summary_and_notes(params, per_K, fit_g, fit_v) -> tuple[str, list]:
+    last = per_K[-1]
+    summary = (f"max|g| grows like {fit_g['factor_per_K']:.3f}^K (2^({fit_g['log2_per_K']:.3f} K)) and sup_p p V_g(p) "
+               f"like {fit_v['factor_per_K']:.3f}^K (fits over K >= {params['fit_K_min']}); at K={last['K']}: "
+               f"max|g| = {last['max_abs_g']:.2e}, sup p V = {last['sup_pV']:.2e} vs the plug-in's "
+               f"{last['plugin_sup_pV']:.2e}.")
+    notes = [
+        "Measured, not proved: the exponential growth rates are least-squares fits over the K range.",
+        "Why it matters: the reward g(C) has variance p V_g(p) per sample; with entries of size "
+        f"{last['max_abs_g']:.1e} the minimax table is unusable in float32/float64 training kernels beyond small K "
+        "(C3 reports the K where float64 rounding already breaks its bias certificate) -- the motivation for the "
+        "variance-constrained AQP tables (C6).",
+    ]
+    return summary, notes
+
+
+def run(params, ctx) -> ClaimResult:
+    Ks = list(params["K"])
+    try:
+        per_K = _per_K(params, ctx)
+    except (CertificateError, ConvergenceError) as exc:
+        return ClaimResult(id="C5", title=CLAIM.title, status=FAIL, summary=f"minimax tables unavailable: {exc}",
+                           notes=[f"{type(exc).__name__}: {exc}"])
+    acc = _accuracy_rows(params)
     acc_grid = max(float(r[2]) for r in acc)
     acc_mp = max(float(r[3]) for r in acc)
-
     fit_g = _growth_fit(Ks, [r["max_abs_g"] for r in per_K], params["fit_K_min"])
     fit_v = _growth_fit(Ks, [r["sup_pV"] for r in per_K], params["fit_K_min"])
     fit_pv = _growth_fit(Ks, [r["plugin_sup_pV"] for r in per_K], params["fit_K_min"])
@@ -115,30 +140,22 @@ def run(params, ctx) -> ClaimResult:
                 f"({params['mp_dps']} digits) at the maximiser, K = {', '.join(map(str, params['accuracy_K']))}",
                 acc_mp, MPMATH_AGREEMENT, fmt=".1e"),
     ]
-    status = verdict(criteria)
-
-    for r in per_K:
-        if r["K"] in params["table_K"]:
-            rows.append([r["K"], f"{r['max_abs_g']:.4e}", r["argmax_c"], f"{r['sign_change_fraction']:.2f}",
-                         f"{r['sup_pV']:.4e}", f"{r['sup_pV_argmax_p']:.3e}", f"{r['plugin_sup_pV']:.4e}",
-                         f"{r['sup_pV'] / r['plugin_sup_pV']:.3e}"])
-
+    rows = [[r["K"], f"{r['max_abs_g']:.4e}", r["argmax_c"], f"{r['sign_change_fraction']:.2f}", f"{r['sup_pV']:.4e}",
+             f"{r['sup_pV_argmax_p']:.3e}", f"{r['plugin_sup_pV']:.4e}", f"{r['sup_pV'] / r['plugin_sup_pV']:.3e}"]
+            for r in per_K if r["K"] in params["table_K"]]
     plots = _plots(ctx, params, Ks, per_K, fit_g, fit_v)
-
+    summary, notes = _summary_and_notes(params, per_K, fit_g, fit_v)
     last = per_K[-1]
-    summary = (f"max|g| grows like {fit_g['factor_per_K']:.3f}^K (2^({fit_g['log2_per_K']:.3f} K)) and sup_p p V_g(p) "
-               f"like {fit_v['factor_per_K']:.3f}^K (fits over K >= {params['fit_K_min']}); at K={last['K']}: "
-               f"max|g| = {last['max_abs_g']:.2e}, sup p V = {last['sup_pV']:.2e} vs the plug-in's "
-               f"{last['plugin_sup_pV']:.2e}.")
     return ClaimResult(
-        id="C5", title=CLAIM.title, status=status, summary=summary, criteria=criteria,
+        id="C5", title=CLAIM.title, status=verdict(criteria), summary=summary, criteria=criteria,
         figures={"per_K": per_K, "growth_max_abs_g": fit_g, "growth_sup_pV": fit_v, "growth_plugin_sup_pV": fit_pv,
                  "accuracy_grid_doubling_max_rel_change": acc_grid, "accuracy_mpmath_max_rel_dev": acc_mp},
         accuracy={
             "largest entry max|g|": "from the extended-precision reference entries (exact to their ~40+ digits)",
-            "weighted variance sup_p p V_g(p)": (f"lower bound of the sup (grid of {params['n_grid']} points clustered at 0 and 1, bounded "
-                               f"refinement); doubling the grid changes it by <= {acc_grid:.1e}, the mpmath engine at the "
-                               f"maximiser agrees to {acc_mp:.1e} (K = {params['accuracy_K']})"),
+            "weighted variance sup_p p V_g(p)": (f"lower bound of the sup (grid of {params['n_grid']} points clustered "
+                                                 f"at 0 and 1, bounded refinement); doubling the grid changes it by <= "
+                                                 f"{acc_grid:.1e}, the mpmath engine at the maximiser agrees to "
+                                                 f"{acc_mp:.1e} (K = {params['accuracy_K']})"),
             "growth rates": "least squares of log y on K (standard errors in results.json); empirical",
         },
         tables=[ReportTable("Minimax table entries and weighted variance vs the plug-in",
@@ -151,13 +168,7 @@ def run(params, ctx) -> ClaimResult:
                                     "plug-in's stay bounded."),
                   "c5_entries.png": (f"The minimax entries alternate in sign and grow with K: at K = {last['K']} "
                                      f"the largest is {last['max_abs_g']:.2e}, at count c = {last['argmax_c']}.")},
-        notes=[
-            "Measured, not proved: the exponential growth rates are least-squares fits over the K range.",
-            "Why it matters: the reward g(C) has variance p V_g(p) per sample; with entries of size "
-            f"{last['max_abs_g']:.1e} the minimax table is unusable in float32/float64 training kernels beyond small K "
-            "(C3 reports the K where float64 rounding already breaks its bias certificate) -- the motivation for the "
-            "variance-constrained AQP tables (C6).",
-        ],
+        notes=notes,
     )
 
 

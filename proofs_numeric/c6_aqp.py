@@ -47,7 +47,7 @@ from .fitting import loglog_slope
 from .plotting import FIT_ZORDER, legend_outside, log_K_axis, plt, reference_line, save_figure, style
 from .regression.spec import exact, relative, table
 from .result import FAIL, ClaimResult, ClaimSpec, KeyFigure, ReportTable
-from .supnorm import weighted_bias_bracket
+from estimators.certified.supnorm import weighted_bias_bracket
 
 __all__ = ["CLAIM", "certifiable_ranges", "fit_laws"]
 

@@ -99,38 +99,29 @@ def monte_carlo_at_scale(device: str, *, n_groups: int, K: int, probs, seed: int
             "max_rel_half_width_var": float(np.max(half_v)), "answers_tested": int(rep.sum()), "alpha": alpha}
 
 
-def run(params, ctx) -> ClaimResult:
-    try:
-        import torch
-    except ImportError:
-        return ClaimResult(id="C8", title=CLAIM.title, status=SKIP,
-                           summary="PyTorch is not installed: the torch engines were not checked.",
-                           notes=["install alft-verify[torch] to run C8"])
-    from estimators.torch import group_rewards, group_rewards_flat, leave_one_out_counts, leave_one_out_counts_flat
-    from estimators.torch.crosscheck import crosscheck, dense_kernel, flat_kernel
-    from estimators.torch.moments import MOMENT_TOL, as_numpy, moment_error
-    from estimators.torch.moments import moments as torch_moments
-    from estimators.torch.montecarlo import monte_carlo as torch_monte_carlo
+class _Tally:
+    """What the checks found: figures per device, cases that hold per criterion, notes."""
 
-    rng = np.random.default_rng(ctx.seed)
-    devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
-    dtypes = [torch.float32, torch.float64]
-    notes: list[str] = []
-    per: dict = {}
-    n_ok: dict = {}   # criterion key -> [cases that hold, cases]
+    def __init__(self, devices: list):
+        self.devices = devices
+        self.per: dict = {d: {} for d in devices}
+        self.n_ok: dict = {}   # criterion key -> [cases that hold, cases]
+        self.notes: list[str] = []
 
-    def count(key: str, good: bool) -> None:
-        n = n_ok.setdefault(key, [0, 0])
-        n[0] += bool(good)
-        n[1] += 1
+    def count(self, key: str, good: bool, n: int = 1, held: int | None = None) -> None:
+        c = self.n_ok.setdefault(key, [0, 0])
+        c[0] += int(bool(good)) if held is None else held
+        c[1] += n
 
-    # -- counts (dtype-independent) ------------------------------------------------------------
-    count_rows = []
-    for dev in devices:
-        n_checked = 0
-        mismatches = 0
+
+def _check_counts(torch, rng, params, tally: _Tally) -> list:
+    """Leave-one-out counts of every counting path, dense and flattened, against the reference counts."""
+    from estimators.torch import leave_one_out_counts, leave_one_out_counts_flat
+    rows = []
+    for dev in tally.devices:
+        n_checked = mismatches = 0
         for K in params["K"]:
-            for label, ids in _batches(rng, K):
+            for _label, ids in _batches(rng, K):
                 ref = ref_counts(ids)
                 t = torch.as_tensor(ids, device=dev)
                 for method in ("auto", "scatter", "pairwise", "sort"):
@@ -144,23 +135,47 @@ def run(params, ctx) -> ClaimResult:
                                                      torch.as_tensor(gid[perm], device=dev), method=method)
                     mismatches += int((c.cpu().numpy() != ref.ravel()[perm]).sum())
                     n_checked += ref.size
-        per.setdefault(dev, {})["counts"] = {"checked": n_checked, "mismatches": mismatches}
-        count_rows.append([dev, n_checked, mismatches, "yes" if mismatches == 0 else "NO"])
-        n_ok.setdefault("counts", [0, 0])
-        n_ok["counts"][0] += n_checked - mismatches
-        n_ok["counts"][1] += n_checked
+        tally.per[dev]["counts"] = {"checked": n_checked, "mismatches": mismatches}
+        rows.append([dev, n_checked, mismatches, "yes" if mismatches == 0 else "NO"])
+        tally.count("counts", True, n=n_checked, held=n_checked - mismatches)
+    return rows
 
-    # -- rewards and moments per dtype -----------------------------------------------------------
+
+def _reward_errors(torch, table, t_ids, gid, counts, dt) -> tuple[float, float, bool]:
+    """Largest absolute and relative error of both kernel forms against the reference gather, and whether
+    both equal the reference rounded once to ``dt``."""
+    from estimators.torch import group_rewards, group_rewards_flat
+    r_abs = r_rel = 0.0
+    exact = True
+    for add in (False, True):
+        ref = table.values[counts] + (float(table.generator.dropped_constant) if add else 0.0)
+        dense = group_rewards(t_ids, table, dtype=dt, add_constant=add).cpu()
+        flat = group_rewards_flat(t_ids.reshape(-1), gid, table, dtype=dt,
+                                  add_constant=add).cpu().view(counts.shape)
+        rounded = torch.as_tensor(ref).to(dt)
+        exact &= bool(torch.equal(dense, rounded)) and bool(torch.equal(flat, rounded))
+        for got in (dense, flat):
+            err = np.abs(got.to(torch.float64).numpy() - ref)
+            r_abs = max(r_abs, float(err.max()))
+            nz = ref != 0
+            if nz.any():
+                r_rel = max(r_rel, float((err[nz] / np.abs(ref[nz])).max()))
+    return r_abs, r_rel, exact
+
+
+def _check_rewards_and_moments(torch, rng, params, tally: _Tally) -> tuple[list, list, set, dict]:
+    """Rewards of both kernel forms and the torch exact moments of every method's table, per device and dtype."""
+    from estimators.torch.moments import MOMENT_TOL, as_numpy, moment_error
+    from estimators.torch.moments import moments as torch_moments
     reward_rows, moment_rows = [], []
     p_grid = np.concatenate([[0.0, 1e-6, 1.0], np.linspace(0, 1, params["p_points"])])
     methods_seen: set = set()
     max_abs_g: dict = {}
-    for dev in devices:
-        for dt in dtypes:
+    for dev in tally.devices:
+        for dt in (torch.float32, torch.float64):
             dname = str(dt).split(".")[-1]
-            r_abs = r_rel = 0.0
+            r_abs = r_rel = m_err = 0.0
             r_exact = True
-            m_err = 0.0
             for K in params["K"]:
                 ids = rng.integers(0, 4, size=(128, K))
                 ids[0] = 9
@@ -169,42 +184,34 @@ def run(params, ctx) -> ClaimResult:
                 t_ids = torch.as_tensor(ids, device=dev)
                 gid = torch.arange(128, device=dev).repeat_interleave(K)
                 p_dt = torch.as_tensor(p_grid).to(dt).to(torch.float64).numpy()
-                for table in _tables(K, params["solver_K_max"], notes):
+                for table in _tables(K, params["solver_K_max"], tally.notes):
                     methods_seen.add(table.method)
                     gmax = float(np.max(np.abs(table.values)))
                     if gmax > max_abs_g.get(table.method, (0.0, 0))[0]:
                         max_abs_g[table.method] = (gmax, K)
-                    for add in (False, True):
-                        ref = table.values[counts] + (float(table.generator.dropped_constant) if add else 0.0)
-                        dense = group_rewards(t_ids, table, dtype=dt, add_constant=add).cpu()
-                        flat = group_rewards_flat(t_ids.reshape(-1), gid, table, dtype=dt,
-                                                  add_constant=add).cpu().view(ids.shape)
-                        rounded = torch.as_tensor(ref).to(dt)
-                        r_exact &= bool(torch.equal(dense, rounded)) and bool(torch.equal(flat, rounded))
-                        for got in (dense, flat):
-                            err = np.abs(got.to(torch.float64).numpy() - ref)
-                            r_abs = max(r_abs, float(err.max()))
-                            nz = ref != 0
-                            if nz.any():
-                                r_rel = max(r_rel, float((err[nz] / np.abs(ref[nz])).max()))
+                    a, r, e = _reward_errors(torch, table, t_ids, gid, counts, dt)
+                    r_abs, r_rel, r_exact = max(r_abs, a), max(r_rel, r), r_exact and e
                     refm = ref_moments(table, p_dt)
                     gotm = as_numpy(torch_moments(table, torch.as_tensor(p_dt, device=dev), dtype=dt))
                     for f in ("mean", "var", "weighted_bias", "weighted_var"):
                         m_err = max(m_err, moment_error(getattr(gotm, f), getattr(refm, f), table))
             tol = MOMENT_TOL[dt]
-            good_m = m_err <= tol
-            count("rewards", r_exact)
-            per[dev][dname] = {"reward_max_abs_err": r_abs, "reward_max_rel_err": r_rel,
-                               "rewards_equal_rounded_reference": r_exact,
-                               "moment_max_scaled_err": m_err, "moment_tol": tol}
+            tally.count("rewards", r_exact)
+            tally.per[dev][dname] = {"reward_max_abs_err": r_abs, "reward_max_rel_err": r_rel,
+                                     "rewards_equal_rounded_reference": r_exact,
+                                     "moment_max_scaled_err": m_err, "moment_tol": tol}
             reward_rows.append([dev, dname, f"{r_abs:.3g}", f"{r_rel:.2g}", "yes" if r_exact else "NO"])
-            moment_rows.append([dev, dname, f"{m_err:.2g}", f"{tol:g}", "yes" if good_m else "NO"])
+            moment_rows.append([dev, dname, f"{m_err:.2g}", f"{tol:g}", "yes" if m_err <= tol else "NO"])
+    return reward_rows, moment_rows, methods_seen, max_abs_g
 
-    # -- Monte Carlo ---------------------------------------------------------------------------------
-    mc_rows = []
+
+def _check_monte_carlo(torch, params, ctx, tally: _Tally) -> list:
+    """Torch Monte Carlo intervals (KL jackknife) against the exact moments, beside the reference harness."""
+    from estimators.torch.montecarlo import monte_carlo as torch_monte_carlo
+    rows = []
     q = np.array(params["mc_probs"], dtype=np.float64)
-    for dev in devices:
-        for dt in dtypes:
+    for dev in tally.devices:
+        for dt in (torch.float32, torch.float64):
             dname = str(dt).split(".")[-1]
             for K in params["mc_K"]:
                 table = build_table("kl", "jackknife", K)
@@ -214,33 +221,41 @@ def run(params, ctx) -> ClaimResult:
                 cmp_ = res.compare(exact.mean, exact.var)
                 ref = ref_monte_carlo(table, q, params["mc_groups"], seed=ctx.seed + K, alpha=params["mc_alpha"])
                 rcmp = ref.compare(exact.mean, exact.var)
-                count("monte carlo", cmp_.all_within)
-                mc_rows.append([dev, dname, K, res.n_groups, f"{np.max(np.abs(cmp_.z_mean)):.2f}",
-                                f"{np.max(np.abs(cmp_.z_var)):.2f}", f"{np.max(np.abs(rcmp.z_mean)):.2f}",
-                                f"{res.z_crit:.2f}", "yes" if cmp_.all_within else "NO"])
+                tally.count("monte carlo", cmp_.all_within)
+                rows.append([dev, dname, K, res.n_groups, f"{np.max(np.abs(cmp_.z_mean)):.2f}",
+                             f"{np.max(np.abs(cmp_.z_var)):.2f}", f"{np.max(np.abs(rcmp.z_mean)):.2f}",
+                             f"{res.z_crit:.2f}", "yes" if cmp_.all_within else "NO"])
                 lo_m, hi_m = res.interval("mean")
-                per[dev].setdefault("monte_carlo", []).append(
+                tally.per[dev].setdefault("monte_carlo", []).append(
                     {"dtype": dname, "K": K, "groups": res.n_groups, "all_within": bool(cmp_.all_within),
                      "mean_intervals": [[float(a), float(b)] for a, b, r in zip(lo_m, hi_m, res.reported) if r],
                      "max_abs_z_mean": float(np.max(np.abs(cmp_.z_mean))),
                      "max_abs_z_var": float(np.max(np.abs(cmp_.z_var)))})
+    return rows
 
-    # -- Monte Carlo at GPU scale (full profile, CUDA only) ------------------------------------------
-    scale_rows = []
-    if params.get("mc_scale_groups"):
-        if "cuda" in devices:
-            sc = monte_carlo_at_scale("cuda", n_groups=params["mc_scale_groups"], K=params["mc_scale_K"],
-                                      probs=params["mc_probs"], seed=ctx.seed, alpha=params["mc_alpha"])
-            per["cuda"]["monte_carlo_at_scale"] = sc
-            ok &= sc["all_within"]
-            scale_rows.append(["cuda", sc["K"], f"{sc['groups']:.3g}", f"{sc['groups_per_second']:.3g}",
-                               f"{sc['max_abs_z_mean']:.2f}", f"{sc['max_abs_z_var']:.2f}", f"{sc['z_crit']:.2f}",
-                               f"{sc['max_rel_half_width_mean']:.2g}", "yes" if sc["all_within"] else "NO"])
-        else:
-            notes.append(f"The Monte Carlo check at GPU scale ({params['mc_scale_groups']:.3g} groups, counts engine) "
-                         f"needs a CUDA device and was not run here.")
 
-    # -- rejects what the reference rejects ----------------------------------------------------------
+def _check_at_scale(params, ctx, tally: _Tally) -> list:
+    """The Monte Carlo check at GPU scale (full profile, CUDA only): the counts engine's intervals."""
+    if not params.get("mc_scale_groups"):
+        return []
+    if "cuda" not in tally.devices:
+        tally.notes.append(f"The Monte Carlo check at GPU scale ({params['mc_scale_groups']:.3g} groups, counts "
+                           f"engine) needs a CUDA device and was not run here.")
+        return []
+    sc = monte_carlo_at_scale("cuda", n_groups=params["mc_scale_groups"], K=params["mc_scale_K"],
+                              probs=params["mc_probs"], seed=ctx.seed, alpha=params["mc_alpha"])
+    tally.per["cuda"]["monte_carlo_at_scale"] = sc
+    tally.count("monte carlo", sc["all_within"])
+    return [["cuda", sc["K"], f"{sc['groups']:.3g}", f"{sc['groups_per_second']:.3g}", f"{sc['max_abs_z_mean']:.2f}",
+             f"{sc['max_abs_z_var']:.2f}", f"{sc['z_crit']:.2f}", f"{sc['max_rel_half_width_mean']:.2g}",
+             "yes" if sc["all_within"] else "NO"]]
+
+
+def _check_rejects(torch, tally: _Tally) -> list:
+    """Each bad input is refused by both implementations (or accepted by both)."""
+    from estimators.torch import group_rewards, leave_one_out_counts
+    from estimators.torch.moments import moments as torch_moments
+    from estimators.torch.montecarlo import monte_carlo as torch_monte_carlo
     t4 = build_table("kl", "plugin", 4)
     cases = [
         ("moments: p = NaN", lambda: ref_moments(t4, [np.nan]), lambda: torch_moments(t4, [np.nan])),
@@ -256,7 +271,7 @@ def run(params, ctx) -> ClaimResult:
         ("counts: float answers", lambda: ref_counts(np.zeros((2, 3))),
          lambda: leave_one_out_counts(torch.zeros(2, 3))),
     ]
-    reject_rows = []
+    rows = []
     for label, ref_call, torch_call in cases:
         outcome = []
         for call in (ref_call, torch_call):
@@ -266,49 +281,60 @@ def run(params, ctx) -> ClaimResult:
             except (ValueError, TypeError) as exc:
                 outcome.append(type(exc).__name__)
         same = (outcome[0] == "accepted") == (outcome[1] == "accepted")
-        count("rejects", same)
-        reject_rows.append([label, outcome[0], outcome[1], "yes" if same else "NO"])
+        tally.count("rejects", same)
+        rows.append([label, outcome[0], outcome[1], "yes" if same else "NO"])
+    return rows
 
-    # -- the crosscheck harness ------------------------------------------------------------------------
-    import torch as _t
 
-    def _off_by_one(ids, table):
-        c = (ids.unsqueeze(2) == ids.unsqueeze(1)).sum(2)
-        return table[c.clamp_max(ids.shape[1] - 1)]
+def _off_by_one(ids, table):
+    """A deliberately wrong kernel: it counts the sample itself."""
+    c = (ids.unsqueeze(2) == ids.unsqueeze(1)).sum(2)
+    return table[c.clamp_max(ids.shape[1] - 1)]
 
-    cc_rows = []
-    for dev in devices:
+
+def _check_crosscheck(params, ctx, tally: _Tally) -> list:
+    """``alft crosscheck`` passes the project's kernels and fails a wrong one."""
+    from .crosscheck.harness import crosscheck
+    from .crosscheck.kernels import dense_kernel, flat_kernel
+    rows = []
+    for dev in tally.devices:
         for name, fn, expect in (("estimators.torch:group_rewards (dense)", dense_kernel, True),
                                  ("estimators.torch:group_rewards_flat (flattened)", flat_kernel, True),
                                  ("deliberately wrong kernel (counts the sample itself)", _off_by_one, False)):
             rep = crosscheck(fn, device=dev, max_examples=params["crosscheck_examples"], seed=ctx.seed % 1000)
             good = rep.passed == expect
-            count("crosscheck", good)
+            tally.count("crosscheck", good)
             shown = re.sub(r"^(\S+:\S+)", r"`\1`", name)   # a kernel's MODULE:FUNCTION is code
-            cc_rows.append([dev, shown, rep.n_cases, "PASS" if rep.passed else "FAIL",
-                            "expected" if good else "UNEXPECTED"])
-            per[dev].setdefault("crosscheck", []).append({"kernel": name, "passed": rep.passed,
-                                                          "cases": rep.n_cases, "expected": expect})
-    del _t
+            rows.append([dev, shown, rep.n_cases, "PASS" if rep.passed else "FAIL",
+                         "expected" if good else "UNEXPECTED"])
+            tally.per[dev].setdefault("crosscheck", []).append({"kernel": name, "passed": rep.passed,
+                                                                "cases": rep.n_cases, "expected": expect})
+    return rows
 
-    # -- plot: moment agreement across p (KL jackknife, K = 16, CPU) ------------------------------
-    plots = []
+
+def _plot_moment_errors(torch, ctx) -> list:
+    """Moment agreement across p (KL jackknife, K = 16, CPU), per dtype."""
+    from estimators.torch.moments import MOMENT_TOL, as_numpy
+    from estimators.torch.moments import moments as torch_moments
     path = ctx.plot_path("c8_torch_moment_error_vs_p.png")
-    if path is not None:
-        table = build_table("kl", "jackknife", 16)
-        errors = {}
-        for dt in dtypes:
-            ps = torch.as_tensor(np.geomspace(1e-6, 1, 400)).to(dt).to(torch.float64).numpy()
-            refm = ref_moments(table, ps)
-            gotm = as_numpy(torch_moments(table, ps, dtype=dt))
-            scale = max(1.0, float(np.max(np.abs(table.values))))
-            errors[str(dt).split(".")[-1]] = (ps, np.abs(gotm.mean - refm.mean) / (scale + np.abs(refm.mean)),
-                                              MOMENT_TOL[dt])
-        plots.append(_moment_error_plot(errors, path))
+    if path is None:
+        return []
+    table = build_table("kl", "jackknife", 16)
+    errors = {}
+    for dt in (torch.float32, torch.float64):
+        ps = torch.as_tensor(np.geomspace(1e-6, 1, 400)).to(dt).to(torch.float64).numpy()
+        refm = ref_moments(table, ps)
+        gotm = as_numpy(torch_moments(table, ps, dtype=dt))
+        scale = max(1.0, float(np.max(np.abs(table.values))))
+        errors[str(dt).split(".")[-1]] = (ps, np.abs(gotm.mean - refm.mean) / (scale + np.abs(refm.mean)),
+                                          MOMENT_TOL[dt])
+    return [p for p in [_moment_error_plot(errors, path)] if p]
 
+
+def _add_notes(tally: _Tally, methods_seen: set, max_abs_g: dict) -> None:
     big = {m: v for m, v in max_abs_g.items() if v[0] > 1e6}
     if big:
-        notes.append(
+        tally.notes.append(
             "Tables with huge alternating entries (" + ", ".join(f"{m}: max|g| = {v[0]:.3g} at K={v[1]}"
                                                                  for m, v in sorted(big.items())) +
             "): every reward is still individually correctly rounded, but averages of such rewards cancel "
@@ -316,10 +342,15 @@ def run(params, ctx) -> ClaimResult:
             "float64 for those tables (docs/theory.md, section 5).")
     missing = sorted(set(METHODS) - methods_seen)
     if missing:
-        notes.append(f"registered methods without a checked table: {missing}")
-    f64 = [per[d]["float64"] for d in devices]
-    f32 = [per[d]["float32"] for d in devices]
-    criteria = [
+        tally.notes.append(f"registered methods without a checked table: {missing}")
+    if "cuda" not in tally.devices:
+        tally.notes.append("No CUDA device was available to this run: only the CPU engine was checked here. The GPU "
+                           "record above (when the repository has one) shows the CUDA half of C8.")
+
+
+def _criteria(params, tally: _Tally) -> list:
+    per, devices, n_ok = tally.per, tally.devices, tally.n_ok
+    return [
         every("counts", f"each leave-one-out count (every counting path, dense and flattened, K = "
               f"{', '.join(map(str, params['K']))}) equals the reference count exactly", *n_ok["counts"]),
         every("rewards", "on each device and dtype the rewards of both kernel forms equal the reference rounded once "
@@ -334,57 +365,88 @@ def run(params, ctx) -> ClaimResult:
         every("crosscheck", "each alft crosscheck verdict is the expected one: the project's kernels pass, a "
               "deliberately wrong kernel fails", *n_ok["crosscheck"]),
     ]
-    status = verdict(criteria)
-    summary = (f"On {', '.join(devices)}: counts equal the reference exactly "
-               f"({sum(per[d]['counts']['checked'] for d in devices)} checked); rewards of both kernel forms equal "
-               f"the reference for the methods {', '.join(sorted(methods_seen))} (float64 bit for bit, float32 "
-               f"correctly rounded, largest relative error {max(x['reward_max_rel_err'] for x in f32):.2g}); exact "
-               f"moments agree to {max(x['moment_max_scaled_err'] for x in f64):.2g} (float64) and "
-               f"{max(x['moment_max_scaled_err'] for x in f32):.2g} (float32) scaled error; Monte Carlo intervals "
-               f"contain the exact moments; crosscheck passes the project's kernels and fails a wrong one.")
-    if "cuda" not in devices:
-        notes.append("No CUDA device was available to this run: only the CPU engine was checked here. The GPU record "
-                     "above (when the repository has one) shows the CUDA half of C8.")
+
+
+def _summary(tally: _Tally, methods_seen: set) -> str:
+    per, devices = tally.per, tally.devices
+    f64 = [per[d]["float64"] for d in devices]
+    f32 = [per[d]["float32"] for d in devices]
+    return (f"On {', '.join(devices)}: counts equal the reference exactly "
+            f"({sum(per[d]['counts']['checked'] for d in devices)} checked); rewards of both kernel forms equal "
+            f"the reference for the methods {', '.join(sorted(methods_seen))} (float64 bit for bit, float32 "
+            f"correctly rounded, largest relative error {max(x['reward_max_rel_err'] for x in f32):.2g}); exact "
+            f"moments agree to {max(x['moment_max_scaled_err'] for x in f64):.2g} (float64) and "
+            f"{max(x['moment_max_scaled_err'] for x in f32):.2g} (float32) scaled error; Monte Carlo intervals "
+            f"contain the exact moments; crosscheck passes the project's kernels and fails a wrong one.")
+
+
+def _accuracy(params, tally: _Tally) -> dict:
+    first = tally.per[tally.devices[0]]
+    return {
+        "counts": "exact integer equality with the reference (no tolerance)",
+        "rewards": "float64: bit-for-bit equal to the table entry g(C) (plus the dropped constant); float32: equal "
+                   "to the float64 reference rounded once to float32 (|error| <= 2^-24 |r|); the tests also apply "
+                   "torch's default tolerances (float32 rtol 1.3e-6 atol 1e-5, float64 rtol 1e-7 atol 1e-7)",
+        "moments": ("scaled error |torch - float64 reference| / (max(1, max|g|) + |reference|), at most "
+                    + ", ".join(f"{first[n]['moment_tol']:g} ({n})" for n in ("float64", "float32"))
+                    + ", for K <= 1024"),
+        "Monte Carlo": f"normal intervals over groups, Bonferroni, family-wise false-alarm rate "
+                       f"{params['mc_alpha']} per run",
+    }
+
+
+def _report_tables(rows: dict) -> list:
+    return [
+        ReportTable("C8 leave-one-out counts vs reference", ["device", "counts checked", "mismatches", "exact"],
+                    rows["counts"]),
+        ReportTable("C8 rewards (dense and flattened) vs reference",
+                    ["device", "dtype", "max abs err", "max rel err", "= rounded reference"], rows["rewards"]),
+        ReportTable("C8 exact moments vs float64 reference",
+                    ["device", "dtype", "max scaled err", "tolerance", "within"], rows["moments"]),
+        ReportTable("C8 Monte Carlo (KL jackknife) vs exact moments",
+                    ["device", "dtype", "K", "groups", "max |z| mean", "max |z| var", "reference max |z| mean",
+                     "z crit", "within"], rows["monte carlo"]),
+        *([ReportTable("C8 Monte Carlo at GPU scale (counts engine, KL jackknife) vs exact moments",
+                       ["device", "K", "groups", "groups/s", "max |z| mean", "max |z| var", "z crit",
+                        "max rel half-width (mean)", "within"], rows["at scale"])] if rows["at scale"] else []),
+        ReportTable("C8 rejects what the reference rejects", ["input", "reference", "torch", "agree"],
+                    rows["rejects"]),
+        ReportTable("C8 alft crosscheck", ["device", "kernel", "cases", "verdict", "as expected"], rows["crosscheck"]),
+    ]
+
+
+def run(params, ctx) -> ClaimResult:
+    try:
+        import torch
+    except ImportError:
+        return ClaimResult(id="C8", title=CLAIM.title, status=SKIP,
+                           summary="PyTorch is not installed: the torch engines were not checked.",
+                           notes=["install alft-verify[torch] to run C8"])
+    rng = np.random.default_rng(ctx.seed)
+    tally = _Tally(["cpu"] + (["cuda"] if torch.cuda.is_available() else []))
+    rows = {"counts": _check_counts(torch, rng, params, tally)}
+    rows["rewards"], rows["moments"], methods_seen, max_abs_g = _check_rewards_and_moments(torch, rng, params, tally)
+    rows["monte carlo"] = _check_monte_carlo(torch, params, ctx, tally)
+    rows["at scale"] = _check_at_scale(params, ctx, tally)
+    rows["rejects"] = _check_rejects(torch, tally)
+    rows["crosscheck"] = _check_crosscheck(params, ctx, tally)
+    plots = _plot_moment_errors(torch, ctx)
+    _add_notes(tally, methods_seen, max_abs_g)
+    criteria = _criteria(params, tally)
+    per = tally.per
     return ClaimResult(
-        id="C8", title=CLAIM.title, status=status, summary=summary, criteria=criteria,
-        figures={"devices": devices, "per_device": per, "K": list(params["K"]),
+        id="C8", title=CLAIM.title, status=verdict(criteria), summary=_summary(tally, methods_seen),
+        criteria=criteria,
+        figures={"devices": tally.devices, "per_device": per, "K": list(params["K"]),
                  "max_abs_table_entry": {m: {"value": v[0], "K": v[1]} for m, v in sorted(max_abs_g.items())},
                  "methods_checked": sorted(methods_seen), "torch_version": torch.__version__},
-        accuracy={
-            "counts": "exact integer equality with the reference (no tolerance)",
-            "rewards": "float64: bit-for-bit equal to the table entry g(C) (plus the dropped constant); float32: equal "
-                       "to the float64 reference rounded once to float32 (|error| <= 2^-24 |r|); the tests also apply "
-                       "torch's default tolerances (float32 rtol 1.3e-6 atol 1e-5, float64 rtol 1e-7 atol 1e-7)",
-            "moments": ("scaled error |torch - float64 reference| / (max(1, max|g|) + |reference|), at most "
-                        + ", ".join(f"{per[devices[0]][n]['moment_tol']:g} ({n})" for n in ("float64", "float32"))
-                        + ", for K <= 1024"),
-            "Monte Carlo": f"normal intervals over groups, Bonferroni, family-wise false-alarm rate "
-                           f"{params['mc_alpha']} per run",
-        },
-        tables=[
-            ReportTable("C8 leave-one-out counts vs reference", ["device", "counts checked", "mismatches", "exact"],
-                        count_rows),
-            ReportTable("C8 rewards (dense and flattened) vs reference",
-                        ["device", "dtype", "max abs err", "max rel err", "= rounded reference"], reward_rows),
-            ReportTable("C8 exact moments vs float64 reference",
-                        ["device", "dtype", "max scaled err", "tolerance", "within"], moment_rows),
-            ReportTable("C8 Monte Carlo (KL jackknife) vs exact moments",
-                        ["device", "dtype", "K", "groups", "max |z| mean", "max |z| var", "reference max |z| mean",
-                         "z crit", "within"], mc_rows),
-            *([ReportTable("C8 Monte Carlo at GPU scale (counts engine, KL jackknife) vs exact moments",
-                           ["device", "K", "groups", "groups/s", "max |z| mean", "max |z| var", "z crit",
-                            "max rel half-width (mean)", "within"], scale_rows)] if scale_rows else []),
-            ReportTable("C8 rejects what the reference rejects", ["input", "reference", "torch", "agree"],
-                        reject_rows),
-            ReportTable("C8 alft crosscheck", ["device", "kernel", "cases", "verdict", "as expected"], cc_rows),
-        ],
-        plots=[p for p in plots if p],
+        accuracy=_accuracy(params, tally), tables=_report_tables(rows), plots=plots,
         captions={"c8_torch_moment_error_vs_p.png": (
             "The torch moments' scaled error stays below its tolerance (dashed) at every p (plotted: KL jackknife, "
             f"K = 16); over every K and moment checked the largest is "
             f"{per['cpu']['float64']['moment_max_scaled_err']:.2g} in float64 and "
             f"{per['cpu']['float32']['moment_max_scaled_err']:.2g} in float32.")},
-        notes=notes + [
+        notes=tally.notes + [
             "The Monte Carlo streams of numpy and torch differ, so the two harnesses agree statistically (both "
             "contain the exact moments), not sample by sample; on the same answers their group sums agree to "
             "float64 rounding (`tests/test_torch_engines.py`).",

@@ -13,54 +13,19 @@ import importlib
 import os
 import sys
 
+from .cliargs import add_generator_options, generator_params, parse_K_range, parse_params, parse_variance_max
+
 __all__ = ["main", "SUBCOMMANDS"]
 
 SUBCOMMANDS = [
     ("tables", "proofs_numeric.cli:add_tables_parser"),
     ("report", "proofs_numeric.report.builder:add_parser"),
-    ("crosscheck", "proofs_numeric.crosscheck_cli:add_parser"),
+    ("crosscheck", "proofs_numeric.crosscheck.cli:add_parser"),
     ("baseline", "proofs_numeric.regression.cli:add_parser"),
     ("game", "proofs_numeric.game.cli:add_parser"),
     ("recommend", "proofs_numeric.recommend:add_parser"),
     ("trainer-check", "proofs_numeric.trainer_check.cli:add_parser"),
 ]
-
-
-_BOOLS = {"true": True, "false": False, "yes": True, "no": False, "on": True, "off": False}
-
-
-def _parse_value(text: str):
-    """``--param`` values: booleans (true/false, yes/no, on/off, any case), None, int, float, else the string."""
-    low = text.strip().lower()
-    if low in _BOOLS:
-        return _BOOLS[low]
-    if low in ("none", "null"):
-        return None
-    for conv in (int, float):
-        try:
-            return conv(text)
-        except ValueError:
-            pass
-    return text
-
-
-def _parse_coeffs(text: str) -> list:
-    """``--coeffs``: comma-separated rationals (integers, decimals, a/b; read exactly by the bounded parser
-    :func:`estimators._validate.parse_rational`), with a message naming the entry."""
-    from estimators._validate import DECIMAL_DIGITS_MAX, DECIMAL_EXPONENT_MAX, parse_rational
-    out = []
-    for i, item in enumerate(text.split(",")):
-        item = item.strip()
-        try:
-            out.append(parse_rational(item, name=f"--coeffs entry {i + 1}"))
-        except ValueError as exc:
-            msg = str(exc)
-            why = ("division by zero" if "division by zero" in msg else
-                   f"too long (at most {DECIMAL_DIGITS_MAX} digits, decimal exponent within +-{DECIMAL_EXPONENT_MAX})"
-                   if "digits" in msg else "not a rational number")
-            raise ValueError(f"--coeffs entry {i + 1} ({item[:40]!r}) is {why}; give comma-separated rationals such "
-                             f"as 0,0,1/2 or 0,1.5,-2") from exc
-    return out
 
 
 _TABLES_EPILOG = """exit status:
@@ -88,11 +53,7 @@ def add_tables_parser(sub) -> None:
                                    "With --rebuild, regenerate the shipped AQP data instead.")
     p.add_argument("--generator", choices=sorted(GENERATORS),
                    help="phi, the diversity generator whose reward phi' the table estimates (kl: log p + 1)")
-    p.add_argument("--alpha", type=float, help="power/Tsallis exponent (alpha > 0, alpha != 1)")
-    p.add_argument("--coeffs", help="polynomial generator: comma-separated rational coefficients, ascending "
-                                    "(e.g. 0,0,1/2 for phi = t^2/2)")
-    p.add_argument("--coeffs-of", choices=["phi", "reward"], default="phi",
-                   help="whether --coeffs are phi's coefficients (default) or the reward's")
+    add_generator_options(p)   # each family's parameters: --alpha (power), --coeffs and --coeffs-of (polynomial)
     p.add_argument("--method", choices=method_names(),
                    help="the estimator: plugin, jackknife, ustat (unbiased for polynomial rewards), minimax, "
                         "aqp (least variance under a bias budget)")
@@ -125,38 +86,6 @@ def add_tables_parser(sub) -> None:
     p.set_defaults(func=_cmd_tables)
 
 
-def _generator_params(args) -> dict:
-    gp = {}
-    if args.generator == "power":
-        if args.alpha is None:
-            raise ValueError("--alpha is required for the power generator (alpha > 0, alpha != 1)")
-        gp["alpha"] = args.alpha
-    elif args.alpha is not None:
-        raise ValueError(f"--alpha applies only to --generator power, not {args.generator!r}")
-    if args.generator == "polynomial":
-        if not args.coeffs:
-            raise ValueError("--coeffs is required for the polynomial generator, e.g. --coeffs 0,0,1/2")
-        gp["coeffs"] = _parse_coeffs(args.coeffs)
-        gp["of"] = args.coeffs_of
-    elif args.coeffs is not None:
-        raise ValueError(f"--coeffs applies only to --generator polynomial, not {args.generator!r}")
-    return gp
-
-
-def _parse_K_range(text: str | None, bounds: tuple[int, int] = (2, 128)) -> range:
-    """--rebuild-K as a range of K within ``bounds`` (None: all of them)."""
-    lo_ok, hi_ok = bounds
-    if text is None:
-        return range(lo_ok, hi_ok + 1)
-    try:
-        lo, hi = (int(v) for v in text.split("-", 1)) if "-" in text else (int(text), int(text))
-    except ValueError as exc:
-        raise ValueError(f"--rebuild-K must look like LO-HI (e.g. {lo_ok}-{hi_ok}), got {text!r}") from exc
-    if not lo_ok <= lo <= hi <= hi_ok:
-        raise ValueError(f"--rebuild-K must lie within {lo_ok}-{hi_ok} with LO <= HI, got {text!r}")
-    return range(lo, hi + 1)
-
-
 def _cmd_rebuild(args) -> int:
     from estimators.aqp.build import rebuild
     if args.processes < 1:
@@ -166,7 +95,7 @@ def _cmd_rebuild(args) -> int:
             raise ValueError(f"--rebuild aqp-frontier is the frontier of the decoupled set; --advantage "
                              f"{args.advantage!r} takes --rebuild aqp")
         from estimators.aqp.frontier import FRONTIER_K, build_frontier
-        Ks = [K for K in FRONTIER_K if K in _parse_K_range(args.rebuild_K)]
+        Ks = [K for K in FRONTIER_K if K in parse_K_range(args.rebuild_K)]
         if not Ks:
             raise ValueError(f"--rebuild-K {args.rebuild_K} holds none of the frontier's K "
                              f"({', '.join(map(str, FRONTIER_K))})")
@@ -182,7 +111,8 @@ def _cmd_rebuild(args) -> int:
     from estimators.aqp.shipped import SHIPPED_SETS, shipped_K
     if args.advantage not in SHIPPED_SETS:
         raise ValueError(f"--rebuild aqp takes --advantage {' or '.join(SHIPPED_SETS)}, got {args.advantage!r}")
-    Ks = _parse_K_range(args.rebuild_K, shipped_K(args.advantage))
+    lo, hi = shipped_K(args.advantage)
+    Ks = parse_K_range(args.rebuild_K, lo_min=lo, hi_max=hi)
     man = rebuild(Ks, processes=args.processes, out_dir=args.data_dir, advantage=args.advantage,
                   log=lambda m: print(m, file=sys.stderr, flush=True))
     n_ref = sum(len(v) for v in man["refused"].values())
@@ -209,22 +139,15 @@ def _cmd_tables(args) -> int:
                          f"{', '.join(f'{e:g}' for e in SHIPPED_EPS)}) or --variance-max (a number or 'plugin')")
     if args.out is not None:
         check_output_file(args.out, name="--out")  # before any work: a directory, a FIFO, a read-only file, ...
-    params = {}
-    for item in args.param:
-        if "=" not in item or not item.split("=", 1)[0].strip():
-            raise ValueError(f"--param must look like NAME=VALUE, got {item!r}")
-        k, v = item.split("=", 1)
-        if k.strip() in params:
-            raise ValueError(f"--param {k.strip()} is given twice")
-        params[k.strip()] = _parse_value(v.strip())
-    for name, val in (("eps", args.eps), ("variance_max", _variance_max(args.variance_max)),
+    params = parse_params(args.param)
+    for name, val in (("eps", args.eps), ("variance_max", parse_variance_max(args.variance_max)),
                       ("solve", True if args.solve else None)):
         if val is not None:
             if name in params:
                 raise ValueError(f"{name} is given twice (--{name.replace('_', '-')} and --param)")
             params[name] = val
     table = build_table(args.generator, args.method, args.K, advantage=args.advantage,
-                        generator_params=_generator_params(args), **params)
+                        generator_params=generator_params(args.generator, args), **params)
     if args.format == "json":
         text = json.dumps(table.to_dict(), indent=2) + "\n"
     elif args.format == "csv":
@@ -240,15 +163,6 @@ def _cmd_tables(args) -> int:
     else:
         sys.stdout.write(text)
     return 0
-
-
-def _variance_max(text):
-    if text is None or text == "plugin":
-        return text
-    try:
-        return float(text)
-    except ValueError as exc:
-        raise ValueError(f"--variance-max must be a number >= 0 or 'plugin', got {text!r}") from exc
 
 
 _MAIN_EPILOG = """exit status: 0 success; 1 a check failed (report, baseline, crosscheck); 2 bad arguments or an error

@@ -21,7 +21,6 @@ import time
 
 import numpy as np
 
-from estimators import method_names
 
 from .game.protocol import Entry, ProtocolConfig, entries_for, schedule_grid
 from .game.protocol import protocol_methods as candidate_methods

@@ -1,13 +1,14 @@
 """Structured results of claim checks: what the report and results.json are made of."""
 from __future__ import annotations
 
+import math
 import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-__all__ = ["ClaimResult", "ClaimSpec", "KeyFigure", "ReportTable", "RunContext", "PASS", "FAIL", "SKIP"]
+__all__ = ["ClaimResult", "ClaimSpec", "KeyFigure", "ReportTable", "RunContext", "PASS", "FAIL", "SKIP", "jsonable"]
 
 PASS, FAIL, SKIP = "PASS", "FAIL", "SKIP"
 
@@ -155,3 +156,16 @@ def _check_verdict(res: ClaimResult) -> None:
     unmet = [c for c in res.criteria if not c.met]
     if res.status == FAIL and unmet and not res.summary.startswith("FAILED"):
         res.summary = ("FAILED: " + "; ".join(f"{c.name}: {c.measured}" for c in unmet) + ". " + res.summary)
+
+
+def jsonable(x):
+    """Make figures JSON-safe: non-finite floats become strings ("inf", "nan")."""
+    if isinstance(x, float) and not math.isfinite(x):
+        return str(x)
+    if isinstance(x, dict):
+        return {str(k): jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [jsonable(v) for v in x]
+    if hasattr(x, "item") and callable(x.item):
+        return jsonable(x.item())
+    return x

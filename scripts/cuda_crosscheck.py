@@ -53,12 +53,12 @@ TIMED = ("graph", "bench", "engines")
 DRY_SIZES = [(32, 16), (512, 16), (64, 256)]
 CROSSCHECK_KERNELS = [  # (kernel, expected verdict, needs CUDA)
     ("estimators.torch:group_rewards", True, False),
-    ("estimators.torch.crosscheck:flat_kernel", True, False),
-    ("estimators.torch.crosscheck:flat_kernel_contiguous", True, False),
-    ("estimators.torch.crosscheck:dense_kernel_torch", True, False),
-    ("estimators.torch.crosscheck:flat_kernel_torch", True, False),
-    ("estimators.torch.crosscheck:dense_kernel_triton", True, True),
-    ("estimators.torch.crosscheck:flat_kernel_triton", True, True),
+    ("proofs_numeric.crosscheck.kernels:flat_kernel", True, False),
+    ("proofs_numeric.crosscheck.kernels:flat_kernel_contiguous", True, False),
+    ("proofs_numeric.crosscheck.kernels:dense_kernel_torch", True, False),
+    ("proofs_numeric.crosscheck.kernels:flat_kernel_torch", True, False),
+    ("proofs_numeric.crosscheck.kernels:dense_kernel_triton", True, True),
+    ("proofs_numeric.crosscheck.kernels:flat_kernel_triton", True, True),
     ("kernels_for_crosscheck:off_by_one", False, False),
 ]
 
@@ -66,7 +66,7 @@ CROSSCHECK_KERNELS = [  # (kernel, expected verdict, needs CUDA)
 # ----------------------------------------------------------------------------- steps (run in a worker process)
 
 def step_crosscheck(args, device: str) -> dict:
-    from estimators.torch.crosscheck import crosscheck, load_kernel
+    from proofs_numeric.crosscheck.harness import crosscheck, load_kernel
     results, ok = [], True
     for spec, expect, needs_cuda in CROSSCHECK_KERNELS:
         if needs_cuda and device != "cuda":
@@ -240,7 +240,7 @@ def worker(args) -> int:
     """Run one step in this process and write {ok, figures} as JSON to --result."""
     import torch
 
-    from proofs_numeric.crosscheck_cli import keep_hypothesis_out_of_cwd
+    from proofs_numeric.crosscheck.cli import keep_hypothesis_out_of_cwd
     keep_hypothesis_out_of_cwd()   # the steps run in the checkout: hypothesis's storage goes to the cache dir
     device = "cuda" if torch.cuda.is_available() and not args.dry_run else "cpu"
     try:

@@ -12,7 +12,7 @@ if "ALFT_CACHE_DIR" not in os.environ:
 
 # hypothesis keeps its storage (example database, constants cache) under $ALFT_CACHE_DIR/hypothesis, as the
 # CLI does, never in ./.hypothesis of the checkout
-from proofs_numeric.crosscheck_cli import keep_hypothesis_out_of_cwd  # noqa: E402
+from proofs_numeric.crosscheck.cli import keep_hypothesis_out_of_cwd  # noqa: E402
 
 keep_hypothesis_out_of_cwd()
 

@@ -19,7 +19,8 @@ from estimators import build_table, get_generator, moments
 from estimators.aqp import SHIPPED_EPS, ShippedTableError
 from estimators.aqp.core import AQPError, budget, check_eps, solve, solve_dual
 from estimators.aqp.certify import certify_bias
-from estimators.aqp.hessian import hessian_float64, hessian_integer, variance_exact
+from estimators.aqp.hessian import hessian_integer, variance_exact
+from estimators.aqp.objective import integrated_variance
 from estimators.certificates import CertificateMismatchError
 from estimators.minimax.targets import target_for
 
@@ -35,13 +36,13 @@ def test_c6_hessian_matches_quadrature(K):
     p, w = (x + 1) / 2, w / 2
     B = binom.pmf(np.arange(K)[None, :], n, p[:, None])            # [nodes, K]
     Hq = np.einsum("i,ic,cd->cd", w * p, B, np.eye(K)) - np.einsum("i,ic,id->cd", w * p, B, B)
-    np.testing.assert_allclose(hessian_float64(K), Hq, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(integrated_variance(K).float64, Hq, rtol=1e-12, atol=1e-15)
 
 
 def test_c6_hessian_null_space_and_psd():
     N, D = hessian_integer(9)
     assert all(sum(row) == 0 for row in N)                         # H·1 = 0 exactly
-    ev = np.linalg.eigvalsh(hessian_float64(9))
+    ev = np.linalg.eigvalsh(integrated_variance(9).float64)
     assert ev[0] > -1e-15 and ev[1] > 1e-6                         # PSD, only the constants in the null space
 
 
@@ -73,6 +74,7 @@ def _mp_sup_weighted_bias(values, n_grid=1500, dps=40):
     return float(best)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("K,eps", [(8, 10.0), (16, 1.0), (24, 0.3)])
 def test_c6_solve_certifies_both_sides(K, eps):
     r = solve("kl", K, eps, use_cache=False)
@@ -110,13 +112,14 @@ def test_c6_constant_table_when_the_budget_allows_it():
     assert r.stage == "constant" and r.variance_upper == 0.0 and len(set(r.values)) == 1
 
 
+@pytest.mark.slow
 def test_c6_dual_question_at_the_plugin_variance():
     out = solve_dual("kl", 8, "plugin")
     plug = float(variance_exact(build_table("kl", "plugin", 8).values))
     assert out["variance_of_table"] <= plug
     assert out["bias_lower"] <= out["bias_upper"] and out["rel_width"] <= 1e-3
     # the plug-in's own weighted bias is larger than the least bias at its variance
-    from proofs_numeric.supnorm import weighted_bias_bracket
+    from estimators.certified.supnorm import weighted_bias_bracket
     assert weighted_bias_bracket(build_table("kl", "plugin", 8)).lower >= out["bias_upper"]
 
 
@@ -125,6 +128,7 @@ def test_c6_dual_question_at_the_plugin_variance():
 SAMPLE = [(2, 0.1), (16, 10.0), (40, 1.0), (64, 3.0), (128, 10.0), (128, 3.0)]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("K,eps", SAMPLE)
 def test_c6_shipped_tables_carry_both_certificates(K, eps):
     t = build_table("kl", "aqp", K, eps=eps)
@@ -320,6 +324,7 @@ def test_c6_aqp_error_is_a_value_error():
     assert issubclass(AQPError, ValueError)
 
 
+@pytest.mark.slow
 def test_c6_sup_objective_is_offered_and_certified():
     """The sup variant min sup_p p V_g(p): objective bracketed by a rigorous sup and a dual bound."""
     r = solve("kl", 8, 10.0, objective="sup", use_cache=False)
@@ -335,6 +340,7 @@ def test_c6_sup_objective_is_offered_and_certified():
 
 # -- rebuilding (small K: the solves are cached after the first run) -------------------------------------
 
+@pytest.mark.slow
 def test_c6_rebuild_writes_a_loadable_set_and_keeps_other_K(tmp_path, monkeypatch):
     import estimators.aqp.shipped as sh
     from estimators.aqp.build import rebuild
@@ -366,6 +372,7 @@ def test_c6_rebuild_writes_a_loadable_set_and_keeps_other_K(tmp_path, monkeypatc
         sh.clear_caches()
 
 
+@pytest.mark.slow
 def test_c6_frontier_build_writes_a_verified_document(tmp_path):
     from estimators.aqp.frontier import build_frontier, check_shape, load_frontier, reverify
     path = tmp_path / "frontier.json"
@@ -384,6 +391,7 @@ def test_c6_frontier_build_writes_a_verified_document(tmp_path):
     assert set(load_frontier(path)["K"]) == {"8"}
 
 
+@pytest.mark.slow
 def test_c6_where_float64_is_refused_the_extended_precision_optimum_is_certified():
     """K = 52, eps = 0.1: no float64 table ships (rounding the ~7e9 entries costs more than the 1e-3 gap), but
     the extended-precision optimum is solved and certified, its reference entries bound to the certificate."""

@@ -53,6 +53,7 @@ def test_c6_scaled_objective_scales_the_certified_optimum():
     assert verify(t) and t.certificate["quadratic_objective"]["ident"] == "3H" and "3H" in t.provenance
 
 
+@pytest.mark.slow
 def test_c6_another_objective_is_optimised_through_every_stage():
     K, eps = 24, 0.3          # the default solve of this budget needs the extended-precision stage
     H = integrated_variance(K)

@@ -22,6 +22,7 @@ def quick():
     return CLAIM.execute("quick", RunContext(log=lambda m: None))
 
 
+@pytest.mark.slow
 def test_quick_section_passes_and_recomputes_what_it_reports(quick):
     assert quick.status == PASS, quick.summary
     f = quick.figures
@@ -34,6 +35,7 @@ def test_quick_section_passes_and_recomputes_what_it_reports(quick):
     assert sum(r["bias_recertified"] for r in f["verified"]) == len(CLAIM.profiles["quick"]["verify_bias"])
 
 
+@pytest.mark.slow
 def test_quick_section_figures_obey_the_theorems(quick):
     f = quick.figures
     for r in f["per_K"]:
@@ -64,6 +66,7 @@ def _resigned(doc: dict) -> str:
                       separators=(",", ":"))
 
 
+@pytest.mark.slow
 def test_a_frontier_point_whose_stored_figures_are_wrong_fails_the_section(tmp_path):
     """The section recomputes each point (exact V, dual bound): a document with a consistent checksum but a
     wrong optimum_lower is caught by the recomputation, not by the checksum."""
@@ -151,6 +154,7 @@ def test_refusals_are_structured_and_read_from_their_fields():
     assert sum(counts.values()) == len(refusals)
 
 
+@pytest.mark.slow
 def test_near_plugin_is_the_least_biased_shipped_table_within_the_variance_factor(quick):
     factor = CLAIM.profiles["quick"]["near_plugin_factor"]
     for r in quick.figures["per_K"]:

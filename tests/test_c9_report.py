@@ -19,12 +19,14 @@ def quick():
     return c9.CLAIM.execute("quick", RunContext(log=lambda m: None))
 
 
+@pytest.mark.slow
 def test_quick_section_passes_with_every_criterion_met(quick):
     assert quick.status == PASS, quick.summary
     assert all(c.met for c in quick.criteria)
     assert quick.figures["theorem_cases"] == len(quick.tables[0].rows)
 
 
+@pytest.mark.slow
 def test_quick_section_figures_obey_the_theorem(quick):
     f = quick.figures
     for r in f["effective_bias"]:
@@ -50,6 +52,7 @@ def test_enumeration_detects_a_wrong_effective_table():
     assert len({A[z] - (r[z] - beta * u_wrong[z]) for z in range(3)}) > 1
 
 
+@pytest.mark.slow
 def test_section_fails_when_the_corrected_table_is_wrong(monkeypatch):
     """Monkeypatched so that 'corrected' tables are the plain ones: the exactness, fixed-point and Monte Carlo
     criteria must fail (a check that cannot fail is no check)."""

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from flint import arb, arb_poly, ctx
 
-from estimators.minimax import Target, remez
+from estimators.generators import kl, power
+from estimators.minimax import remez
 from estimators.minimax.certify import (bernstein_from_cheb, dvp_lower, error_at, float_down, float_up,
                                         poly_u_from_bernstein, sup_upper)
 
@@ -21,11 +22,12 @@ def _dense_max(Pu, target, n=20001):
     return max(abs(float(error_at(Pu, target, arb(float(p))).mid())) for p in ps)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind, alpha", [("kl", None), ("power", 0.5), ("power", 2.5)])
 def test_C3_sup_bound_is_an_upper_bound_for_perturbed_polynomials(kind, alpha):
     """Perturb the best approximation so its extrema move away from the solver's hints: the
     certified bound must still dominate a dense grid maximum, and cover [0, 1] without gaps."""
-    target = Target(kind, alpha=alpha)
+    target = (kl() if kind == "kl" else power(alpha)).certified_target()
     K = 14
     sol = remez(target, K - 1, constrained=True)
     hints = [float(x.mid()) for x in sol.points]
@@ -51,7 +53,7 @@ def test_C3_sup_bound_is_an_upper_bound_for_perturbed_polynomials(kind, alpha):
 
 def test_C3_sup_bound_detects_a_spike_between_hints():
     """A narrow spike the hints know nothing about is still found (branch and bound)."""
-    target = Target("kl")
+    target = kl().certified_target()
     sol = remez(target, 9, constrained=True)
     hints = [float(x.mid()) for x in sol.points]
     E = float(sol.levelled)
@@ -64,7 +66,7 @@ def test_C3_sup_bound_detects_a_spike_between_hints():
 
 
 def test_C3_dvp_lower_requires_alternation():
-    target = Target("kl")
+    target = kl().certified_target()
     sol = remez(target, 5, constrained=True)
     with ctx.workprec(200):
         P0 = poly_u_from_bernstein(bernstein_from_cheb(sol.coeffs, 200))
@@ -80,7 +82,7 @@ def test_C3_dvp_lower_requires_alternation():
 def test_C3_lower_bound_is_below_any_polynomial_error():
     """de la Vallee Poussin against brute force: random members of the space (near the optimum)
     never have a smaller dense-grid error than the certified lower bound."""
-    target = Target("kl")
+    target = kl().certified_target()
     sol = remez(target, 6, constrained=True)
     with ctx.workprec(200):
         P0 = poly_u_from_bernstein(bernstein_from_cheb(sol.coeffs, 200))
@@ -102,13 +104,13 @@ def test_directed_float_rounding():
 
 def test_flint_precision_is_restored():
     before = ctx.prec
-    remez(Target("kl"), 7, constrained=True)
+    remez(kl().certified_target(), 7, constrained=True)
     assert ctx.prec == before
 
 
 def test_bernstein_conversion_matches_mpmath():
     """Chebyshev -> Bernstein conversion against a direct mpmath evaluation of Q at random p."""
-    target = Target("kl")
+    target = kl().certified_target()
     sol = remez(target, 11, constrained=True)
     with ctx.workprec(300):
         g = bernstein_from_cheb(sol.coeffs, 300)

@@ -72,6 +72,7 @@ def test_report_rejects_unknown_claims_and_profiles(tmp_path):
         run_report(tmp_path / "r", profile="huge")
 
 
+@pytest.mark.slow
 def test_console_script_entry_point(tmp_path):
     r = subprocess.run([sys.executable, "-m", "proofs_numeric.cli", "tables", "--generator", "kl", "--method",
                         "plugin", "--K", "3", "--format", "json"], capture_output=True, text=True, check=True)

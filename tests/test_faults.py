@@ -84,6 +84,7 @@ def _fake_partial(parent: Path, tag: str, marker: dict | None) -> Path:
 
 # -- kill -9 ----------------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_kill_9_keeps_the_old_report_and_the_next_run_cleans_only_stale_orphans(tmp_path):
     out = tmp_path / "rep"
     run_report(out, **QUIET)
@@ -120,6 +121,7 @@ def _report(args):
     return run_report(out, profile="quick", claims=["C2"], seed=seed, log=lambda m: None)["seed"]
 
 
+@pytest.mark.slow
 def test_two_reports_into_the_same_directory_at_once(tmp_path):
     out = tmp_path / "rep"
     with multiprocessing.get_context("fork").Pool(2) as pool:
@@ -139,6 +141,7 @@ def _hammer(args):
     return True
 
 
+@pytest.mark.slow
 def test_two_processes_writing_the_same_cache_key(_private_cache):
     key = cache.cache_key("t", {"id": 1})
     ctx = multiprocessing.get_context("fork")
@@ -214,6 +217,7 @@ def test_files_and_folders_follow_the_umask(tmp_path, umask027, _private_cache):
 
 # -- hypothesis's storage --------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_crosscheck_leaves_no_hypothesis_folder_in_the_working_directory(tmp_path):
     pytest.importorskip("torch")
     work = tmp_path / "work"
@@ -224,6 +228,7 @@ def test_crosscheck_leaves_no_hypothesis_folder_in_the_working_directory(tmp_pat
     assert list(work.iterdir()) == []
 
 
+@pytest.mark.slow
 def test_report_points_hypothesis_away_from_the_working_directory(tmp_path, monkeypatch, _private_cache):
     from hypothesis.configuration import set_hypothesis_home_dir, storage_directory
     monkeypatch.delenv("HYPOTHESIS_STORAGE_DIRECTORY", raising=False)
@@ -238,6 +243,7 @@ def test_report_points_hypothesis_away_from_the_working_directory(tmp_path, monk
 
 # -- memory ----------------------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_monte_carlo_stays_within_its_memory_budget():
     t = build_table("kl", "plugin", 4096)
     budget = 32 << 20
@@ -289,6 +295,7 @@ def _tree(path: Path) -> dict:
     return {str(p.relative_to(path)): p.read_bytes() for p in sorted(path.rglob("*")) if p.is_file()}
 
 
+@pytest.mark.slow
 def test_rebuild_touches_only_the_files_it_owns(tmp_path, monkeypatch):
     """`alft tables --rebuild aqp` keeps the frontier data beside the tables (issue: deleted on a checkout), never
     replaces a folder of the user's or a file, and leaves siblings named DIR.old.<n> / DIR.new.<n> alone."""
@@ -332,6 +339,7 @@ def test_rebuild_touches_only_the_files_it_owns(tmp_path, monkeypatch):
         sh.clear_caches()
 
 
+@pytest.mark.slow
 def test_cleanup_of_dead_runs_matches_exact_names(tmp_path):
     """`--out 'r[1]'`: the stale partial folder of r[1] is removed; another run's `.r1.*.partial` is not (issue:
     the name was used as a glob pattern). Old-format markers without a target still match by exact name."""
@@ -362,6 +370,7 @@ def test_cleanup_of_dead_runs_matches_exact_names(tmp_path):
                 shutil.rmtree(d)
 
 
+@pytest.mark.slow
 def test_the_swap_never_removes_an_old_folder_it_did_not_write(tmp_path):
     with _scenario("a user's .OUT.old in the way of the swap"):
         out = tmp_path / "rep"
@@ -376,6 +385,7 @@ def test_the_swap_never_removes_an_old_folder_it_did_not_write(tmp_path):
         assert not [p for p in tmp_path.iterdir() if p.name.endswith(".partial")]
 
 
+@pytest.mark.slow
 def test_game_replaces_only_its_own_folder(tmp_path):
     from proofs_numeric.cli import main
     argv = ["game", "--K", "4", "--methods", "plugin", "--steps", "3", "--seeds", "2", "--groups", "1", "--out"]
@@ -518,6 +528,7 @@ def exits_on_wide_groups(ids, table):
 '''
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("module_text, kernel, rc, match", [
     (_KERNELS, "good", 0, "PASS - the kernel conforms"),
     (_KERNELS, "sleeps", 1, r"did not return within 2 s \(per-case timeout\)"),

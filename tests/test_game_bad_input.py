@@ -75,6 +75,7 @@ def test_clear_errors(argv, match):
     assert "Traceback" not in err and re.search(match, err), err
 
 
+@pytest.mark.slow
 def test_huge_K_stochastic_run_answers_within_seconds(tmp_path):
     """K = 65536, 2 steps, 2 seeds, 1 group: a stochastic answer (the exact figures are skipped with the reason)."""
     rc, out, err = _cli(["game", "--K", "65536", "--methods", "plugin", "--steps", "2", "--seeds", "2", "--groups",
@@ -100,6 +101,7 @@ def test_extreme_beta_exact_answers(beta):
     assert d["details"][0]["kkt_residual"] <= 1e-9 * max(1.0, float(beta))
 
 
+@pytest.mark.slow
 def test_exact_fixed_points_at_K_1024_use_the_overflow_free_evaluator():
     """From K = 1031 the binomial coefficients overflow float64; the evaluator works in log space."""
     rc, out, err = _cli(["game", "--exact", "--K", "1024", "--method", "plugin", "--format", "json"])

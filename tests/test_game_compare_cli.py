@@ -70,6 +70,7 @@ def c7_quick(tmp_path_factory):
     return c7_game.CLAIM.execute("quick", RunContext(outdir=out, log=lambda m: None)), out
 
 
+@pytest.mark.slow
 def test_c7_quick_section(c7_quick):
     res, out = c7_quick
     assert res.status == "PASS", res.summary
@@ -90,6 +91,7 @@ def test_c7_quick_section(c7_quick):
     assert len(res.summary.split()) <= 120
 
 
+@pytest.mark.slow
 def test_c7_regression_figures_are_extractable(c7_quick):
     from proofs_numeric.c7_game import REGRESSION
     from proofs_numeric.regression.baseline import _validate_entry

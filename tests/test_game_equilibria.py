@@ -10,7 +10,8 @@ from scipy import optimize
 from estimators import build_table
 from estimators.bernstein import monomial_to_bernstein
 from proofs_numeric.game import bernstein_roots as br
-from proofs_numeric.game.equilibria import (KKT_TOL, _exact_residual, _simplex_projection, bernstein_marginal,
+from estimators.generators.families.euclidean import simplex_projection
+from proofs_numeric.game.equilibria import (KKT_TOL, _exact_residual, bernstein_marginal,
                                             generator_marginal, optimum, solve_kkt, table_marginal)
 from proofs_numeric.game.exact import table_equilibria
 from proofs_numeric.game.spec import get_game, make_game
@@ -69,7 +70,7 @@ def test_power_generator_optimum_by_kkt(alpha):
 
 
 def _proj(r, beta):
-    return _simplex_projection(np.asarray(r) / beta)[0]
+    return simplex_projection(np.asarray(r) / beta)[0]
 
 
 #: Euclidean game (phi = t^2/2, beta = 4): closed-form fixed points as simplex projections of r / beta_eff.

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from estimators import build_table
-from proofs_numeric.game import bernstein_roots as br
+from estimators.certified import bernstein as br
 from proofs_numeric.game.advantages import GRPO_EPS, effective_table
 from proofs_numeric.game.equilibria import table_marginal, total_variation
 from proofs_numeric.game.exact import table_equilibria

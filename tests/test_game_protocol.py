@@ -63,6 +63,7 @@ def test_common_random_numbers_pair_the_tables():
     assert d_same_seed < d_other_seed
 
 
+@pytest.mark.slow
 def test_results_do_not_depend_on_the_number_of_processes(monkeypatch):
     """Split by tables and by seeds across 2 worker processes: bit-for-bit the single-process result."""
     monkeypatch.setattr(engine, "INLINE_SAMPLES", 0)
@@ -200,6 +201,7 @@ def test_predictor_without_noise_is_the_expected_dynamics():
 
 # -- alft recommend ----------------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_recommend_cli_json(capsys):
     from proofs_numeric.cli import main
     assert main(["recommend", "--K", "8", "--horizon", "200", "--advantage", "rloo", "--format", "json"]) == 0

@@ -58,6 +58,7 @@ def test_quantile_interval_coverage_by_simulation():
     assert hits >= sps.binom.ppf(1e-4, 2000, cov)
 
 
+@pytest.mark.slow
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.one_of(st.integers(0, 50).map(float), st.just(math.inf)), min_size=1, max_size=40),
        st.sampled_from([0.1, 0.5, 0.9]), st.sampled_from([0.5, 0.9, 0.95, 0.99]))

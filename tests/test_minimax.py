@@ -1,7 +1,6 @@
 """Minimax solver, tables and certified brackets (claims C1, C3, C4)."""
 from __future__ import annotations
 
-import dataclasses
 import json
 from fractions import Fraction
 from math import comb
@@ -12,8 +11,8 @@ import pytest
 from scipy.optimize import linprog
 
 from estimators import build_table, get_generator, moments
-from estimators.generators import kl, power
-from estimators.minimax import (CertificateError, ConvergenceError, Target, UnsupportedTargetError,
+from estimators.generators import Generator, kl, power
+from estimators.minimax import (CertificateError, ConvergenceError, UnsupportedTargetError,
                                 best_weighted_bias, remez, solve)
 from estimators.table import Table
 
@@ -98,7 +97,7 @@ def test_C3_equioscillation():
 
 
 def test_C3_cross_precision_agreement():
-    t = Target("kl")
+    t = kl().certified_target()
     a = remez(t, 19, constrained=True, prec=140)
     b = remez(t, 19, constrained=True, prec=320)
     assert abs(float((a.levelled - b.levelled).mid())) < 1e-30
@@ -223,12 +222,23 @@ def test_bad_K_through_build_table():
         build_table("kl", "minimax", 300)
 
 
+class _Exotic(Generator):
+    """A generator family with float64 and mpmath hooks only: nothing the certified solvers can take."""
+
+    def _target64(self, p):
+        return np.exp(p)
+
+    def _target_mp(self, p):
+        return mpmath.exp(p)
+
+
 def test_unsupported_target_is_rejected():
-    fake = dataclasses.replace(kl(), name="exotic", target_text="exp p")
-    with pytest.raises(UnsupportedTargetError, match="kl, power"):
+    fake = _Exotic(name="exotic", params={}, phi_text="e^t", target_text="exp p", dropped_constant=Fraction(0))
+    with pytest.raises(UnsupportedTargetError, match="supports the generators .*kl.*power"):
         solve(fake, 8)
     with pytest.raises(ValueError, match="minimax"):
         build_table(fake, "minimax", 8)
+    assert float(build_table(fake, "plugin", 4).values[0]) == pytest.approx(np.exp(0.25))  # other methods work
 
 
 def test_bad_rel_tol_and_constrained():
@@ -245,7 +255,7 @@ def test_failed_certificate_is_an_error_not_a_table():
 
 def test_non_convergence_is_an_error():
     with pytest.raises(ConvergenceError, match="N=10"):
-        remez(Target("kl"), 10, constrained=True, max_polish=0)
+        remez(kl().certified_target(), 10, constrained=True, max_polish=0)
 
 
 # -- the CLI (lead's `alft tables`) exports the minimax table with its certificate ---------------------
@@ -284,6 +294,7 @@ def test_C3_reference_table_error_never_exceeds_certified_upper_K64():
         assert max(errs) >= lo * (1 - 1e-20)
 
 
+@pytest.mark.slow
 def test_C3_every_K_from_2_to_40_is_certified_and_monotone():
     rs = [solve(kl(), K) for K in range(2, 41)]
     assert all(r.rel_gap <= 1e-9 for r in rs)
@@ -294,6 +305,7 @@ def test_C3_every_K_from_2_to_40_is_certified_and_monotone():
     assert all(x < y for x, y in zip(k2, k2[1:]))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", range(4))
 def test_C1_best_weighted_bias_random_polynomials_against_LP(seed):
     """Random rewards of degree >= K: the certified smallest weighted bias is > 0 and agrees with an

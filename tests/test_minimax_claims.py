@@ -33,6 +33,7 @@ def test_claims_registered_in_order():
     assert ids == sorted(ids, key=lambda s: int(s[1:]))
 
 
+@pytest.mark.slow
 def test_C3_quick(tmp_path):
     r = _run("c3_minimax_rate", tmp_path)
     assert r.status == PASS, r.summary
@@ -49,6 +50,7 @@ def test_C3_quick(tmp_path):
     assert "C3" in r.id and len(r.plots) == 4
 
 
+@pytest.mark.slow
 def test_C4_quick(tmp_path):
     r = _run("c4_ditzian_totik", tmp_path)
     assert r.status == PASS, r.summary
@@ -63,6 +65,7 @@ def test_C4_quick(tmp_path):
         assert abs(fa["slope_E"]["slope"] + 2 * a) < 0.1
 
 
+@pytest.mark.slow
 def test_C5_quick(tmp_path):
     r = _run("c5_variance", tmp_path)
     assert r.status == PASS, r.summary

@@ -16,7 +16,7 @@ TABLES = [("kl", "plugin", {}), ("kl", "jackknife", {}), ("power", "plugin", {"a
 
 
 @pytest.mark.parametrize("gen,method,gp", TABLES)
-@pytest.mark.parametrize("K", [2, 3, 17, 128, 1024])
+@pytest.mark.parametrize("K", [2, 3, 17, 128, pytest.param(1024, marks=pytest.mark.slow)])
 def test_float64_within_its_bound_of_mpmath(gen, method, gp, K):
     t = build_table(gen, method, K, generator_params=gp)
     p = np.array([0.0, 1e-6, 0.5 / K, 1.0 / K, 0.3, 0.77, 1.0])

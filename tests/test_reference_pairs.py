@@ -169,16 +169,21 @@ RLOO_PAIRS = [(m, *case[:5], case[5] if len(case) > 5 else {}) for m, cases in R
               for case in cases]
 
 
-@pytest.mark.parametrize("method,gen,gp,K,ref,rtol,mparams", PAIRS,
-                         ids=[f"{m}-{g}-{K}" for m, g, _, K, _, _, _ in PAIRS])
+def _cases(pairs, prefix: str = "") -> list:
+    """The pairs as test cases; those whose reference is a solver run at K >= 6 are marked slow (seconds each)."""
+    return [pytest.param(*pair, id=f"{prefix}{pair[0]}-{pair[1]}-{pair[3]}",
+                         marks=[pytest.mark.slow] if pair[0] in ("minimax", "aqp") and pair[3] >= 6 else [])
+            for pair in pairs]
+
+
+@pytest.mark.parametrize("method,gen,gp,K,ref,rtol,mparams", _cases(PAIRS))
 def test_table_matches_reference(method, gen, gp, K, ref, rtol, mparams):
     t = build_table(gen, method, K, generator_params=gp, **mparams)
     ref = np.asarray(ref() if callable(ref) else ref, dtype=float)
     np.testing.assert_allclose(t.values, ref, rtol=rtol, atol=rtol * max(1.0, np.max(np.abs(ref))))
 
 
-@pytest.mark.parametrize("method,gen,gp,K,ref,rtol,mparams", RLOO_PAIRS,
-                         ids=[f"rloo-{m}-{g}-{K}" for m, g, _, K, _, _, _ in RLOO_PAIRS])
+@pytest.mark.parametrize("method,gen,gp,K,ref,rtol,mparams", _cases(RLOO_PAIRS, "rloo-"))
 def test_rloo_table_matches_reference(method, gen, gp, K, ref, rtol, mparams):
     t = build_table(gen, method, K, generator_params=gp, advantage="rloo", **mparams)
     ref = np.asarray(ref() if callable(ref) else ref, dtype=float)
@@ -187,7 +192,8 @@ def test_rloo_table_matches_reference(method, gen, gp, K, ref, rtol, mparams):
     assert t.advantage == "rloo"
 
 
-@pytest.mark.parametrize("gen,gp,K", [("kl", {}, 3), ("kl", {}, 6), ("power", {"alpha": 1.5}, 5)])
+@pytest.mark.parametrize("gen,gp,K", [("kl", {}, 3), pytest.param("kl", {}, 6, marks=pytest.mark.slow),
+                                      pytest.param("power", {"alpha": 1.5}, 5, marks=pytest.mark.slow)])
 def test_minimax_certificate_brackets_the_lp_optimum(gen, gp, K):
     """The LP's grid optimum is a lower bound on E*_K: it must not exceed the certified upper end, and
     (grid dense enough) lies within 1e-6 relative of the certified lower end."""

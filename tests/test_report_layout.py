@@ -30,6 +30,7 @@ def test_reference_report_follows_the_framework():
     assert "Methods and set-up" in html and "id='glossary'" in html and "checked on" in html
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("width", [1280, 760, 390])
 def test_reference_page_has_no_unhinted_horizontal_overflow_in_a_browser(width):
     shots = _screenshots()

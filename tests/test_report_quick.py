@@ -17,6 +17,10 @@ from proofs_numeric.report.builder import RESULTS_SCHEMA_VERSION, TIME_FIELDS
 SEED = 12345
 
 
+#: every test here reads the module's two report runs (about a minute on two cores)
+pytestmark = pytest.mark.slow
+
+
 @pytest.fixture(scope="module")
 def two_runs(tmp_path_factory):
     root = tmp_path_factory.mktemp("quick")

@@ -1,4 +1,4 @@
-"""C2's plug-in bracket is rigorous end to end (proofs_numeric.supnorm): both ends against mpmath.
+"""C2's plug-in bracket is rigorous end to end (estimators.certified.supnorm): both ends against mpmath.
 
 issue 11, item 1: the float64 grid value used as the lower end was *above* the true sup at every K
 from 2 to 64 (K = 64: 0.008927687818913607 > 0.00892768781891357768...). The true sup is computed
@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from estimators import build_table, moments
-from proofs_numeric.supnorm import weighted_bias_bracket
+from estimators.certified.supnorm import weighted_bias_bracket
 
 
 def _W(table, f):

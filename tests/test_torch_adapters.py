@@ -248,6 +248,7 @@ def _two_rank_worker(rank, world, port, out_dir):
         json.dump(res, f)
 
 
+@pytest.mark.slow
 def test_c8_trl_groups_split_across_two_gloo_processes(tmp_path):
     """Two processes (torch.multiprocessing, gloo): each holds part of a group; the reward function
     gathers the answer ids once and returns its own slice of the whole-group rewards."""
@@ -561,6 +562,7 @@ def _uneven_worker(rank, world, port, out_dir):
     dist.destroy_process_group()
 
 
+@pytest.mark.slow
 def test_c8_uneven_ranks_raise_the_same_clear_error_within_seconds(tmp_path):
     """Two gloo processes outside TRL's layout: 2 vs 6 completions (gloo used to abort on rank 0), 2 vs 4
     (rank 0 used to wait in all_gather until rank 1 exited), 0 vs 4, and rank 0 calling alone (it used to

@@ -15,6 +15,7 @@ def test_c8_is_registered_in_order():
     assert "C8" in ids and ids == sorted(ids, key=lambda s: int(s[1:]))
 
 
+@pytest.mark.slow
 def test_c8_quick_profile_passes():
     res = CLAIM.execute("quick", RunContext())
     assert res.status == PASS, (res.summary, res.tables)

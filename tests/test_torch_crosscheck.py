@@ -10,12 +10,14 @@ import pytest
 from _torch_common import DEVICES, torch  # noqa: F401
 import kernels_for_crosscheck as kc
 from estimators.torch import group_rewards
-from estimators.torch.crosscheck import crosscheck, dense_kernel, flat_kernel, load_kernel
+from proofs_numeric.crosscheck.harness import crosscheck, load_kernel
+from proofs_numeric.crosscheck.kernels import dense_kernel, flat_kernel
 from proofs_numeric.cli import main
 
 TESTS = Path(__file__).parent
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("fn", [group_rewards, dense_kernel, flat_kernel, kc.good], ids=lambda f: f.__name__)
 def test_c8_project_kernels_conform(device, fn):
@@ -27,6 +29,7 @@ def test_c8_project_kernels_conform(device, fn):
         assert rep.mask_checked
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fn, reason", [
     (kc.off_by_one, "counts"), (kc.overflowing_key, "counts"), (kc.batch_wide_counts, "counts"),
     (kc.ignores_table, "probe"), (kc.wrong_shape, "shape"),
@@ -47,6 +50,7 @@ def test_c8_overflow_is_caught_by_the_large_id_edge_cases():
     assert any("int64" in x or "large ids" in x or "huge range" in x for x in rep.failing_edge_cases)
 
 
+@pytest.mark.slow
 def test_c8_cli_exit_status_and_report(capsys, tmp_path):
     out = tmp_path / "rep.json"
     assert main(["crosscheck", "estimators.torch:group_rewards", "--max-examples", "30", "--json", str(out)]) == 0
@@ -61,6 +65,7 @@ def test_c8_cli_exit_status_and_report(capsys, tmp_path):
     assert main(["crosscheck", "kernels_for_crosscheck:nope"]) == 2
 
 
+@pytest.mark.slow
 def test_c8_cli_subprocess_runs_a_users_module_from_the_current_directory(tmp_path):
     (tmp_path / "mykernel.py").write_text(
         "import torch\n"
@@ -76,9 +81,10 @@ def test_c8_cli_subprocess_runs_a_users_module_from_the_current_directory(tmp_pa
 def test_c8_load_kernel_errors():
     with pytest.raises(ValueError, match="MODULE:FUNCTION"):
         load_kernel("estimators")
-    assert load_kernel("estimators.torch.crosscheck:flat_kernel") is flat_kernel
+    assert load_kernel("proofs_numeric.crosscheck.kernels:flat_kernel") is flat_kernel
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the no-GPU path of the CUDA script")
 def test_c8_cuda_script_reports_a_missing_gpu():
     script = TESTS.parent / "scripts" / "cuda_crosscheck.py"
@@ -86,6 +92,7 @@ def test_c8_cuda_script_reports_a_missing_gpu():
     assert res.returncode == 3 and "CUDA available: False" in res.stdout
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(torch.cuda.is_available(), reason="on a GPU machine the script itself runs for real")
 def test_c8_cuda_script_dry_run_writes_its_record(tmp_path):
     """The GPU script's steps run here on the CPU (the timed steps on small sizes with --dry-run): each
@@ -115,7 +122,7 @@ def test_c8_crosscheck_checks_every_registered_method_including_aqp():
     """Issue 16: AQP tables were skipped silently (they need eps); now every method has a table for each group
     size of the cases, and a method without one would be named in the report's notes."""
     from estimators.methods import METHODS
-    from estimators.torch.crosscheck import SKIPPED_TABLES, method_tables
+    from proofs_numeric.crosscheck.harness import SKIPPED_TABLES, method_tables
     for k in (2, 5, 8, 16, 65, 100):
         kinds = {kind.split(":")[1].split("/")[0] for kind, _ in method_tables(k)}
         assert kinds == set(METHODS), (k, set(METHODS) - kinds)

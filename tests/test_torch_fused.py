@@ -20,8 +20,8 @@ from hypothesis import strategies as st
 from _torch_common import torch
 from estimators import build_table
 from estimators.torch import group_rewards, group_rewards_flat
-from estimators.torch.crosscheck import (crosscheck, dense_kernel_triton, flat_kernel_contiguous_triton,
-                                         flat_kernel_triton)
+from proofs_numeric.crosscheck.harness import crosscheck
+from proofs_numeric.crosscheck.kernels import dense_kernel_triton, flat_kernel_contiguous_triton, flat_kernel_triton
 
 try:
     import triton  # noqa: F401
@@ -32,7 +32,8 @@ except Exception:  # noqa: BLE001 - not importable here: the fused path is unava
 INTERPRET = os.environ.get("TRITON_INTERPRET", "0") not in ("", "0")
 CUDA = torch.cuda.is_available()
 #: devices the fused kernels run on in this process (cpu = Triton's interpreter)
-FUSED = (["cpu"] if (HAVE_TRITON and INTERPRET) else []) + (["cuda"] if (HAVE_TRITON and CUDA) else [])
+FUSED = ((["cpu"] if (HAVE_TRITON and INTERPRET) else [])
+         + ([pytest.param("cuda", marks=pytest.mark.cuda)] if (HAVE_TRITON and CUDA) else []))
 I64 = np.iinfo(np.int64)
 INT_DTYPES = [torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8]
 OUT_DTYPES = [torch.float64, torch.float32, torch.float16, torch.bfloat16]
@@ -208,6 +209,7 @@ def test_c8_fused_raw_tables_and_callables(device):
 # ----------------------------------------------------------------------------- CUDA: syncs and graphs
 
 @pytest.mark.cuda
+@pytest.mark.cuda
 @pytest.mark.skipif(not (CUDA and HAVE_TRITON), reason="needs a CUDA device and Triton")
 def test_c8_fused_kernels_do_not_synchronise_with_the_host():
     dev = "cuda"
@@ -235,6 +237,7 @@ def test_c8_fused_kernels_do_not_synchronise_with_the_host():
     torch.cuda.synchronize()
 
 
+@pytest.mark.cuda
 @pytest.mark.cuda
 @pytest.mark.skipif(not (CUDA and HAVE_TRITON), reason="needs a CUDA device and Triton")
 def test_c8_fused_kernels_capture_in_a_cuda_graph():
@@ -314,6 +317,7 @@ def test_c8_triton_kernels_compile_for_hopper():
         assert kernel.asm.get("cubin"), fn.__name__
 
 
+@pytest.mark.slow
 def test_c8_auto_backend_on_cpu_is_the_torch_path_and_does_not_import_triton():
     code = ("import sys, torch\n"
             "from estimators import build_table\n"

@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from _torch_common import (DEVICES, DTYPES, REFERENCE_PAIRS, TOL, build_reference_table, reference_counts,
-                           reference_pair_ids, torch)
+from _torch_common import (DEVICES, DTYPES, REFERENCE_PAIRS, TOL, build_reference_table, reference_cases,
+                           reference_counts, torch)
 from estimators import METHODS, Table, build_table, get_generator
 from estimators.montecarlo import leave_one_out_counts as np_counts
 from estimators.torch import (answers_to_ids, group_rewards, group_rewards_flat, leave_one_out_counts,
@@ -28,6 +28,16 @@ def test_c8_every_registered_method_has_a_reference_pair():
     listed = {m for m, *_ in REFERENCE_PAIRS}
     missing = sorted(set(METHODS) - listed)
     assert not missing, f"add REFERENCE_PAIRS entries (tests/_torch_common.py) for methods {missing}"
+
+
+@pytest.mark.parametrize("pair", REFERENCE_PAIRS, ids=lambda p: f"{p[0]}-{p[1]}")
+def test_c8_reference_pairs_refuse_below_their_K_and_accept_it(pair):
+    """The cases left out of the parametrized tests are exactly those the reference refuses (K < K_min)."""
+    method, gen, gp, mp, K_min = pair
+    for K in range(2, K_min):
+        with pytest.raises(ValueError):
+            build_table(gen, method, K, generator_params=gp, **mp)
+    assert build_table(gen, method, K_min, generator_params=gp, **mp).K == K_min
 
 
 # ----------------------------------------------------------------------------- counts
@@ -112,8 +122,7 @@ def test_c8_small_integer_dtypes_do_not_overflow():
 
 @pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("pair", REFERENCE_PAIRS, ids=reference_pair_ids())
-@pytest.mark.parametrize("K", [2, 5, 16])
+@pytest.mark.parametrize("pair, K", reference_cases([2, 5, 16]))
 def test_c8_rewards_match_reference_for_every_shipped_estimator(device, dtype, pair, K):
     table = build_reference_table(*pair, K)
     rng = np.random.default_rng(K)
@@ -296,6 +305,7 @@ def test_c8_text_answers_end_to_end_match_a_counter_loop(rows):
     assert torch.equal(group_rewards_flat(ids, gids, probe), got.reshape(-1))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("device", DEVICES)
 def test_c8_kernels_run_under_torch_deterministic_mode(device):
     before = torch.are_deterministic_algorithms_enabled()

@@ -16,6 +16,5 @@ Refusals name their cause: ``AQPError.cause`` / ``ShippedTableError.cause``, one
 ``estimators.aqp.version.CAUSES``, with the numbers in ``.details``.
 """
 from .shipped import SHIPPED_EPS, SHIPPED_K, ShippedTableError, load  # noqa: F401  (no solver import)
-from . import table  # noqa: F401,E402  (registers the method "aqp")
 
 __all__ = ["SHIPPED_EPS", "SHIPPED_K", "ShippedTableError", "load"]

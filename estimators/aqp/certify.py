@@ -161,7 +161,7 @@ def sampled_variance_hessian11(K: int, points, weights):
 def sup_variance_upper(entries, hints, *, prec: int | None = None) -> float:
     """Rigorous upper bound of sup_{p in [0,1]} p V_g(p) (a polynomial of degree 2K - 1 in p), by the
     Taylor-model branch and bound of the minimax certificate with a zero target."""
-    from ..minimax.targets import Target as _T
+    from ..generators.families.polynomial import PolynomialWeighted
     vals = [float(v) for v in entries]
     prec = prec or certificate_precision(2 * len(vals), max(abs(v) for v in vals) ** 2)
     with ctx.workprec(prec):
@@ -170,7 +170,7 @@ def sup_variance_upper(entries, hints, *, prec: int | None = None) -> float:
         PQ = poly_u_from_bernstein(g, constrained=True)                      # p Q
         Q = poly_u_from_bernstein(g, constrained=False)                      # Q
         pv = A - PQ * Q
-        up, _, _, _, _ = sup_upper(pv, _T(kind="poly", coeffs=(Fraction(0),)),
+        up, _, _, _, _ = sup_upper(pv, PolynomialWeighted((Fraction(0),)),
                                    sorted(set(float(h) for h in hints) | {1.0}), rel_acc=1e-9)
         return float_up(up)
 

@@ -12,7 +12,8 @@ H is positive semidefinite (an average of covariance matrices) and H·1 = 0 exac
 table has zero variance); on the complement of the constants it is positive definite (only a
 constant g(C) has zero variance for every p in (0, 1)). Everything here is exact: D·H is an
 integer matrix for D = (2n+2)!, and V of a float64 table (a vector of dyadic rationals) is an
-exact ``Fraction``. Float64 and Arb (ball arithmetic) copies serve the solvers.
+exact ``Fraction``. The solvers' float64 and Arb copies are the objective's
+(:class:`~.objective.QuadraticObjective`).
 """
 from __future__ import annotations
 
@@ -20,9 +21,7 @@ from fractions import Fraction
 from functools import lru_cache
 from math import comb, factorial
 
-import numpy as np
-
-__all__ = ["hessian_integer", "hessian_float64", "variance_exact", "variance_float64", "dyadic_vector"]
+__all__ = ["hessian_integer", "variance_exact"]
 
 
 @lru_cache(maxsize=32)
@@ -42,23 +41,6 @@ def hessian_integer(K: int) -> tuple[tuple[tuple[int, ...], ...], int]:
     return tuple(rows), D
 
 
-@lru_cache(maxsize=32)
-def hessian_float64(K: int) -> np.ndarray:
-    """H rounded entrywise to float64 (read-only), for the double-precision solver stage."""
-    N, D = hessian_integer(K)
-    H = np.array([[float(Fraction(x, D)) for x in row] for row in N], dtype=np.float64)
-    H = 0.5 * (H + H.T)
-    H.setflags(write=False)
-    return H
-
-
-def dyadic_vector(values) -> tuple[list[int], int]:
-    """Float64 entries as integers over one power of two: ``values = G / 2**E`` exactly."""
-    fr = [Fraction(float(v)) for v in values]
-    E = max((x.denominator.bit_length() - 1 for x in fr), default=0)
-    return [int(x * (1 << E)) for x in fr], E
-
-
 def variance_exact(values) -> Fraction:
     """V(g) = int_0^1 p V_g(p) dp of a table, exactly (float64 entries taken at their binary value,
     or Fractions / decimal strings taken exactly): the default objective's
@@ -68,9 +50,3 @@ def variance_exact(values) -> Fraction:
     if len(vals) < 2:
         raise ValueError(f"a table needs K >= 2 entries, got {len(vals)}")
     return integrated_variance(len(vals)).value_exact(vals)
-
-
-def variance_float64(values) -> float:
-    """V(g) in float64 (fast, not certified: cancellation for tables with large alternating entries)."""
-    g = np.asarray(values, dtype=np.float64)
-    return float(g @ hessian_float64(g.size) @ g)

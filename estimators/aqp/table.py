@@ -13,13 +13,11 @@ The certificate (:meth:`.core.AQPResult.certificate`) is bound to the table's va
 """
 from __future__ import annotations
 
-from ..methods import register_method
+from ..generators import get_generator
 from ..table import Table
 from .shipped import SHIPPED_EPS, load
 
 __all__ = ["aqp_table", "table_from_result"]
-
-_PARAMS = ("eps", "variance_max", "solve", "objective", "gap_tol", "use_cache", "certified")
 
 
 def table_from_result(res, generator, params: dict, provenance: str | None = None, *,
@@ -46,17 +44,16 @@ def table_from_result(res, generator, params: dict, provenance: str | None = Non
                  reference=ref, reference_dps=fields["reference_dps"], certificate=cert)
 
 
-@register_method("aqp", "C6: least weighted variance under the bias budget (1+eps) E*_K (certified; shipped for "
-                        "KL, K = 2..128, eps in " + ", ".join(f"{e:g}" for e in SHIPPED_EPS) + ")", params=_PARAMS,
-                 baseline_aware=True)
 def aqp_table(generator, K, *, eps=None, variance_max=None, solve: bool = False, objective: str = "integrated",
               gap_tol: float = 1e-3, use_cache: bool = True, certified: str = "stored",
               advantage: str = "decoupled") -> Table:
-    """See the module docstring. Exactly one of ``eps`` and ``variance_max`` must be given. Under
+    """C6: least weighted variance under the bias budget (1+eps) E*_K (certified; shipped for KL, K = 2..128).
+
+    See the module docstring. Exactly one of ``eps`` and ``variance_max`` must be given. Under
     ``advantage="rloo"`` (C9): :func:`.baseline.aqp_table_rloo`."""
     if advantage == "rloo":
         from .baseline import aqp_table_rloo
-        return aqp_table_rloo(_gen(generator), K, eps=eps, variance_max=variance_max, solve=solve,
+        return aqp_table_rloo(get_generator(generator), K, eps=eps, variance_max=variance_max, solve=solve,
                               objective=objective, gap_tol=gap_tol, use_cache=use_cache, certified=certified)
     if (eps is None) == (variance_max is None):
         raise TypeError("method 'aqp' needs exactly one of eps (the budget excess over E*_K, e.g. eps=10; shipped: "
@@ -81,9 +78,9 @@ def aqp_table(generator, K, *, eps=None, variance_max=None, solve: bool = False,
         prov = (f"dual AQP: least weighted bias with V <= {out['variance_max']:.9g} ({out['variance_max_from']}); "
                 f"certified bracket [{out['bias_lower']:.9g}, {out['bias_upper']:.9g}] on that bias "
                 f"(relative width {out['rel_width']:.2g}); the table is the AQP solution at eps = {res.eps:.6g}")
-        return table_from_result(res, _gen(generator), params, prov)
+        return table_from_result(res, get_generator(generator), params, prov)
     eps = check_eps(eps)
-    gen = _gen(generator)
+    gen = get_generator(generator)
     if not solve:
         if gen.name == "kl" and objective == "integrated" and eps in SHIPPED_EPS:
             return load(K, eps)
@@ -120,8 +117,3 @@ def _source(res) -> str:
 def _value(res) -> str:
     q = getattr(res, "quadratic", None)
     return f"the objective g^T Q g ({q['ident']})" if q else "V"
-
-
-def _gen(generator):
-    from ..generators import Generator, get_generator
-    return generator if isinstance(generator, Generator) else get_generator(generator)

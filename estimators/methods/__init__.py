@@ -1,50 +1,20 @@
-"""Registry of table constructions (methods); each module adds one with :func:`register_method`.
+"""Table constructions (methods) and the uniform entry point :func:`build_table`.
 
-Like ``numpy.polynomial``: one abstraction (:class:`~estimators.table.Table`), thin modules
-that plug into it, a uniform entry point :func:`build_table`.
+Like ``numpy.polynomial``: one abstraction (:class:`~estimators.table.Table`), thin modules that provide
+builders, one entry point. Which methods exist is :mod:`estimators.registry` (data, resolved on first use);
+this package imports none of its method modules.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Callable, Mapping
+from typing import Mapping
 
 from .._validate import check_K
-from ..advantages import check_advantage, correct_for, refuse_grpo
+from ..certified.advantages import check_advantage, correct_for, refuse_grpo
 from ..generators import Generator, get_generator
+from ..registry import METHODS, MethodSpec, get_method, method_names, register_method
 from ..table import Table
 
-__all__ = ["MethodSpec", "METHODS", "register_method", "build_table", "method_names"]
-
-
-@dataclass(frozen=True)
-class MethodSpec:
-    """A table construction: ``builder(generator, K, **params) -> Table``."""
-
-    name: str
-    builder: Callable[..., Table]
-    summary: str
-    params: tuple = ()
-    #: True when the builder takes ``advantage=`` itself (it certifies or optimises the effective table);
-    #: otherwise :func:`build_table` corrects the method's table for K - 1 (:mod:`estimators.advantages`)
-    baseline_aware: bool = False
-
-
-METHODS: dict[str, MethodSpec] = {}
-
-
-def register_method(name: str, summary: str, params: tuple = (), *, baseline_aware: bool = False) -> Callable:
-    """Decorator registering ``builder(generator, K, **params)`` under ``name`` (with ``baseline_aware``,
-    ``builder(generator, K, advantage=..., **params)``)."""
-    def deco(builder):
-        if name in METHODS:
-            raise ValueError(f"method {name!r} is already registered")
-        METHODS[name] = MethodSpec(name, builder, summary, tuple(params), bool(baseline_aware))
-        return builder
-    return deco
-
-
-def method_names() -> list[str]:
-    return sorted(METHODS)
+__all__ = ["MethodSpec", "METHODS", "register_method", "build_table", "method_names", "get_method"]
 
 
 def build_table(generator, method: str, K, *, advantage: str = "decoupled", generator_params: Mapping | None = None,
@@ -70,9 +40,7 @@ def build_table(generator, method: str, K, *, advantage: str = "decoupled", gene
     """
     gen = generator if isinstance(generator, Generator) else get_generator(generator, **(generator_params or {}))
     K = check_K(K)
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {method_names()}, got {method!r}")
-    spec = METHODS[method]
+    spec = get_method(method)
     unknown = set(params) - set(spec.params)
     if unknown:
         allowed = ", ".join(spec.params) or "none"
@@ -95,8 +63,3 @@ def build_table(generator, method: str, K, *, advantage: str = "decoupled", gene
                          f"carry, and method {method!r} cannot build that estimator: {exc}") from exc
     return correct_for(inner, adv)
 
-
-# the built-in methods register themselves on import
-from . import jackknife, plugin, ustat  # noqa: E402,F401
-from .. import minimax  # noqa: E402,F401  (registers "minimax", C3)
-from .. import aqp  # noqa: E402,F401  (registers "aqp", C6)

@@ -13,7 +13,6 @@ from __future__ import annotations
 from fractions import Fraction
 
 from ..table import Table
-from . import register_method
 from ._plugin_common import evaluate_entries
 
 
@@ -29,8 +28,8 @@ def _entry(c: int, n: int):
     return h
 
 
-@register_method("jackknife", "delete-one jackknife correction of the plug-in (baseline)")
 def jackknife_table(generator, K: int) -> Table:
+    """Delete-one jackknife correction of the plug-in (baseline)."""
     n = K - 1
     vals, ref, dps, prov = evaluate_entries(generator, [_entry(c, n) for c in range(K)], method="jackknife")
     return Table(values=vals, generator=generator, method="jackknife", provenance=prov,

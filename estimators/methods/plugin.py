@@ -8,12 +8,11 @@ from __future__ import annotations
 from fractions import Fraction
 
 from ..table import Table
-from . import register_method
 from ._plugin_common import evaluate_entries
 
 
-@register_method("plugin", "target((c+1)/K): the empirical-frequency plug-in (biased, C2)")
 def plugin_table(generator, K: int) -> Table:
+    """target((c+1)/K): the empirical-frequency plug-in (biased, C2)."""
     entries = [(lambda ev, c=c: ev(Fraction(c + 1, K))) for c in range(K)]
     vals, ref, dps, prov = evaluate_entries(generator, entries)
     return Table(values=vals, generator=generator, method="plugin", provenance=prov,

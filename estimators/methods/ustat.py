@@ -10,15 +10,13 @@ from __future__ import annotations
 from fractions import Fraction
 
 from .._validate import check_exact_work
-from ..bernstein import monomial_to_bernstein
+from ..certified.bernstein import monomial_to_bernstein
 from ..table import Table
-from ..advantages import correct_for
-from . import register_method
+from ..certified.advantages import correct_for
 
 
-@register_method("ustat", "C1: unbiased falling-factorial U-statistic (polynomial rewards of degree <= K-1; "
-                          "<= K-2 under the rloo advantage, C9)", baseline_aware=True)
 def ustat_table(generator, K: int, *, advantage: str = "decoupled") -> Table:
+    """C1: unbiased falling-factorial U-statistic (polynomial rewards of degree <= K-1; <= K-2 under the rloo advantage, C9)."""
     if advantage == "rloo":
         return _ustat_under_baseline(generator, K)
     return _ustat(generator, K)

@@ -15,17 +15,18 @@ from __future__ import annotations
 from fractions import Fraction
 
 from .._validate import check_unit_interval_open
-from ..methods import register_method
+from ..generators import get_generator
 from ..table import Table
-from .core import DEFAULT_REL_TOL, K_MAX, check_minimax_K, solve
+from .core import DEFAULT_REL_TOL, check_minimax_K, solve
 
 __all__ = ["minimax_table"]
 
 
-@register_method("minimax", f"C3: certified best weighted-bias table, E*_K = Theta(1/K^2) for KL (K <= {K_MAX})",
-                 params=("rel_tol", "use_cache"))
 def minimax_table(generator, K, *, rel_tol: float = DEFAULT_REL_TOL, use_cache: bool = True) -> Table:
-    """The minimax table for ``generator`` (kl, power(alpha), polynomial targets) and K in [2, 256]."""
+    """C3: certified best weighted-bias table, E*_K = Theta(1/K^2) for KL (K <= 256).
+
+    For ``generator`` kl, power(alpha) and polynomial targets, K in [2, :data:`~.core.K_MAX`].
+    """
     K = check_minimax_K(K)
     rel_tol = check_unit_interval_open(rel_tol, name="rel_tol")
     if not isinstance(use_cache, bool):
@@ -43,11 +44,6 @@ def minimax_table(generator, K, *, rel_tol: float = DEFAULT_REL_TOL, use_cache: 
                 f"Bernstein coefficients of P(p)/p in Arb, kept to {dps} significant digits (reference) and "
                 f"rounded once to float64; certified with Arb at {r.prec_bits} bits "
                 f"(de la Vallee Poussin lower bound, Taylor-model sup upper bound)")
-    return Table(values=r.values, generator=_gen(generator), method="minimax",
+    return Table(values=r.values, generator=get_generator(generator), method="minimax",
                  params={"rel_tol": rel_tol}, provenance=prov, reference=ref, reference_dps=dps,
                  certificate=r.certificate(rel_tol))
-
-
-def _gen(generator):
-    from ..generators import Generator, get_generator
-    return generator if isinstance(generator, Generator) else get_generator(generator)

@@ -14,12 +14,13 @@ Kernels::
 
 Submodules: ``kernels`` (the above), ``fused`` and ``triton_kernels`` (the fused CUDA path the kernels
 take when Triton is importable), ``moments`` (exact moments in torch), ``montecarlo``
-(Monte Carlo in torch), ``crosscheck`` (``alft crosscheck``), ``trl`` and ``verl`` (trainer adapters,
+(Monte Carlo in torch), ``tensors`` (a table's entries on a device, the device checks), ``trl`` and ``verl`` (trainer adapters,
 re-exported by ``adapters``), ``trainer_settings`` (which advantage each TRL / verl setting makes, and
 the table that goes with it, C9), ``verl_settings`` (the ``alft`` block of verl runs), ``verl_manager``
 (verl's legacy rollout manager; imports verl), ``verl_v1`` (verl's v1 replay buffer; imports verl and
 TransferQueue), ``distributed`` (layout agreement and cross-process answer ids), ``table_sizes`` (one
-table per group size).
+table per group size). The conformance harness of ``alft crosscheck`` is a test tool and lives beside its
+command line (``proofs_numeric.crosscheck``).
 """
 try:
     import torch as _torch  # noqa: F401  (the real torch: absolute import)

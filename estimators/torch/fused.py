@@ -33,7 +33,7 @@ import numpy as np
 import torch
 
 from ..table import Table
-from .kernels import check_representable, table_values
+from .tensors import check_representable, table_values
 
 __all__ = ["BACKENDS", "triton_available", "use_fused", "lookup", "dense_rewards", "flat_rewards"]
 

@@ -17,7 +17,7 @@ import torch
 from .._validate import check_positive_int, check_probabilities
 from ..moments import BLOCK_CELLS, Moments
 from ..table import Table
-from .kernels import check_device, same_device, table_values
+from .tensors import check_device, same_device, table_values
 
 __all__ = ["moments", "binomial_pmf", "target", "weighted_target", "MOMENT_TOL", "moment_error", "as_numpy"]
 
@@ -57,35 +57,13 @@ def binomial_pmf(n: int, p: torch.Tensor) -> torch.Tensor:
 
 
 def target(generator, p: torch.Tensor) -> torch.Tensor:
-    """The generator's target (what a table estimates) evaluated in torch."""
-    name = generator.name
-    if name == "kl":
-        return torch.log(p)
-    if name == "euclidean":
-        return p.clone()
-    if name == "power":
-        a = float(generator.params["alpha"])
-        return torch.pow(p, a - 1) / (a - 1)
-    if generator.is_polynomial:
-        acc = torch.zeros_like(p)
-        for coef in reversed(generator.target_coeffs):
-            acc = acc * p + float(coef)
-        return acc
-    vals = generator.target(p.detach().cpu().to(torch.float64).numpy())  # other generators: reference code
-    return torch.as_tensor(np.asarray(vals), device=p.device).to(p.dtype)
+    """The generator's target (what a table estimates) evaluated in torch (the family's torch hook)."""
+    return generator.torch_target(p)
 
 
 def weighted_target(generator, p: torch.Tensor) -> torch.Tensor:
-    """``p * target(p)`` with its limit 0 at p = 0."""
-    if generator.name == "kl":
-        return torch.xlogy(p, p)
-    if generator.name == "power":
-        a = float(generator.params["alpha"])
-        return torch.pow(p, a) / (a - 1)
-    if generator.is_polynomial:
-        return p * target(generator, p)
-    vals = generator.weighted_target(p.detach().cpu().to(torch.float64).numpy())
-    return torch.as_tensor(np.asarray(vals), device=p.device).to(p.dtype)
+    """``p * target(p)`` with its limit 0 at p = 0 (the family's torch hook)."""
+    return generator.torch_weighted_target(p)
 
 
 def moments(table: Table, p, *, device=None, dtype: torch.dtype = torch.float64, chunk: int = 4096) -> Moments:

@@ -13,7 +13,7 @@ from typing import Mapping
 import torch
 
 from ..table import Table
-from .kernels import table_values
+from .tensors import table_values
 
 __all__ = ["table_for_size", "TablePerSize"]
 

@@ -31,7 +31,7 @@ import warnings
 from dataclasses import dataclass
 from typing import Mapping
 
-from ..advantages import EXACT_SETTINGS, check_advantage
+from ..certified.advantages import EXACT_SETTINGS, check_advantage
 from ..table import Table
 
 __all__ = ["Rule", "Reading", "TRL_RULES", "VERL_RULES", "EXACTNESS", "trl_reading", "verl_reading",

@@ -56,6 +56,7 @@ Answers that cannot be parsed (``extract_answer`` returned None) count as distin
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
 import torch
@@ -202,6 +203,104 @@ def _check_timeout(value):
     return float(value)
 
 
+def _choose_tables(table, G_train: int, G_eval: int, num_generations_eval, advantage, args):
+    """The table chooser, the trainer settings read from ``args`` and the group sizes, checked now (a wrong table
+    fails when the reward function is made, not at the first step)."""
+    if isinstance(table, Table) and len(table) != G_train:
+        raise ValueError(f"table has K = {len(table)} entries but num_generations={G_train}; build the table for "
+                         f"the training group size (it is rebuilt for num_generations_eval)")
+    sizes = tuple(sorted({G_train, G_eval}))
+    for G in sizes:
+        table_for_size(table, G)  # checked per size now (a Table is rebuilt), before any correction
+    chooser = TableChooser(table, advantage=advantage)
+    args_reading = _check_args(args, G_train, num_generations_eval)
+    if chooser.explicit is not None or args_reading is not None:
+        chooser.tables(chooser.reading(args_reading), sizes)  # errors and warnings now, not at the first step
+    return chooser, args_reading, sizes
+
+
+@dataclass
+class _Scorer:
+    """What a TRL reward function does on each call: answers to ids, the tables for the trainer's advantage,
+    the groups (gathered across processes when a slice may hold partial groups), the rewards."""
+
+    chooser: TableChooser
+    args_reading: Reading | None
+    sizes: tuple
+    extract: Callable
+    normalize: Callable | None
+    none_answers: str
+    add_constant: bool
+    scale: float
+    check_prompts: bool
+    gather: str
+    process_group: Any
+    device: Any
+    timeout: float | None
+
+    def answer_keys(self, completions) -> list:
+        keys = []
+        for c in completions:
+            a = self.extract(completion_text(c))
+            if a is not None:
+                a = str(a)
+                if self.normalize is not None:
+                    a = self.normalize(a)
+            keys.append(a)
+        return keys
+
+    def tables_now(self, kwargs) -> dict:
+        trainer = trainer_of(kwargs)
+        read = None if trainer is None or self.chooser.explicit is not None else trl_reading(trainer)
+        if read is not None and self.args_reading is not None and read.setting != self.args_reading.setting:
+            raise ValueError(f"args= says {self.args_reading.setting} but the trainer runs with {read.setting}; pass "
+                             f"the trainer's own GRPOConfig")
+        return self.chooser.tables(self.chooser.reading(read or self.args_reading), self.sizes)
+
+    def score(self, ids: torch.Tensor, G: int, tables: dict) -> list:
+        r = group_rewards(ids.view(-1, G), tables[G], dtype=torch.float64, add_constant=self.add_constant)
+        return [v * self.scale for v in r.reshape(-1).tolist()]
+
+    def gathered(self, keys, pkeys, n: int, hint, tables) -> list | None:
+        """The rewards of this slice when the processes share the batch (None: score the slice locally).
+
+        Every process takes part in the layout agreement (one int64 each), so every process takes the same
+        decision and raises the same error when the layout does not fit."""
+        if self.gather == "never" or world_of(self.process_group) is None:
+            return None
+        layout = agree_layout(n, hint=hint or 0, has_prompts=pkeys is not None, group=self.process_group,
+                              timeout=self.timeout)
+        layout.check()
+        if not n or not (self.gather == "always" or any(n % G for G in self.sizes)):
+            return None
+        got = gather_keys(hash_keys(keys), None if pkeys is None else [answer_hash(k) for k in pkeys],
+                          layout=layout, none=self.none_answers, group=self.process_group, timeout=self.timeout)
+        N = got.answer_ids.numel()
+        G = resolve_group_size(N, None if got.prompt_ids is None else prompt_runs(got.prompt_ids), self.sizes, hint)
+        ids = got.answer_ids.to(self.device) if self.device is not None else got.answer_ids
+        return self.score(ids, G, tables)[got.offset:got.offset + n]
+
+    def __call__(self, prompts, completions, kwargs) -> list:
+        if completions is None:
+            raise TypeError("reward_func needs completions=... (TRL passes prompts=, completions=, "
+                            "completion_ids= and dataset columns as keywords)")
+        n = len(completions)
+        if prompts is not None and len(prompts) != n:
+            raise ValueError(f"prompts has {len(prompts)} entries but completions has {n}")
+        hint = trainer_group_size(kwargs)
+        tables = self.tables_now(kwargs)
+        keys = self.answer_keys(completions)
+        pkeys = [_prompt_key(p) for p in prompts] if (prompts is not None and self.check_prompts) else None
+        out = self.gathered(keys, pkeys, n, hint, tables)
+        if out is not None:
+            return out
+        if n == 0:
+            return []
+        G = resolve_group_size(n, None if pkeys is None else prompt_runs(pkeys), self.sizes, hint)
+        ids = answers_to_ids([keys[b:b + G] for b in range(0, n, G)], device=self.device, none=self.none_answers)
+        return self.score(ids, G, tables)
+
+
 def trl_reward_function(table, *, num_generations: int, num_generations_eval: int | None = None,
                         extract_answer: Callable[[str], Any] | None = None,
                         normalize: Callable[[str], str] | None = None, add_constant: bool = False,
@@ -262,74 +361,15 @@ def trl_reward_function(table, *, num_generations: int, num_generations_eval: in
         raise ValueError(f"none_answers must be 'distinct' or 'same', got {none_answers!r}")
     if gather not in ("auto", "always", "never"):
         raise ValueError(f"gather must be 'auto', 'always' or 'never', got {gather!r}")
-    if isinstance(table, Table) and len(table) != G_train:
-        raise ValueError(f"table has K = {len(table)} entries but num_generations={G_train}; build the table for "
-                         f"the training group size (it is rebuilt for num_generations_eval)")
-    sizes = tuple(sorted({G_train, G_eval}))
-    for G in sizes:
-        table_for_size(table, G)  # checked per size now (a Table is rebuilt), before any correction
-    chooser = TableChooser(table, advantage=advantage)
-    args_reading = _check_args(args, G_train, num_generations_eval)
-    if chooser.explicit is not None or args_reading is not None:
-        chooser.tables(chooser.reading(args_reading), sizes)  # errors and warnings now, not at the first step
-    extract = extract_answer if extract_answer is not None else (lambda text: text.strip())
-    scale = check_finite_real(scale, name="scale")
-    timeout = _check_timeout(sync_timeout)
-
-    def answer_keys(completions) -> list:
-        keys = []
-        for c in completions:
-            a = extract(completion_text(c))
-            if a is not None:
-                a = str(a)
-                if normalize is not None:
-                    a = normalize(a)
-            keys.append(a)
-        return keys
-
-    def tables_now(kwargs) -> dict:
-        trainer = trainer_of(kwargs)
-        read = None if trainer is None or chooser.explicit is not None else trl_reading(trainer)
-        if read is not None and args_reading is not None and read.setting != args_reading.setting:
-            raise ValueError(f"args= says {args_reading.setting} but the trainer runs with {read.setting}; pass the "
-                             f"trainer's own GRPOConfig")
-        return chooser.tables(chooser.reading(read or args_reading), sizes)
-
-    def score(ids: torch.Tensor, G: int, tables: dict) -> list:
-        r = group_rewards(ids.view(-1, G), tables[G], dtype=torch.float64, add_constant=add_constant)
-        return [v * scale for v in r.reshape(-1).tolist()]
+    chooser, args_reading, sizes = _choose_tables(table, G_train, G_eval, num_generations_eval, advantage, args)
+    scorer = _Scorer(chooser=chooser, args_reading=args_reading, sizes=sizes,
+                     extract=extract_answer if extract_answer is not None else (lambda text: text.strip()),
+                     normalize=normalize, none_answers=none_answers, add_constant=add_constant,
+                     scale=check_finite_real(scale, name="scale"), check_prompts=check_prompts, gather=gather,
+                     process_group=process_group, device=device, timeout=_check_timeout(sync_timeout))
 
     def reward_func(prompts=None, completions=None, completion_ids=None, **kwargs) -> list:
-        if completions is None:
-            raise TypeError("reward_func needs completions=... (TRL passes prompts=, completions=, "
-                            "completion_ids= and dataset columns as keywords)")
-        n = len(completions)
-        if prompts is not None and len(prompts) != n:
-            raise ValueError(f"prompts has {len(prompts)} entries but completions has {n}")
-        hint = trainer_group_size(kwargs)
-        tables = tables_now(kwargs)
-        keys = answer_keys(completions)
-        pkeys = [_prompt_key(p) for p in prompts] if (prompts is not None and check_prompts) else None
-        where = world_of(process_group) if gather != "never" else None
-        if where is not None:
-            # every process takes part in the layout agreement (one int64 each), so every process takes the
-            # same decision below and raises the same error when the layout does not fit
-            layout = agree_layout(n, hint=hint or 0, has_prompts=pkeys is not None, group=process_group,
-                                  timeout=timeout)
-            layout.check()
-            if n and (gather == "always" or any(n % G for G in sizes)):
-                got = gather_keys(hash_keys(keys), None if pkeys is None else [answer_hash(k) for k in pkeys],
-                                  layout=layout, none=none_answers, group=process_group, timeout=timeout)
-                N = got.answer_ids.numel()
-                G = resolve_group_size(N, None if got.prompt_ids is None else prompt_runs(got.prompt_ids), sizes,
-                                       hint)
-                ids = got.answer_ids.to(device) if device is not None else got.answer_ids
-                return score(ids, G, tables)[got.offset:got.offset + n]
-        if n == 0:
-            return []
-        G = resolve_group_size(n, None if pkeys is None else prompt_runs(pkeys), sizes, hint)
-        ids = answers_to_ids([keys[b:b + G] for b in range(0, n, G)], device=device, none=none_answers)
-        return score(ids, G, tables)
+        return scorer(prompts, completions, kwargs)
 
     reward_func.__name__ = name or "alft_group_reward"
     reward_func.__qualname__ = reward_func.__name__

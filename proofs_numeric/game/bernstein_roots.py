@@ -7,53 +7,18 @@ Rule of signs in the Bernstein basis: the number of roots in the open interval i
 number of sign changes V of the coefficients, and of the same parity. So V = 0 means no root and
 V = 1 exactly one (a sign change of the polynomial). Intervals with V >= 2 are halved by de
 Casteljau's algorithm (exact: dyadic splits of rational coefficients) until every piece has
-V <= 1 or is narrower than 2^-max_depth (then reported as an unresolved cluster).
+V <= 1 or is narrower than 2^-max_depth (then reported as an unresolved cluster). The Bernstein algebra (exact
+values, derivative, de Casteljau splits) is :mod:`estimators.certified.bernstein`'s.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from fractions import Fraction
-from math import comb
 from typing import Sequence
 
-__all__ = ["RootIsolation", "sign_changes", "split_half", "evaluate", "isolate_roots", "derivative"]
+from estimators.certified.bernstein import evaluate, sign_changes, split_half
 
-HALF = Fraction(1, 2)
-
-
-def sign_changes(coeffs: Sequence[Fraction]) -> int:
-    """Sign changes of a coefficient sequence, zeros skipped."""
-    signs = [c > 0 for c in coeffs if c != 0]
-    return sum(a != b for a, b in zip(signs, signs[1:]))
-
-
-def split_half(coeffs: Sequence[Fraction]) -> tuple[list[Fraction], list[Fraction]]:
-    """Bernstein coefficients of the same polynomial on the two halves of its interval (de Casteljau)."""
-    row = list(coeffs)
-    left, right = [row[0]], [row[-1]]
-    while len(row) > 1:
-        row = [(a + b) * HALF for a, b in zip(row, row[1:])]
-        left.append(row[0])
-        right.append(row[-1])
-    return left, right[::-1]
-
-
-def evaluate(coeffs: Sequence[Fraction], x: Fraction) -> Fraction:
-    """Exact value of sum_c b_c C(n,c) x^c (1-x)^(n-c) at a rational x in [0, 1]."""
-    n = len(coeffs) - 1
-    if x == 1:
-        return Fraction(coeffs[-1])
-    t = Fraction(x) / (1 - Fraction(x))
-    acc = Fraction(0)
-    for c in range(n, -1, -1):
-        acc = acc * t + comb(n, c) * coeffs[c]
-    return acc * (1 - Fraction(x)) ** n
-
-
-def derivative(coeffs: Sequence[Fraction]) -> list[Fraction]:
-    """Bernstein coefficients (degree n-1) of the derivative of a degree-n Bernstein polynomial."""
-    n = len(coeffs) - 1
-    return [n * (b - a) for a, b in zip(coeffs, coeffs[1:])]
+__all__ = ["RootIsolation", "isolate_roots"]
 
 
 @dataclass

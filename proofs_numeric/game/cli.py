@@ -17,13 +17,9 @@ import numpy as np
 
 from estimators.outputs import OutputKind, check_output_dir, output_dir
 
+from ..result import jsonable
+
 __all__ = ["add_parser"]
-
-
-def _jsonable(doc):
-    """JSON-safe copy (non-finite floats as strings, numpy scalars as numbers), as in results.json."""
-    from ..report.builder import _jsonable as report_jsonable
-    return report_jsonable(doc)
 
 
 def add_parser(sub) -> None:
@@ -135,9 +131,9 @@ def _cmd_game(args) -> int:
 def _exact(game, args) -> int:
     from estimators import build_table
 
-    from ..cli import _parse_value as parse_value
+    from ..cliargs import parse_params
     from .exact import EXACT_MAX_K, optimum_summary, table_equilibria
-    from .gameargs import ints
+    from ..cliargs import ints
 
     Ks = ints(args.K, "--K") if args.K is not None else [8]
     methods = _methods(args.methods, ["plugin"])
@@ -146,12 +142,7 @@ def _exact(game, args) -> int:
     if not 2 <= Ks[0] <= EXACT_MAX_K:
         raise ValueError(f"--exact: K must be an integer in [2, {EXACT_MAX_K}] (the certified root isolation in "
                          f"rationals grows like K^2: about 2 s at K = 1024), got {Ks[0]}")
-    params = {}
-    for item in args.param:
-        if "=" not in item:
-            raise ValueError(f"--param must look like NAME=VALUE, got {item!r}")
-        k, v = item.split("=", 1)
-        params[k.strip()] = parse_value(v.strip())
+    params = parse_params(args.param)
     table = build_table(game.generator, methods[0], Ks[0], **params)
     opt = optimum_summary(game)
     e = table_equilibria(game, table, args.advantage, p_star=opt["p_star"])
@@ -165,7 +156,7 @@ def _exact(game, args) -> int:
         "kl_direction": "KL(fixed point || p*)",
     }
     if args.format == "json":
-        sys.stdout.write(json.dumps(_jsonable(doc), indent=2, allow_nan=False) + "\n")
+        sys.stdout.write(json.dumps(jsonable(doc), indent=2, allow_nan=False) + "\n")
         return 0
     lines = [game.describe(), f"p* = {np.round(opt['p_star'], 6).tolist()} ({opt['method']})",
              f"table: {table!r}, advantage {args.advantage}"]
@@ -183,7 +174,7 @@ def _run(game, args) -> int:
     from .compare import COMPARED_METHODS, POLYNOMIAL_METHODS, ComparisonConfig, acceleration_verdict, \
         run_comparison, verdict_text
     from .dynamics import RunConfig
-    from .gameargs import floats, ints
+    from ..cliargs import floats, ints
     from .plots import plot_convergence
 
     Ks = tuple(ints(args.K, "--K")) if args.K is not None else (4, 8, 16, 32)
@@ -209,10 +200,10 @@ def _run(game, args) -> int:
     with output_dir(args.out, GAME_DIR) as staged:
         plot = plot_convergence(res, staged.tmp / "game_convergence.png", f"{game.describe()}")
         doc["plots"] = [plot]
-        atomic_write_text(staged.tmp / "game.json", json.dumps(_jsonable(doc), indent=2, allow_nan=False) + "\n")
+        atomic_write_text(staged.tmp / "game.json", json.dumps(jsonable(doc), indent=2, allow_nan=False) + "\n")
     out = staged.out
     if args.format == "json":
-        sys.stdout.write(json.dumps(_jsonable(doc), indent=2, allow_nan=False) + "\n")
+        sys.stdout.write(json.dumps(jsonable(doc), indent=2, allow_nan=False) + "\n")
     else:
         sys.stdout.write("\n".join([game.describe(), *doc["verdict"]["text"], f"wrote {out / 'game.json'}"]) + "\n")
     return 0
@@ -220,7 +211,7 @@ def _run(game, args) -> int:
 
 def _tune(game, args) -> int:
     """``--tune``: the protocol of :mod:`.protocol` for each K, its verdict as JSON on stdout."""
-    from .gameargs import floats, ints
+    from ..cliargs import floats, ints
     from .protocol import ProtocolConfig, protocol_methods, run_cell
     from .verdict import summarise_cell, verdict_paragraph
 
@@ -239,6 +230,6 @@ def _tune(game, args) -> int:
             summary[k] += v
     doc = {"game": game.to_dict(), "advantage": args.advantage, "config": cfg.to_json(), **summary,
            "verdict": verdict_paragraph(summary)}
-    sys.stdout.write(json.dumps(_jsonable(doc), indent=2, allow_nan=False) + "\n")
+    sys.stdout.write(json.dumps(jsonable(doc), indent=2, allow_nan=False) + "\n")
     return 0
 

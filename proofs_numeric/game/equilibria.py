@@ -23,17 +23,18 @@ point reported.
 from __future__ import annotations
 
 import itertools
-import math
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Callable
 
 import mpmath
 import numpy as np
-from scipy import optimize, special
+from scipy import optimize
 
 from estimators import Generator, Table
-from estimators.bernstein import monomial_to_bernstein
+from estimators.certified.bernstein import BernsteinFloat64, monomial_to_bernstein
+from estimators.certified.bernstein import derivative as bernstein_derivative
+from estimators.certified.bernstein import evaluate as bernstein_value
 
 from . import bernstein_roots as br
 from .advantages import check_advantage, effective_table
@@ -98,10 +99,6 @@ class Marginal:
     def monotone_increasing(self) -> bool:
         return len(self.pieces) == 1 and self.pieces[0][2] == 1
 
-    @property
-    def critical_points(self) -> list[float]:
-        return [b for (_a, b, _d) in self.pieces[:-1]]
-
 
 def _pieces_from_derivative(dcoeffs, value_at) -> tuple[tuple, tuple]:
     """Monotone pieces of u on [0, 1] from the exact Bernstein coefficients of u'."""
@@ -119,7 +116,7 @@ def _pieces_from_derivative(dcoeffs, value_at) -> tuple[tuple, tuple]:
     pieces = []
     for a, b in zip(edges, edges[1:]):
         mid = Fraction((a + b) / 2)
-        s = br.evaluate(dcoeffs, mid)
+        s = bernstein_value(dcoeffs, mid)
         direction = 1 if s > 0 else (-1 if s < 0 else (1 if value_at(b) > value_at(a) else -1))
         pieces.append((a, b, direction))
     # merge neighbours of the same direction (a root of even multiplicity does not end a piece)
@@ -132,42 +129,6 @@ def _pieces_from_derivative(dcoeffs, value_at) -> tuple[tuple, tuple]:
     return tuple(merged), tuple(notes)
 
 
-class BernsteinEvaluator:
-    """Fast float64 values of sum_c h_c C(n,c) p^c (1-p)^(n-c) at many p, for any degree n.
-
-    Each term is exp(log C(n,c) + c log t + n log(1-p)) with t = p/(1-p) for p <= 1/2 (and the mirror
-    image above), so nothing overflows, whatever n (the binomial coefficients themselves overflow float64
-    from n = 1030); the rounding error is of the order of n u sum_c |h_c| b_{n,c}(p), as for the pmf sum of
-    :mod:`estimators.moments` (the KKT residuals of :func:`solve_kkt` are re-checked exactly).
-    """
-
-    def __init__(self, h):
-        h = np.asarray(h, dtype=np.float64)
-        self.n = h.size - 1
-        k = np.arange(self.n + 1, dtype=np.float64)
-        self.log_binom = special.gammaln(self.n + 1) - special.gammaln(k + 1) - special.gammaln(self.n - k + 1)
-        self.lo = h
-        self.hi = h[::-1].copy()
-        self.k = k
-
-    def __call__(self, p) -> np.ndarray:
-        p = np.asarray(p, dtype=np.float64)
-        shape = p.shape
-        p = p.ravel()
-        if self.n == 0:
-            return np.full(shape, self.lo[0])
-        q = 1.0 - p
-        low = p <= 0.5
-        small, big = np.where(low, p, q), np.where(low, q, p)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            log_t = np.log(small) - np.log(big)
-        expo = self.log_binom[None, :] + special.xlogy(self.k[None, :], np.exp(log_t)[:, None]) \
-            + self.n * np.log(big)[:, None]
-        w = np.exp(expo)
-        out = np.where(low, w @ self.lo, w @ self.hi)
-        return out.reshape(shape)
-
-
 def bernstein_marginal(coeffs, dropped: Fraction, label: str) -> Marginal:
     """u(p) = sum_c h_c b_{n,c}(p) + dropped, from exact Bernstein coefficients h."""
     h_exact = tuple(Fraction(c) for c in coeffs)
@@ -176,8 +137,8 @@ def bernstein_marginal(coeffs, dropped: Fraction, label: str) -> Marginal:
     dh = np.array([float(n * (b - a)) for a, b in zip(h_exact, h_exact[1:])]) if n else np.zeros(1)
     d = float(dropped)
     # antiderivative: degree n + 1 with a_0 = 0, a_{c+1} = a_c + h_c / (n + 1)
-    anti = BernsteinEvaluator(np.concatenate([[0.0], np.cumsum(h) / (n + 1)]))
-    value, slope = BernsteinEvaluator(h), BernsteinEvaluator(dh)
+    anti = BernsteinFloat64(np.concatenate([[0.0], np.cumsum(h) / (n + 1)]))
+    value, slope = BernsteinFloat64(h), BernsteinFloat64(dh)
 
     def evaluate(p):
         return value(p) + d
@@ -186,7 +147,7 @@ def bernstein_marginal(coeffs, dropped: Fraction, label: str) -> Marginal:
         return slope(p) if n else np.zeros(np.shape(p))
 
     def exact_value(x: Fraction) -> Fraction:
-        return br.evaluate(h_exact, Fraction(x)) + Fraction(dropped)
+        return bernstein_value(h_exact, Fraction(x)) + Fraction(dropped)
 
     def antiderivative(p):
         return anti(p) + d * np.asarray(p)
@@ -194,7 +155,7 @@ def bernstein_marginal(coeffs, dropped: Fraction, label: str) -> Marginal:
     if n == 0:
         pieces, notes = ((0.0, 1.0, 0),), ("u is constant on [0, 1]",)
     else:
-        pieces, notes = _pieces_from_derivative(br.derivative(h_exact), lambda x: float(evaluate(np.array([x]))[0]))
+        pieces, notes = _pieces_from_derivative(bernstein_derivative(h_exact), lambda x: float(evaluate(np.array([x]))[0]))
     return Marginal(label=label, evaluate=evaluate, derivative=derivative, at_zero=float(h[0]) + d, pieces=pieces,
                     dropped=d, bernstein=h_exact, exact_value=exact_value, antiderivative=antiderivative,
                     notes=notes)
@@ -227,7 +188,7 @@ def generator_marginal(gen: Generator) -> Marginal:
 
     def derivative(p):
         p = np.asarray(p, dtype=np.float64)
-        return (gen._dweighted_np(p) - gen.target(p)) / p
+        return (gen.weighted_derivative(p) - gen.target(p)) / p
 
     def mp_value(x):
         return gen.target_mp(x) + mpmath.mpf(d)
@@ -500,16 +461,6 @@ def _candidates(r, beta, marg: Marginal) -> list[tuple[np.ndarray, float]]:
 
 # -- the optimum p* ------------------------------------------------------------------------------
 
-def _simplex_projection(v: np.ndarray) -> tuple[np.ndarray, float]:
-    """Euclidean projection of v onto the simplex: p = max(v - tau, 0) (sort-based, exact support)."""
-    u = np.sort(v)[::-1]
-    css = np.cumsum(u)
-    k = np.arange(1, v.size + 1)
-    rho = np.flatnonzero(u - (css - 1) / k > 0)[-1]
-    tau = (css[rho] - 1) / (rho + 1)
-    return np.maximum(v - tau, 0.0), float(tau)
-
-
 def optimum(game: GameSpec) -> tuple[np.ndarray, str, float]:
     """The game's optimum p* = argmax J, how it was obtained, and its KKT residual.
 
@@ -520,15 +471,9 @@ def optimum(game: GameSpec) -> tuple[np.ndarray, str, float]:
     gen = game.generator
     r, beta = game.r, game.beta
     marg = generator_marginal(gen)
-    if gen.name == "kl":
-        w = np.exp((r - r.max()) / beta)
-        p = w / w.sum()
-        lam = float(r[0] - beta * (np.log(p[0]) + 1.0))
-        how = "closed form p* = softmax(r / beta)"
-    elif gen.name == "euclidean":
-        p, tau = _simplex_projection(r / beta)
-        lam = beta * tau
-        how = "closed form: Euclidean projection of r / beta onto the simplex"
+    closed = gen.game_optimum(r, beta)   # the family's closed form, when it has one
+    if closed is not None:
+        p, lam, how = closed
     else:
         pt = solve_kkt(r, beta, marg)[0]
         p, lam = pt.p, pt.lam

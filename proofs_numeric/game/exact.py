@@ -12,7 +12,7 @@ import numpy as np
 from estimators import Table
 
 from .advantages import check_advantage
-from .equilibria import generator_marginal, kkt_tolerance, kl_divergence, optimum, solve_kkt, table_marginal, total_variation
+from .equilibria import kkt_tolerance, kl_divergence, optimum, solve_kkt, table_marginal, total_variation
 from .expected import closed_form_advantage, grpo_fixed_point, integrate_from_uniform
 from .spec import GameSpec, check_table_for_game
 
@@ -85,8 +85,3 @@ def table_equilibria(game: GameSpec, table: Table, advantage: str = "decoupled",
         "kkt_tol": kkt_tolerance(game.r, game.beta),
         "ode": {"tau": end["tau"], "rtol": end["rtol"], "atol": end["atol"], "nfev": end["nfev"]},
     }
-
-
-def generator_pieces(game: GameSpec) -> list:
-    """Monotone pieces of phi' (one increasing piece for the convex generators of the registry)."""
-    return [list(pc) for pc in generator_marginal(game.generator).pieces]

@@ -5,21 +5,16 @@ trace map, the initial answer distribution; for the long-tailed game also its si
 """
 from __future__ import annotations
 
-__all__ = ["add_game_arguments", "game_from_args", "floats", "ints"]
+from ..cliargs import add_generator_options, floats, generator_params, ints
+
+__all__ = ["add_game_arguments", "game_from_args", "game_generators"]
 
 
-def floats(text: str, name: str) -> list[float]:
-    try:
-        return [float(x) for x in text.split(",") if x.strip()]
-    except ValueError:
-        raise ValueError(f"{name} must be comma-separated numbers, got {text!r}") from None
-
-
-def ints(text: str, name: str) -> list[int]:
-    try:
-        return [int(x) for x in text.split(",") if x.strip()]
-    except ValueError:
-        raise ValueError(f"{name} must be comma-separated integers, got {text!r}") from None
+def game_generators() -> tuple:
+    """The generator families the game is played with: those whose module says ``GAME = True`` (phi convex for
+    every parameter, so the optimum and the fixed points are what the game's solvers assume)."""
+    from estimators.generators import FAMILIES, family
+    return tuple(n for n in FAMILIES if getattr(family(n), "GAME", False))
 
 
 def add_game_arguments(p, *, default: str = "default") -> None:
@@ -32,9 +27,8 @@ def add_game_arguments(p, *, default: str = "default") -> None:
                         f"{default})")
     p.add_argument("--rewards", help="comma-separated answer rewards, e.g. 1,0.7,0.4,0.2,0 (default: the game's)")
     p.add_argument("--beta", type=float, help="diversity strength beta > 0 (default: the game's)")
-    p.add_argument("--generator", choices=["kl", "euclidean", "power"], help="phi (default: the game's)")
-    p.add_argument("--alpha", type=float, help="power generator exponent (alpha > 0, alpha != 1; required with "
-                                               "--generator power)")
+    p.add_argument("--generator", choices=list(game_generators()), help="phi (default: the game's)")
+    add_generator_options(p, game_generators())   # each family's parameters (--alpha for power)
     p.add_argument("--traces-per-answer", help="comma-separated trace counts per answer, each >= 1 (default: one "
                                                "trace per answer)")
     p.add_argument("--trace-answer", help="comma-separated answer index of every trace, an explicit map (default: "
@@ -75,13 +69,7 @@ def game_from_args(args):
         base["beta"] = args.beta
     if args.generator is not None:
         base["generator"] = args.generator
-    gp = {}
-    if base["generator"] == "power":
-        if args.alpha is None:
-            raise ValueError("--alpha is required for the power generator (alpha > 0, alpha != 1)")
-        gp["alpha"] = args.alpha
-    elif args.alpha is not None:
-        raise ValueError(f"--alpha applies only to --generator power, not {base['generator']!r}")
+    gp = generator_params(base["generator"], args, game_generators())
     if args.traces_per_answer is not None:
         base["traces_per_answer"] = ints(args.traces_per_answer, "--traces-per-answer")
     if args.trace_answer is not None:

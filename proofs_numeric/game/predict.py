@@ -25,10 +25,10 @@ import numpy as np
 from scipy import integrate, special
 
 from estimators import Table
+from estimators.certified.bernstein import BernsteinFloat64
 
 from .advantages import check_advantage, effective_table
 from .engine import Batch, group_updates
-from .equilibria import BernsteinEvaluator
 from .expected import expected_field
 from .spec import GameSpec, check_table_for_game
 
@@ -79,7 +79,7 @@ def _coefficients(table: Table, advantage: str) -> np.ndarray:
 
 def _anchor_logits(game: GameSpec, H: np.ndarray, tau_max: float, n: int) -> np.ndarray:
     """Logits along one table's mean-field path from the game's start, at 0 and n log-spaced times."""
-    u = BernsteinEvaluator(H)
+    u = BernsteinFloat64(H)
 
     def F(p):
         return game.r - game.beta * u(p)

@@ -91,18 +91,31 @@ class Entry:
 
 
 def protocol_methods(game) -> list[tuple[str, dict]]:
-    """The methods the protocol compares on ``game``: the classical tables, and for KL the AQP table at every
-    shipped budget (unregistered methods left out)."""
+    """The methods the protocol compares on ``game``: the classical tables, the U-statistic for a polynomial
+    target, else the minimax table and the AQP table at every shipped budget when the shipped set is for this
+    generator (unregistered methods left out)."""
     from estimators.aqp import SHIPPED_EPS
 
     known = set(method_names())
     out = [("plugin", {}), ("jackknife", {})]
-    if game.generator.is_polynomial:
+    if game.generator.is_polynomial:       # an unbiased table exists (C1)
         out.append(("ustat", {}))
-    if game.generator.name == "kl":
+    else:                                  # none does: the least biased table (C3) and the variance trade-off (C6)
         out.append(("minimax", {}))
-        out += [("aqp", {"eps": float(e)}) for e in SHIPPED_EPS]
+        if _aqp_shipped_for(game.generator):
+            out += [("aqp", {"eps": float(e)}) for e in SHIPPED_EPS]
     return [(n, p) for n, p in out if n in known]
+
+
+def _aqp_shipped_for(generator) -> bool:
+    """Whether the shipped AQP set was built for ``generator`` (its manifest names the generator)."""
+    from estimators import get_generator
+    from estimators.aqp.shipped import ShippedTableError, manifest
+    try:
+        g = manifest()["generator"]
+        return get_generator(g["name"], **g.get("params", {})) == generator
+    except (ShippedTableError, KeyError, TypeError, ValueError):
+        return False
 
 
 def entries_for(methods, advantage: str, *, solve: bool = False) -> list[Entry]:

@@ -88,11 +88,6 @@ class FigureCheck:
         else:
             parse_path(self.path)
 
-    @property
-    def tolerance_text(self) -> str:
-        """How two values are compared, in words (for diffs and docs)."""
-        return describe_tolerance(self.kind, self.tol)
-
 
 def describe_tolerance(kind: str, tol: float | None = None) -> str:
     """A comparison in words: ``identical``, ``relative 1e-09``, ``intervals overlap``, ..."""

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
-import math
 import os
 import platform
 import shutil
@@ -25,8 +24,8 @@ from estimators._io import atomic_write_text
 from estimators.montecarlo import check_seed
 
 from ..claims import CLAIMS, claim_ids
-from ..crosscheck_cli import keep_hypothesis_out_of_cwd
-from ..result import FAIL, PASS, SKIP, ClaimResult, RunContext
+from ..crosscheck.cli import keep_hypothesis_out_of_cwd
+from ..result import FAIL, PASS, SKIP, ClaimResult, RunContext, jsonable
 from .cuda_record import RECORD_PATH, load_record, record_verdict
 from .outdir import check_out, make_partial, swap_in
 from .render import DOCS_CLAIMS, render_html, render_markdown
@@ -88,19 +87,6 @@ def _git_commit() -> str | None:
         return None
 
 
-def _jsonable(x):
-    """Make figures JSON-safe: non-finite floats become strings ("inf", "nan")."""
-    if isinstance(x, float) and not math.isfinite(x):
-        return str(x)
-    if isinstance(x, dict):
-        return {str(k): _jsonable(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_jsonable(v) for v in x]
-    if hasattr(x, "item") and callable(x.item):
-        return _jsonable(x.item())
-    return x
-
-
 def run_report(out, *, profile: str = "default", claims=None, seed: int = DEFAULT_SEED, log=None,
                accept=None) -> dict:
     """Run the checks of ``claims`` (default: all) with ``profile`` and write the report to ``out``.
@@ -157,7 +143,7 @@ def run_report(out, *, profile: str = "default", claims=None, seed: int = DEFAUL
         atomic_write_text(tmp / "index.html", render_html(doc, href))
         if accept is not None:
             accept(doc)
-        _swap_in(tmp, out)
+        swap_in(tmp, out)
         log(f"[report] wrote {out} ({meta['summary']['status']}, {meta['wall_seconds']}s)")
         return doc
     finally:
@@ -168,7 +154,7 @@ def run_report(out, *, profile: str = "default", claims=None, seed: int = DEFAUL
 def claim_document(res: ClaimResult, spec, outdir: Path | None = None) -> dict:
     """One claim's entry of results.json: the result, its statement, its key figure with its accuracy,
     and its plots' alt texts."""
-    d = _jsonable(res.to_json())
+    d = jsonable(res.to_json())
     d["statement"] = getattr(spec, "statement", "") or ""
     kf = spec.key_figure if spec is not None else None
     text = kf.render(d["figures"]) if kf is not None else None
@@ -196,11 +182,6 @@ def _docs_href(out: Path) -> str | None:
     except ValueError:
         return None
     return os.path.relpath(target, Path(out).resolve()).replace(os.sep, "/") if target.exists() else None
-
-
-def _swap_in(tmp: Path, out: Path) -> None:
-    """Replace ``out`` by the finished directory ``tmp`` (see :func:`proofs_numeric.report.outdir.swap_in`)."""
-    swap_in(tmp, out)
 
 
 def _package_version() -> str:

@@ -23,20 +23,17 @@ from __future__ import annotations
 import importlib
 import inspect
 import json
-import sys
 from dataclasses import asdict, dataclass, field
 from typing import Callable
 
 import numpy as np
 import torch
 
-from ..methods import METHODS, build_table
-from ..montecarlo import leave_one_out_counts as reference_counts
+from estimators.methods import METHODS, build_table
+from estimators.montecarlo import leave_one_out_counts as reference_counts
 
-__all__ = ["crosscheck", "crosscheck_isolated", "load_kernel", "CrosscheckReport", "TOLERANCES", "flat_kernel",
-           "dense_kernel", "flat_kernel_contiguous", "dense_kernel_torch", "dense_kernel_triton", "flat_kernel_torch",
-           "flat_kernel_triton", "flat_kernel_contiguous_triton", "run_cli", "MAX_EXAMPLES", "CASE_TIMEOUT",
-           "METHOD_PARAMS", "SKIPPED_TABLES", "check_max_examples", "method_tables"]
+__all__ = ["crosscheck", "load_kernel", "CrosscheckReport", "TOLERANCES", "MAX_EXAMPLES", "CASE_TIMEOUT",
+           "METHOD_PARAMS", "SKIPPED_TABLES", "check_max_examples", "method_tables", "accepts_mask"]
 
 #: torch.testing.assert_close defaults, by the dtype the kernel returns
 TOLERANCES = {
@@ -51,67 +48,6 @@ I64_MIN, I64_MAX = -(2 ** 63), 2 ** 63 - 1
 MAX_EXAMPLES = 10_000
 #: ``alft crosscheck``: seconds one call of the kernel may take before the case FAILs
 CASE_TIMEOUT = 60.0
-
-
-# ----------------------------------------------------------------------------- the project's kernels
-
-def dense_kernel(ids, table, mask=None):
-    """The project's dense kernel under the crosscheck contract (``estimators.torch.group_rewards``)."""
-    from .kernels import group_rewards
-    return group_rewards(ids, table, mask)
-
-
-def flat_kernel(ids, table, *, backend: str = "auto"):
-    """The project's flattened kernel under the crosscheck contract: the batch is flattened, its
-    groups interleaved by a fixed permutation and given non-contiguous group ids, then restored."""
-    from .kernels import group_rewards_flat
-    B, K = ids.shape
-    n = B * K
-    gen = torch.Generator().manual_seed(12345)
-    perm = torch.randperm(n, generator=gen).to(ids.device)
-    gids = (torch.arange(B, device=ids.device) * 7 - 3).repeat_interleave(K)
-    out = group_rewards_flat(ids.reshape(-1)[perm], gids[perm], table, backend=backend)
-    res = torch.empty_like(out)
-    res[perm] = out
-    return res.view(B, K)
-
-
-def flat_kernel_contiguous(ids, table, *, backend: str = "auto"):
-    """The flattened kernel on the batch as trainers lay it out: each group one run, increasing ids."""
-    from .kernels import group_rewards_flat
-    B, K = ids.shape
-    gids = (torch.arange(B, device=ids.device) * 7 - 3).repeat_interleave(K)
-    return group_rewards_flat(ids.reshape(-1), gids, table, backend=backend).view(B, K)
-
-
-# the same kernels with the path forced (``alft crosscheck estimators.torch.crosscheck:dense_kernel_triton``):
-# the fused path needs CUDA tensors or TRITON_INTERPRET=1, the torch path runs anywhere
-
-def dense_kernel_torch(ids, table, mask=None):
-    """:func:`dense_kernel` on the plain-torch path."""
-    from .kernels import group_rewards
-    return group_rewards(ids, table, mask, backend="torch")
-
-
-def dense_kernel_triton(ids, table, mask=None):
-    """:func:`dense_kernel` on the fused Triton path."""
-    from .kernels import group_rewards
-    return group_rewards(ids, table, mask, backend="triton")
-
-
-def flat_kernel_torch(ids, table):
-    """:func:`flat_kernel` on the plain-torch path."""
-    return flat_kernel(ids, table, backend="torch")
-
-
-def flat_kernel_triton(ids, table):
-    """:func:`flat_kernel` (interleaved groups: the bucketed layout) on the fused Triton path."""
-    return flat_kernel(ids, table, backend="triton")
-
-
-def flat_kernel_contiguous_triton(ids, table):
-    """:func:`flat_kernel_contiguous` (the in-place run scan) on the fused Triton path."""
-    return flat_kernel_contiguous(ids, table, backend="triton")
 
 
 # ----------------------------------------------------------------------------- cases
@@ -362,7 +298,7 @@ def _failure(case: Case, reason: str, fn, device, shrunk: bool) -> dict:
     return d
 
 
-def _accepts_mask(fn) -> bool:
+def accepts_mask(fn) -> bool:
     try:
         sig = inspect.signature(fn)
     except (TypeError, ValueError):
@@ -372,7 +308,7 @@ def _accepts_mask(fn) -> bool:
 
 def check_max_examples(n, *, name: str = "max_examples") -> int:
     """An integer in [1, MAX_EXAMPLES] (the work budget of one crosscheck)."""
-    from .._validate import check_positive_int
+    from estimators._validate import check_positive_int
     n = check_positive_int(n, name=name)
     if n > MAX_EXAMPLES:
         raise ValueError(f"{name} must be an integer in [1, {MAX_EXAMPLES}] (about a minute of generated cases on "
@@ -394,7 +330,7 @@ def crosscheck(fn: Callable, *, device: str = "cpu", max_examples: int = 200, se
     max_examples = check_max_examples(max_examples)
     if device == "cuda" and not torch.cuda.is_available():
         raise ValueError("device 'cuda' requested but torch.cuda.is_available() is False")
-    with_mask = _accepts_mask(fn) if check_mask is None else bool(check_mask)
+    with_mask = accepts_mask(fn) if check_mask is None else bool(check_mask)
     report = CrosscheckReport(kernel=name or getattr(fn, "__qualname__", repr(fn)), device=device,
                               mask_checked=with_mask)
     rng = np.random.default_rng(seed)
@@ -463,156 +399,3 @@ def load_kernel(spec: str) -> Callable:
     if not callable(obj):
         raise ValueError(f"{spec!r} is not callable")
     return obj
-
-
-# ----------------------------------------------------------------------------- isolation
-
-class _Watched:
-    """The kernel, announcing each call to the supervising process (``send``) before and after it runs."""
-
-    def __init__(self, fn, send):
-        self.fn, self.send = fn, send
-
-    def __call__(self, ids, table, **kw):
-        case = {"ids": ids.detach().cpu().tolist(), "ids_dtype": str(ids.dtype).replace("torch.", ""),
-                "table": table.detach().cpu().tolist()}
-        if "mask" in kw:
-            case["mask"] = kw["mask"].detach().cpu().to(torch.int64).tolist()
-        self.send(("call", case))
-        try:
-            out = self.fn(ids, table, **kw)
-            if isinstance(out, torch.Tensor) and out.device.type == "cuda":
-                torch.cuda.synchronize(out.device)   # an asynchronous kernel's hang belongs to its call
-            return out
-        finally:
-            self.send(("ret", None))
-
-
-def _worker(spec: str, cwd: str, hypothesis_home, options: dict, conn) -> None:
-    """The kernel's process: load the kernel, run :func:`crosscheck`, send the report (or the load error)."""
-    sys.path.insert(0, cwd)
-    if hypothesis_home is not None:
-        from hypothesis.configuration import set_hypothesis_home_dir
-        set_hypothesis_home_dir(hypothesis_home)
-    try:
-        fn = load_kernel(spec)
-    except ValueError as exc:
-        conn.send(("error", str(exc)))
-        return
-    check_mask = _accepts_mask(fn) if options["check_mask"] is None else options["check_mask"]
-    conn.send(("loaded", None))
-    try:
-        rep = crosscheck(_Watched(fn, conn.send), device=options["device"], max_examples=options["max_examples"],
-                         seed=options["seed"], check_mask=check_mask, name=spec)
-    except (Exception, SystemExit) as exc:  # noqa: BLE001 - reported as a FAIL by the supervisor
-        conn.send(("crash", f"{type(exc).__name__}: {exc}"))
-        return
-    conn.send(("done", rep.to_json()))
-
-
-def _ended(proc) -> str:
-    proc.join(5)
-    code = proc.exitcode
-    if code is None:
-        return "it stopped answering"
-    if code < 0:
-        import signal
-        try:
-            sig = signal.Signals(-code).name
-        except ValueError:
-            sig = f"signal {-code}"
-        return f"it was killed by {sig}"
-    return f"it exited with status {code}"
-
-
-def _failed(spec: str, device: str, reason: str, case: dict | None, calls: int = 0) -> CrosscheckReport:
-    rep = CrosscheckReport(kernel=spec, device=device, passed=False, n_cases=calls)
-    rep.first_failure = dict(case or {}, reason=reason, shrunk=False,
-                             label=(f"kernel call {calls} (the one being run)" if case else "before the first call"))
-    rep.notes.append("no verdict of conformance: the kernel's process did not finish the crosscheck")
-    return rep
-
-
-def crosscheck_isolated(spec: str, *, device: str = "cpu", max_examples: int = 200, seed: int = 0,
-                        check_mask: bool | None = None, case_timeout: float = CASE_TIMEOUT,
-                        hypothesis_home=None) -> CrosscheckReport:
-    """:func:`crosscheck` of the kernel ``MODULE:FUNCTION`` run in a process of its own (spawned).
-
-    Each call of the kernel must return within ``case_timeout`` seconds; importing the module within
-    ``max(2 * case_timeout, 30)``. A call that does not, or a process that ends early for any reason
-    (``sys.exit``, ``os._exit``, a signal, a crash), is a FAIL naming the reason and the input being run:
-    the verdict PASS means the whole crosscheck ran. A module that cannot be imported is a ``ValueError``
-    (its exception named), as is a bad spec.
-    """
-    import multiprocessing as mp
-    import os
-
-    max_examples = check_max_examples(max_examples)
-    if not (isinstance(case_timeout, (int, float)) and not isinstance(case_timeout, bool)
-            and 0 < case_timeout <= 3600):
-        raise ValueError(f"case_timeout must be a number of seconds in (0, 3600], got {case_timeout!r}")
-    if ":" not in spec:
-        raise ValueError(f"kernel must look like MODULE:FUNCTION, got {spec!r}")
-    ctx = mp.get_context("spawn")
-    recv, send = ctx.Pipe(duplex=False)
-    opts = {"device": device, "max_examples": max_examples, "seed": seed, "check_mask": check_mask}
-    hh = None if hypothesis_home is None else str(hypothesis_home)
-    proc = ctx.Process(target=_worker, args=(spec, os.getcwd(), hh, opts, send), daemon=True)
-    proc.start()
-    send.close()
-    try:
-        return _supervise(proc, recv, spec, device, case_timeout)
-    finally:
-        if proc.is_alive():
-            proc.kill()
-        proc.join(5)
-        recv.close()
-
-
-def _supervise(proc, recv, spec: str, device: str, case_timeout: float) -> CrosscheckReport:
-    case, loaded, in_call, calls = None, False, False, 0
-    while True:
-        wait = case_timeout if in_call else (None if loaded else max(2 * case_timeout, 30.0))
-        if not recv.poll(wait):
-            proc.kill()
-            if not loaded:
-                raise ValueError(f"cannot import module {spec.split(':')[0]!r} for kernel {spec!r}: no answer within "
-                                 f"{max(2 * case_timeout, 30.0):g} s of starting its process")
-            return _failed(spec, device, f"the kernel did not return within {case_timeout:g} s (per-case timeout)",
-                           case, calls)
-        try:
-            kind, payload = recv.recv()
-        except (EOFError, OSError):
-            why = _ended(proc)
-            if not loaded:
-                raise ValueError(f"cannot import module {spec.split(':')[0]!r} for kernel {spec!r}: its process ended "
-                                 f"while importing it ({why})") from None
-            where = "while the kernel ran on this input" if in_call else "between cases"
-            return _failed(spec, device, f"the kernel's process ended early {where} ({why})", case, calls)
-        if kind == "call":
-            case, in_call, calls = payload, True, calls + 1
-        elif kind == "ret":
-            in_call = False
-        elif kind == "loaded":
-            loaded = True
-        elif kind == "error":
-            raise ValueError(payload)
-        elif kind == "crash":
-            return _failed(spec, device, f"the crosscheck stopped: {payload}", case, calls)
-        elif kind == "done":
-            return CrosscheckReport(**payload)
-
-
-# ----------------------------------------------------------------------------- CLI
-# (the parser of `alft crosscheck` lives in proofs_numeric.crosscheck_cli: layers point one way)
-
-def run_cli(args, hypothesis_home=None) -> int:
-    check_max_examples(args.max_examples, name="--max-examples")
-    mask = {"auto": None, "yes": True, "no": False}[args.mask]
-    report = crosscheck_isolated(args.kernel, device=args.device, max_examples=args.max_examples, seed=args.seed,
-                                 check_mask=mask, case_timeout=args.case_timeout, hypothesis_home=hypothesis_home)
-    print(report.format())
-    if args.json:
-        from ..outputs import write_output_file
-        write_output_file(args.json, json.dumps(report.to_json(), indent=2) + "\n", name="--json")
-    return 0 if report.passed else 1

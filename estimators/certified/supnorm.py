@@ -29,17 +29,17 @@ certified by Taylor models in :mod:`estimators.minimax.certify` (C3).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from math import comb
 
-from flint import arb, arb_poly, ctx
+from flint import arb, ctx
 from scipy import optimize
 
-from estimators._validate import check_positive_int, check_unit_interval_open
-from estimators.minimax.certify import float_down, float_up
-from estimators.minimax.targets import target_for
-from estimators.table import Table
+from .._validate import check_positive_int, check_unit_interval_open
+from ..minimax.certify import float_down, float_up
+from ..minimax.targets import target_for
+from ..table import Table
+from .bernstein import BernsteinArb
 
-__all__ = ["SupBracket", "weighted_bias_bracket", "BernsteinArb"]
+__all__ = ["SupBracket", "weighted_bias_bracket"]
 
 
 @dataclass(frozen=True)
@@ -57,23 +57,6 @@ class SupBracket:
     @property
     def rel_gap(self) -> float:
         return self.upper / self.lower - 1.0 if self.lower > 0 else float("inf")
-
-
-class BernsteinArb:
-    """sum_c d_c C(m, c) p^c (1-p)^(m-c) evaluated in Arb at exact points p in [0, 1]."""
-
-    def __init__(self, d: list):
-        self.m = len(d) - 1
-        a = [x * comb(self.m, c) for c, x in enumerate(d)]
-        self._fwd = arb_poly(a)
-        self._rev = arb_poly(a[::-1])
-
-    def __call__(self, p: float) -> arb:
-        pa = arb(p)
-        if p <= 0.5:
-            q = 1 - pa
-            return q ** self.m * self._fwd(pa / q)
-        return pa ** self.m * self._rev((1 - pa) / pa)
 
 
 def _monotone(xs: list) -> str | None:
@@ -130,31 +113,18 @@ class _SupProblem:
         pa = arb(p)
         return pa * self.B(p) - (self.target.f(pa) if p > 0 else arb(0))
 
-    def f2_sup(self, a: float, b: float) -> arb:
-        t = self.target
-        if t.entire:
-            bb = arb(b)
-            return sum((abs(arb(c.numerator) / c.denominator) * j * (j - 1) * bb ** (j - 2)
-                        for j, c in enumerate(t.coeffs) if j >= 2 and c != 0), arb(0))
-        return _max_arb([abs(t.d2(arb(a))), abs(t.d2(arb(b)))])
-
     def near_zero(self, b: float) -> arb | None:
         """Upper bound of |W| on [0, b] (None when b is too large for the bound to apply)."""
-        t = self.target
-        bb = arb(b)
-        if t.entire:
-            fz = sum((abs(arb(c.numerator) / c.denominator) * bb ** j for j, c in enumerate(t.coeffs)), arb(0))
-        elif b < 0.3:
-            fz = t.zero_variation(bb)
-        else:
+        fz = self.target.sup_abs_near_zero(b)
+        if fz is None:
             return None
-        return (bb * self.gmax + fz).upper()
+        return (arb(b) * self.gmax + fz).upper()
 
     def interval(self, a: float, b: float, wa: arb, wb: arb) -> arb | None:
         if a == 0.0:
             return self.near_zero(b)
         h = arb(b) - arb(a)
-        M = 2 * self.D1(a, b) + arb(b) * self.D2(a, b) + self.f2_sup(a, b)
+        M = 2 * self.D1(a, b) + arb(b) * self.D2(a, b) + self.target.sup_abs_d2(a, b)
         return (_max_arb([abs(wa), abs(wb)]) + h * h * M / 8).upper()
 
 

@@ -1,7 +1,7 @@
 """``alft crosscheck MODULE:FUNCTION``: conformance of a group-reward kernel (claim C8).
 
 The parser is defined here without importing torch, so ``alft`` works where torch is absent;
-the handler imports :mod:`estimators.torch.crosscheck` when the subcommand runs. Bad arguments
+the handler imports the harness (:mod:`.harness`, torch and hypothesis) when the subcommand runs. Bad arguments
 (an unknown or unavailable ``--device``, a ``--json`` path that cannot be written) are refused
 before any case runs. Hypothesis keeps its storage (example database, constants cache) out of the
 user's working directory: see :func:`keep_hypothesis_out_of_cwd`.
@@ -43,7 +43,7 @@ def keep_hypothesis_out_of_cwd() -> Path | None:
 
 
 def add_parser(sub) -> None:
-    from .helpformat import HelpFormatter
+    from ..helpformat import HelpFormatter
     p = sub.add_parser(
         "crosscheck", help="check a group-reward kernel against the reference estimators (claim C8)",
         formatter_class=HelpFormatter,
@@ -80,8 +80,9 @@ def _run(args) -> int:
     if not 0 < args.case_timeout <= 3600:   # NaN fails too
         raise ValueError(f"--case-timeout must be a number of seconds in (0, 3600], got {args.case_timeout}")
     try:
-        from estimators.torch.crosscheck import check_max_examples, run_cli
-        from estimators.torch.kernels import check_device
+        from estimators.torch.tensors import check_device
+
+        from .harness import check_max_examples
     except ImportError as exc:
         print(f"alft crosscheck: error: needs PyTorch ({exc}); install alft-verify[torch]", file=sys.stderr)
         return 2
@@ -89,4 +90,18 @@ def _run(args) -> int:
     check_device(args.device, name="--device")
     if ":" not in args.kernel:
         raise ValueError(f"kernel must look like MODULE:FUNCTION, got {args.kernel!r}")
-    return run_cli(args, hypothesis_home=keep_hypothesis_out_of_cwd())
+    return _crosscheck(args, hypothesis_home=keep_hypothesis_out_of_cwd())
+
+
+def _crosscheck(args, hypothesis_home=None) -> int:
+    import json
+
+    from .isolation import crosscheck_isolated
+    mask = {"auto": None, "yes": True, "no": False}[args.mask]
+    report = crosscheck_isolated(args.kernel, device=args.device, max_examples=args.max_examples, seed=args.seed,
+                                 check_mask=mask, case_timeout=args.case_timeout, hypothesis_home=hypothesis_home)
+    print(report.format())
+    if args.json:
+        from estimators.outputs import write_output_file
+        write_output_file(args.json, json.dumps(report.to_json(), indent=2) + "\n", name="--json")
+    return 0 if report.passed else 1
