@@ -417,85 +417,21 @@ def _plot_fixed_points(rows, ctx):
 
 def run(params, ctx) -> ClaimResult:
     rng = random.Random(ctx.seed + 9)
-    thm = section_theorem(params, rng)
-    exactness = section_exactness(params, rng)
-    bias = section_effective_bias(params, ctx.log)
-    best = section_best_bias(params, ctx.log)
-    fps = section_fixed_points(params, ctx.log)
-    mc = section_monte_carlo(params, ctx.seed + 90)
-    aqp = section_aqp_rloo(params, ctx.log)
-    trainer = section_trainer(params, ctx.log)
-    aqp_criteria = aqp_rloo_criteria(aqp)
-    checks = {"theorem_by_enumeration": thm["ok"], "corrected_ustat_exact": exactness["ok"],
-              "effective_bias_above_optimum": bias["ok"], "best_bias_certified": best["ok"],
-              "fixed_points": fps["ok"], "monte_carlo": mc["ok"],
-              "aqp_rloo_certified": all(c.met for c in aqp_criteria)}
-    criteria = _criteria(params, thm, exactness, bias, best, fps, mc) + aqp_criteria + _trainer_criteria(trainer)
-    aqp_per_eps, aqp_rows = aqp_rloo_tables(aqp)
-    status = verdict(criteria)
-    plots = [p for p in (_plot_effective_bias(bias["per"], ctx), _plot_fixed_points(fps["rows"], ctx)) if p]
-    eu = {(r["K"], r["built_for"], r["advantage"]): r["tv"] for r in fps["rows"] if r["game"] == "euclidean"}
-    K0 = params["game_K"][1]
+    sec = {"thm": section_theorem(params, rng), "exactness": section_exactness(params, rng),
+           "bias": section_effective_bias(params, ctx.log), "best": section_best_bias(params, ctx.log),
+           "fps": section_fixed_points(params, ctx.log), "mc": section_monte_carlo(params, ctx.seed + 90),
+           "aqp": section_aqp_rloo(params, ctx.log), "trainer": section_trainer(params, ctx.log)}
+    criteria = (_criteria(params, sec["thm"], sec["exactness"], sec["bias"], sec["best"], sec["fps"], sec["mc"])
+                + aqp_rloo_criteria(sec["aqp"]) + _trainer_criteria(sec["trainer"]))
+    plots = [p for p in (_plot_effective_bias(sec["bias"]["per"], ctx), _plot_fixed_points(sec["fps"]["rows"], ctx))
+             if p]
+    fps = sec["fps"]
     return ClaimResult(
-        id="C9", title=CLAIM.title, status=status, criteria=criteria,
-        summary=(f"A leave-one-out or group-mean baseline makes the trainer apply g(0..K−2) as a table for K − 1 "
-                 f"samples: exact in all {thm['cases']} enumerated cases. C1's U-statistic is then biased (Euclidean "
-                 f"game, K = {K0}: fixed point TV {eu[(K0, 'decoupled', 'rloo')]:.4f} from p*); the corrected table "
-                 f"reaches p* (TV {eu[(K0, 'rloo', 'rloo')]:.1e}). The least reachable effective weighted bias is "
-                 f"E* of K − 1 samples, certified for K = {params['best_K'][0]}–{params['best_K'][-1]}. AQP under the "
-                 f"baseline: {aqp['loaded']} shipped tables loaded (K = {aqp['Ks'][0]}–{aqp['Ks'][1]}, "
-                 f"{aqp['refused']} refused), {len(aqp['verified'])} certificates recomputed from their values."),
-        figures={"checks": checks, "theorem_cases": thm["cases"], "exactness_checks": exactness["checks"],
-                 "effective_bias": bias["per"], "best_effective_bias": best["per"],
-                 "fixed_points": [{k: v for k, v in r.items() if k != "p"} for r in fps["rows"]],
-                 "monte_carlo": mc["per"],
-                 "aqp_rloo": {"loaded": aqp["loaded"], "refused": aqp["refused"], "n_files": aqp["n_files"],
-                              "refused_by_cause": aqp["refused_by_cause"],
-                              "verified": [{k: v for k, v in r.items() if k != "problems"} | {"ok": not r["problems"]}
-                                           for r in aqp["verified"]]},
-                 "trainer_check": None if trainer is None else trainer.get("per", trainer)},
-        accuracy={
-            "theorem": "exact rational arithmetic over every composition of the group (no rounding)",
-            "effective bias": ("min over constants c of sup_p p|B + c − target|: upper end certified (Taylor models in Arb, "
-                               "the stored table shifted by c exactly); lower end a grid bound less the float64 engine's "
-                               "a-priori error"),
-            "least effective bias": "certified bracket of E* for K − 1 samples (de la Vallée Poussin below, Taylor models above)",
-            "fixed points": "KKT points checked exactly (rationals) or at 50 digits; GRPO by exact enumeration",
-            "Monte Carlo": (f"{params['mc_groups']} groups per case, normal intervals, Bonferroni, family-wise "
-                            f"false-alarm rate {params['mc_alpha']}"),
-            "AQP under the baseline": ("advantage variance exact (rationals, rounded outward); optimum bounded below "
-                                       "by weak duality in Arb from the stored multipliers; effective bias sup by "
-                                       "Taylor models in Arb; all recomputed from the values in this run"),
-        },
-        tables=[
-            ReportTable("Theorem 1 by exact enumeration", ["K", "answers", "baseline", "compositions", "identity"],
-                        thm["rows"]),
-            ReportTable("Corrected U-statistic after the baseline (exact rationals)",
-                        ["reward", "K", "corrected: unbiased", "uncorrected: shrunk by (1 − j/n)"], exactness["rows"]),
-            ReportTable("Effective weighted bias of KL tables, up to the best constant (certified upper ends)",
-                        ["K", "method", "as used (no baseline)", "as is, under the baseline",
-                         "corrected, under the baseline", "least reachable: E* for K − 1"], bias["rows"]),
-            ReportTable("Corrected minimax tables: certificate restated for the effective table",
-                        ["K", "E* for K − 1: lower end", "stored effective bias: upper end", "bound and verified"], best["certs"]),
-            ReportTable("AQP under the baseline: the shipped set (KL), certified and refused K per budget",
-                        ["eps", "K certified", "K refused", "refusals by cause"], aqp_per_eps),
-            ReportTable("AQP under the baseline: certificates recomputed from the values",
-                        ["K", "eps", "advantage variance (upper end)", "optimum: lower bound", "gap",
-                         "effective bias: upper end", "budget", "agrees"], aqp_rows),
-            ReportTable("Fixed points under the stock advantages (exact)",
-                        ["game", "method", "K", "table built for", "trainer's advantage", "TV to p*"],
-                        [[r["game"], r["method"], r["K"], r["built_for"], r["advantage"], f"{r['tv']:.4g}"]
-                         for r in fps["rows"]]),
-            ReportTable("Monte Carlo: mean advantage gap between the first and last answer (leave-one-out)",
-                        ["K", "table built for", "groups", "gap observed", "gap if unbiased", "max |z|", "z crit",
-                         "consistent"], mc["rows"]),
-        ] + ([ReportTable("The game predicts the trainer: TRL / verl runs against the exact fixed points",
-                          ["pair", "side", "TV between predictions", "TV to own prediction [95%]",
-                           "TV to the other's [95%]", "agrees"], trainer["rows"])]
-             if trainer and "rows" in trainer else []),
+        id="C9", title=CLAIM.title, status=verdict(criteria), criteria=criteria, summary=_summary(params, sec),
+        figures=_figures(sec, aqp_rloo_criteria(sec["aqp"])), accuracy=_accuracy(params), tables=_tables(sec),
         plots=plots,
         captions={
-            "c9_effective_bias.png": _bias_caption(bias["per"]),
+            "c9_effective_bias.png": _bias_caption(sec["bias"]["per"]),
             "c9_fixed_points.png": (f"Euclidean game: the U-statistic built for the trainer's baseline reaches p* "
                                     f"(TV <= {max(fps['unbiased_tv']):.1e}); used under the other baseline it "
                                     f"settles at least {min(fps['stock_tv']):.2g} away (TV)."),
@@ -504,8 +440,88 @@ def run(params, ctx) -> ClaimResult:
             "Theorem 1 is proved in docs/advantages.md; the enumeration checks instances exactly.",
             "The group std (grpo) has no table-only correction; its fixed points are measured by exact enumeration.",
             "Monte Carlo: the uncorrected table must be rejected and the corrected one accepted (a test with power).",
-        ] + _trainer_notes(trainer),
+        ] + _trainer_notes(sec["trainer"]),
     )
+
+
+def _summary(params, sec) -> str:
+    thm, aqp = sec["thm"], sec["aqp"]
+    eu = {(r["K"], r["built_for"], r["advantage"]): r["tv"] for r in sec["fps"]["rows"] if r["game"] == "euclidean"}
+    K0 = params["game_K"][1]
+    return (f"A leave-one-out or group-mean baseline makes the trainer apply g(0..K−2) as a table for K − 1 "
+            f"samples: exact in all {thm['cases']} enumerated cases. C1's U-statistic is then biased (Euclidean "
+            f"game, K = {K0}: fixed point TV {eu[(K0, 'decoupled', 'rloo')]:.4f} from p*); the corrected table "
+            f"reaches p* (TV {eu[(K0, 'rloo', 'rloo')]:.1e}). The least reachable effective weighted bias is "
+            f"E* of K − 1 samples, certified for K = {params['best_K'][0]}–{params['best_K'][-1]}. AQP under the "
+            f"baseline: {aqp['loaded']} shipped tables loaded (K = {aqp['Ks'][0]}–{aqp['Ks'][1]}, "
+            f"{aqp['refused']} refused), {len(aqp['verified'])} certificates recomputed from their values.")
+
+
+def _figures(sec, aqp_criteria) -> dict:
+    thm, exactness, bias, best, fps, mc, aqp, trainer = (sec[k] for k in ("thm", "exactness", "bias", "best", "fps",
+                                                                           "mc", "aqp", "trainer"))
+    checks = {"theorem_by_enumeration": thm["ok"], "corrected_ustat_exact": exactness["ok"],
+              "effective_bias_above_optimum": bias["ok"], "best_bias_certified": best["ok"],
+              "fixed_points": fps["ok"], "monte_carlo": mc["ok"],
+              "aqp_rloo_certified": all(c.met for c in aqp_criteria)}
+    return {"checks": checks, "theorem_cases": thm["cases"], "exactness_checks": exactness["checks"],
+            "effective_bias": bias["per"], "best_effective_bias": best["per"],
+            "fixed_points": [{k: v for k, v in r.items() if k != "p"} for r in fps["rows"]],
+            "monte_carlo": mc["per"],
+            "aqp_rloo": {"loaded": aqp["loaded"], "refused": aqp["refused"], "n_files": aqp["n_files"],
+                         "refused_by_cause": aqp["refused_by_cause"],
+                         "verified": [{k: v for k, v in r.items() if k != "problems"} | {"ok": not r["problems"]}
+                                      for r in aqp["verified"]]},
+            "trainer_check": None if trainer is None else trainer.get("per", trainer)}
+
+
+def _accuracy(params) -> dict:
+    return {
+        "theorem": "exact rational arithmetic over every composition of the group (no rounding)",
+        "effective bias": ("min over constants c of sup_p p|B + c − target|: upper end certified (Taylor models in Arb, "
+                           "the stored table shifted by c exactly); lower end a grid bound less the float64 engine's "
+                           "a-priori error"),
+        "least effective bias": "certified bracket of E* for K − 1 samples (de la Vallée Poussin below, Taylor models above)",
+        "fixed points": "KKT points checked exactly (rationals) or at 50 digits; GRPO by exact enumeration",
+        "Monte Carlo": (f"{params['mc_groups']} groups per case, normal intervals, Bonferroni, family-wise "
+                        f"false-alarm rate {params['mc_alpha']}"),
+        "AQP under the baseline": ("advantage variance exact (rationals, rounded outward); optimum bounded below "
+                                   "by weak duality in Arb from the stored multipliers; effective bias sup by "
+                                   "Taylor models in Arb; all recomputed from the values in this run"),
+    }
+
+
+def _tables(sec) -> list:
+    thm, exactness, bias, best, fps, mc, trainer = (sec[k] for k in ("thm", "exactness", "bias", "best", "fps", "mc",
+                                                                      "trainer"))
+    aqp_per_eps, aqp_rows = aqp_rloo_tables(sec["aqp"])
+    return [
+        ReportTable("Theorem 1 by exact enumeration", ["K", "answers", "baseline", "compositions", "identity"],
+                    thm["rows"]),
+        ReportTable("Corrected U-statistic after the baseline (exact rationals)",
+                    ["reward", "K", "corrected: unbiased", "uncorrected: shrunk by (1 − j/n)"], exactness["rows"]),
+        ReportTable("Effective weighted bias of KL tables, up to the best constant (certified upper ends)",
+                    ["K", "method", "as used (no baseline)", "as is, under the baseline",
+                     "corrected, under the baseline", "least reachable: E* for K − 1"], bias["rows"]),
+        ReportTable("Corrected minimax tables: certificate restated for the effective table",
+                    ["K", "E* for K − 1: lower end", "stored effective bias: upper end", "bound and verified"],
+                    best["certs"]),
+        ReportTable("AQP under the baseline: the shipped set (KL), certified and refused K per budget",
+                    ["eps", "K certified", "K refused", "refusals by cause"], aqp_per_eps),
+        ReportTable("AQP under the baseline: certificates recomputed from the values",
+                    ["K", "eps", "advantage variance (upper end)", "optimum: lower bound", "gap",
+                     "effective bias: upper end", "budget", "agrees"], aqp_rows),
+        ReportTable("Fixed points under the stock advantages (exact)",
+                    ["game", "method", "K", "table built for", "trainer's advantage", "TV to p*"],
+                    [[r["game"], r["method"], r["K"], r["built_for"], r["advantage"], f"{r['tv']:.4g}"]
+                     for r in fps["rows"]]),
+        ReportTable("Monte Carlo: mean advantage gap between the first and last answer (leave-one-out)",
+                    ["K", "table built for", "groups", "gap observed", "gap if unbiased", "max |z|", "z crit",
+                     "consistent"], mc["rows"]),
+    ] + ([ReportTable("The game predicts the trainer: TRL / verl runs against the exact fixed points",
+                      ["pair", "side", "TV between predictions", "TV to own prediction [95%]",
+                       "TV to the other's [95%]", "agrees"], trainer["rows"])]
+         if trainer and "rows" in trainer else [])
 
 
 def _bias_caption(per) -> str:

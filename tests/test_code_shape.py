@@ -153,9 +153,6 @@ PENDING_LONG = {
     "estimators/aqp/extended.py:_newton_phase",
     "estimators/aqp/extended.py:solve_extended", "estimators/aqp/ipm.py:ipm_solve",
     "estimators/minimax/core.py:_solve_uncached",
-    # C9's run grew past the limit with main's rloo AQP section (91 lines); its tables list is the step to split
-    # out, left to the file's owner while the rloo work on it goes on
-    "proofs_numeric/c9_baselines.py:run",
 }
 #: private imports across modules still waiting for a public name (issue 18), as "path:module.name"
 PENDING_PRIVATE = {

@@ -120,10 +120,9 @@ def small_cell():
 def test_protocol_tunes_on_one_stream_and_measures_on_another(small_cell):
     cell, cfg = small_cell
     assert cell.tuning["seed"] != cell.measured["seed"]
-    # 5 methods, plain and corrected (the corrected AQP tables are not shipped: skipped with the reason)
-    assert len(cell.entries) == 8 and {s["table"] for s in cell.skipped} == {"aqp(eps=1) [rloo-corrected]",
-                                                                            "aqp(eps=10) [rloo-corrected]"}
-    assert all("solve=True" in s["reason"] for s in cell.skipped)
+    # 5 methods, plain and corrected (the corrected AQP tables come from the shipped set for the baseline)
+    assert len(cell.entries) == 10 and not cell.skipped
+    assert {"aqp(eps=1) [rloo-corrected]", "aqp(eps=10) [rloo-corrected]"} <= set(cell.entries)
     for lab, ch in cell.tuning["choices"].items():
         assert set(ch) == {20, 60, "best"}
         for key, c in ch.items():
@@ -146,16 +145,19 @@ def test_protocol_tunes_on_one_stream_and_measures_on_another(small_cell):
 def test_verdict_intervals_contain_their_estimates(small_cell):
     cell, cfg = small_cell
     s = summarise_cell(cell, cfg)
-    assert len(s["rows"]) == 8 * 3 and len(s["cells"]) == 3
+    assert len(s["rows"]) == 10 * 3 and len(s["cells"]) == 3
     for r in s["rows"]:
         assert r["error_lo"] <= r["error_mean"] <= r["error_hi"]
     for c in s["cells"]:
         assert c["margin_lo"] <= c["margin"] <= c["margin_hi"] and c["margin"] >= 1
         assert c["outcome"] in {"wins", "tied"}
-    assert {a["reference"] for a in s["aqp"]} == {"plugin", "jackknife", "minimax"}
+    # plain AQP against the plain references, corrected AQP (shipped for the baseline) against the corrected ones
+    refs = {"plugin", "jackknife", "minimax"}
+    assert {a["reference"] for a in s["aqp"] if not a["corrected"]} == refs
+    assert {a["reference"] for a in s["aqp"] if a["corrected"]} == {f"{r} [rloo-corrected]" for r in refs}
     for a in s["aqp"] + s["corrections"]:
         assert a["lo"] <= a["ratio"] <= a["hi"]
-    assert len(s["corrections"]) == 3 * 3
+    assert len(s["corrections"]) == 5 * 3          # each of the 5 tables corrected vs plain, at 2 horizons and best
     txt = verdict_paragraph(s)
     assert txt.startswith("Over 2 cells") and "AQP (ε tuned) against plugin" in txt
 
@@ -211,9 +213,10 @@ def test_recommend_cli_json(capsys):
     assert r["step_size"]["kind"] in ("constant", "decay") and r["step_size"]["eta"] > 0
     assert d["K"] == 8 and d["horizon"] == 200 and d["advantage"] == "rloo"
     labels = {c["label"] for c in d["candidates"]}
-    assert "plugin [rloo-corrected]" in labels and "aqp(eps=10)" in labels and len(labels) == 13
-    assert {s["table"] for s in d["skipped"]} == {f"aqp(eps={e:g}) [rloo-corrected]" for e in
-                                                  (0.1, 0.3, 1, 3, 10, 30, 100)}
+    assert "plugin [rloo-corrected]" in labels and "aqp(eps=10)" in labels and len(labels) == 20
+    # K = 8: every shipped budget has a certified table under the baseline too (nothing skipped)
+    assert {f"aqp(eps={e:g}) [rloo-corrected]" for e in (0.1, 0.3, 1, 3, 10, 30, 100)} <= labels
+    assert not d["skipped"]
     # the recommendation is the least simulated error among the confirmed tables
     assert r["simulated_error"] == min(c["simulated_error"] for c in d["confirmed"])
     assert d["candidates"] == sorted(d["candidates"], key=lambda c: c["predicted_error"])
