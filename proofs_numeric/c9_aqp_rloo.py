@@ -112,8 +112,8 @@ def aqp_rloo_criteria(aqp) -> list:
 
 def aqp_rloo_tables(aqp) -> list:
     """Rows of the report's two tables: per eps the certified and refused K, and the re-verified sample."""
-    per_eps = [[f"{r['eps']:g}", r["certified_K"] or "none", r["refused_K"] or "none",
-                ", ".join(f"{c.replace('_', ' ')}: {n}" for c, n in r["n_refused_by_cause"].items()) or "none"]
+    per_eps = [[f"{r['eps']:g}", r["certified_K"] or "none",
+                "; ".join(f"{k} ({c.replace('_', ' ')})" for c, k in r["refused_by_cause"].items()) or "none"]
                for r in aqp["ranges"]]
     rows = [[r["K"], f"{r['eps']:g}", f"{r['V_adv']:.6g}", f"{r['optimum_lower']:.6g}", f"{r['gap']:.2g}",
              f"{r['bias_upper']:.6g}" + ("" if r["bias_recertified"] else " (certificate)"), f"{r['budget_lower']:.6g}",

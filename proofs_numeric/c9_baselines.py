@@ -507,7 +507,7 @@ def _tables(sec) -> list:
                     ["K", "E* for K − 1: lower end", "stored effective bias: upper end", "bound and verified"],
                     best["certs"]),
         ReportTable("AQP under the baseline: the shipped set (KL), certified and refused K per budget",
-                    ["eps", "K certified", "K refused", "refusals by cause"], aqp_per_eps),
+                    ["eps", "K certified", "K refused (cause)"], aqp_per_eps),
         ReportTable("AQP under the baseline: certificates recomputed from the values",
                     ["K", "eps", "advantage variance (upper end)", "optimum: lower bound", "gap",
                      "effective bias: upper end", "budget", "agrees"], aqp_rows),
