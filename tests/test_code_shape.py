@@ -155,10 +155,7 @@ PENDING_LONG = {
     "estimators/minimax/core.py:_solve_uncached",
 }
 #: private imports across modules still waiting for a public name (issue 18), as "path:module.name"
-PENDING_PRIVATE = {
-    "estimators/aqp/build.py:.shipped._eps_key", "estimators/aqp/build.py:.shipped._sha256",
-    "estimators/aqp/frontier.py:.core._hints",
-}
+PENDING_PRIVATE: set = set()
 
 
 def test_no_function_over_80_lines():
