@@ -150,8 +150,6 @@ def _functions(path: Path):
 #: functions still waiting for their split into named steps (issue 18), as "path:function"; each must still be
 #: over the limit (a stale entry fails), and the list only shrinks
 PENDING_LONG = {
-    "estimators/aqp/extended.py:_newton_phase",
-    "estimators/aqp/extended.py:solve_extended",
     "estimators/minimax/core.py:_solve_uncached",
 }
 #: private imports across modules still waiting for a public name (issue 18), as "path:module.name"
