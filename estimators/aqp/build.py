@@ -21,7 +21,7 @@ from typing import Callable, Iterable
 
 from ..outputs import OutputKind, read_regular
 from .frontier import FORMAT as FRONTIER_FORMAT
-from .shipped import (FORMAT, FORMAT_VERSION, SHIPPED_EPS, _eps_key, _sha256, check_manifest_shape, data_dir,
+from .shipped import (FORMAT, FORMAT_VERSION, SHIPPED_EPS, check_manifest_shape, data_dir, eps_key, sha256_hex,
                       table_file)
 
 __all__ = ["rebuild", "build_K", "AQP_DATA"]
@@ -55,11 +55,11 @@ def build_K(K: int, eps_values=SHIPPED_EPS, use_cache: bool = True, neighbour: d
                                quadratic=quadratic):
         sols[float(eps)] = res
         if isinstance(res, AQPError):
-            tables[_eps_key(eps)] = {"refused": res.to_dict()}
+            tables[eps_key(eps)] = {"refused": res.to_dict()}
             continue
         t = table_from_result(res, gen, {"eps": float(eps), "objective": objective}, keep_reference=False)
         d = t.to_dict()
-        tables[_eps_key(eps)] = {"values": d["values"], "provenance": d["provenance"], "certificate": d["certificate"],
+        tables[eps_key(eps)] = {"values": d["values"], "provenance": d["provenance"], "certificate": d["certificate"],
                                  "seconds": res.seconds.get("total")}
     doc = {"K": K, "generator": {"name": "kl", "params": {}}, "tables": tables,
            "seconds": round(time.perf_counter() - t0, 2)}
@@ -181,7 +181,7 @@ def _keep_other_K(out: Path, tmp: Path, Ks: set, eps_values, advantage: str = "d
                 raw = read_regular(out / rel)
             except OSError:
                 raw = b""
-            if _sha256(raw) != old["files"][rel]:
+            if sha256_hex(raw) != old["files"][rel]:
                 raise ValueError(f"{out / rel} (kept from the previous set) is missing or corrupted: include "
                                  f"K={K} in --rebuild-K (or rebuild every K)")
             (tmp / rel).write_bytes(raw)
@@ -206,7 +206,7 @@ def _write(tmp: Path, K: int, doc: dict, files: dict, refused: dict, seconds: di
                     **{k: doc[k] for k in ("advantage", "effective_K") if k in doc})
         raw = (json.dumps(body, indent=None, separators=(",", ":"), sort_keys=True) + "\n").encode()
         (tmp / rel).write_bytes(raw)
-        files[rel] = _sha256(raw)
+        files[rel] = sha256_hex(raw)
     if ref:
         refused[str(K)] = ref
     seconds[str(K)] = doc["seconds"]

@@ -43,7 +43,8 @@ from .objective import QuadraticObjective, check_objective_for
 from .version import AQP_VERSION, CAUSES
 
 __all__ = ["AQPResult", "AQPError", "EStarBracket", "solve", "solve_dual", "budget", "check_eps", "check_objective",
-           "AQP_VERSION", "K_MIN", "K_MAX", "DEFAULT_GAP_TOL", "CAUSES", "OBJECTIVES", "SOLVE_MARGIN", "QuadraticObjective"]
+           "AQP_VERSION", "K_MIN", "K_MAX", "DEFAULT_GAP_TOL", "CAUSES", "OBJECTIVES", "SOLVE_MARGIN", "QuadraticObjective",
+           "certificate_hints"]
 
 K_MIN, K_MAX = 2, 128
 #: required relative width of the optimality bracket V(g) / lower - 1
@@ -462,7 +463,7 @@ def _decimal(x: Fraction, digits: int = 30) -> str:
         return str(decimal.Decimal(x.numerator) / decimal.Decimal(x.denominator))
 
 
-def _hints(target, K: int, g, tau: float) -> list:
+def certificate_hints(target, K: int, g, tau: float) -> list:
     """Local extrema of the error (interval centres for the sup certificate), located from B_g evaluated in Arb
     (:func:`.extended.error_extrema`: accurate however large the entries)."""
     from .extended import error_extrema
@@ -539,7 +540,7 @@ def _double_stage(gen, target, K, eps, bud, tau_s, w, Q, gap_tol, secs, log, t_s
     if not (sol.ok and sol.max_violation <= 1e-7):
         return sol, None
     g64 = [float(v) for v in sol.g]
-    c = _certify(gen, target, K, eps, bud, g64, _hints(target, K, g64, tau_s) + list(sol.points),
+    c = _certify(gen, target, K, eps, bud, g64, certificate_hints(target, K, g64, tau_s) + list(sol.points),
                  list(sol.points), list(sol.nu), 192, "stored", Q)
     secs.update(c["seconds"])
     if c["bias"].upper <= bud["tau_lower"] and c["gap"] <= gap_tol:
@@ -731,7 +732,7 @@ def _solve_sup_uncached(gen, target, K, eps, gap_tol, log) -> AQPResult:
                        f"not resolve it here (status {sol.status!r}, violation {sol.max_violation:.2g}); use the "
                        f"integrated objective at this budget, or a larger eps")
     g64 = [float(v) for v in sol.g]
-    hints = _hints(target, K, g64, tau_s) + list(sol.points)
+    hints = certificate_hints(target, K, g64, tau_s) + list(sol.points)
     bb = certify_bias(g64, target, hints)
     U = sup_variance_upper(g64, list(sol.vpoints) + [float(x) for x in np.linspace(0, 1, 65)[1:]])
     w = np.maximum(sol.weights, 0.0)

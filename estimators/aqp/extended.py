@@ -447,84 +447,108 @@ def _newton_phase(S: _Solver, st: _State, log, max_iter: int = 40) -> None:
     updates are eliminated (Schur complement on the diagonal e'' block). Quadratic convergence
     near a non-degenerate solution."""
     K = S.K
-    T = S.target
-    H2 = S.ws.H2
     for it in range(max_iter):
-        m = len(st.pts)
         with ctx.workprec(S.prec):
-            g = arb_mat(K, 1, st.g)
-            rows = [S.ws.rows3(x) for x in st.pts]
-            A = arb_mat([r[0] for r in rows])
-            A1 = arb_mat([r[1] for r in rows])
-            A2 = arb_mat([r[2] for r in rows])
-            Ag, A1g, A2g = A * g, A1 * g, A2 * g
-            lam = [arb(v) for v in st.lam]
-            ls = arb_mat(m, 1, [lam[i] * st.sg[i] for i in range(m)])
-            R1 = H2 * g + A.transpose() * ls                       # stationarity residual (K)
-            e = [Ag[i, 0] - S.f_at(st.pts[i]) for i in range(m)]
-            R2 = [st.sg[i] * e[i] - S.tau_a for i in range(m)]
-            interior = [x != 1.0 for x in st.pts]
-            e1 = [A1g[i, 0] - T.d1(arb(x)) for i, x in enumerate(st.pts)]
-            e2 = [A2g[i, 0] - T.d2(arb(x)) for i, x in enumerate(st.pts)]
-            # reduced Jacobian: Ht = 2H + A1^T W A1, W_i = -lam_i s_i / e''_i (0 at the end point)
-            w = [(-lam[i] * st.sg[i] / e2[i]) if interior[i] else arb(0) for i in range(m)]
-            q = [(lam[i] * st.sg[i] * e1[i] / e2[i]) if interior[i] else arb(0) for i in range(m)]
-            WA1 = arb_mat([[w[i] * A1[i, c] for c in range(K)] for i in range(m)])
-            A1t = A1.transpose()
-            Ht = H2 + A1t * WA1
-            r1 = A1t * arb_mat(m, 1, q) - R1
-            J = arb_mat(K + m, K + m)
-            rhs = arb_mat(K + m, 1)
-            for r in range(K):
-                for c in range(K):
-                    J[r, c] = Ht[r, c]
-                rhs[r, 0] = r1[r, 0]
-            for i in range(m):
-                s_ = st.sg[i]
-                ratio = e1[i] / e2[i] if interior[i] else arb(0)
-                for c in range(K):
-                    J[c, K + i] = s_ * A[i, c]
-                    J[K + i, c] = s_ * (A[i, c] - ratio * A1[i, c]) if interior[i] else s_ * A[i, c]
-                rhs[K + i, 0] = -R2[i] + (s_ * e1[i] * ratio if interior[i] else arb(0))
-            try:
-                d = J.solve(rhs, algorithm="approx")
-            except ZeroDivisionError as exc:
-                raise ExtendedError(f"K={K}: the Newton system of the active set is singular") from exc
-            dgm = arb_mat(K, 1, [d[c, 0] for c in range(K)])
-            dg = [dgm[c, 0] for c in range(K)]
-            A1dg = A1 * dgm
-            dx = [float((-(e1[i] + A1dg[i, 0]) / e2[i]).mid()) if interior[i] else 0.0 for i in range(m)]
-            dlam = [float(d[K + i, 0].mid()) for i in range(m)]
+            dg, dx, dlam = _newton_direction(S, st)
         st.newton += 1
-        # damped update keeping the points ordered inside (0, 1]
-        step = 1.0
-        for _ in range(30):
-            newx = [x + step * h for x, h in zip(st.pts, dx)]
-            if newx and newx[-1] > 1.0:
-                newx[-1] = 1.0  # the last extremum reaches the end point: it becomes the end-point constraint
-            if all(0.0 < v <= 1.0 for v in newx) and all(a < b for a, b in zip(newx, newx[1:])):
-                break
-            step /= 2
-        else:
-            raise ExtendedError("Newton step for the active points left [0, 1]")
+        step, newx = _damped_step(st.pts, dx)
         with ctx.workprec(S.prec):
             st.g = [arb((x + step * dv).mid()) for x, dv in zip(st.g, dg)]
         st.lam = [l + step * dl for l, dl in zip(st.lam, dlam)]
         st.pts = [min(v, 1.0) for v in newx]
-        # two extrema of one sign that meet are one constraint (their multipliers would diverge as +-)
-        i = 0
-        while i + 1 < len(st.pts):
-            if st.sg[i] == st.sg[i + 1] and st.pts[i + 1] - st.pts[i] <= 1e-7 * st.pts[i + 1]:
-                keep = i if st.pts[i + 1] != 1.0 else i + 1
-                other = i + 1 if keep == i else i
-                st.lam[keep] += st.lam[other]
-                del st.pts[other], st.sg[other], st.lam[other]
-                continue
-            i += 1
+        _merge_coincident(st)
         rel = max((abs(h) / x for h, x in zip(dx, st.pts)), default=0.0)
         if step == 1.0 and rel <= 1e-14:
             return
     raise ExtendedError(f"Newton on the active set did not converge in {max_iter} iterations (K = {K})")
+
+
+def _newton_direction(S: _Solver, st: _State) -> tuple:
+    """One Newton direction ``(dg, dx, dlam)`` of :func:`_newton_phase` (Arb, at the caller's working precision):
+    the residuals of the KKT system at the current iterate, the reduced system solved, the point updates
+    recovered from the e'' block."""
+    K, T, H2 = S.K, S.target, S.ws.H2
+    m = len(st.pts)
+    g = arb_mat(K, 1, st.g)
+    rows = [S.ws.rows3(x) for x in st.pts]
+    A = arb_mat([r[0] for r in rows])
+    A1 = arb_mat([r[1] for r in rows])
+    A2 = arb_mat([r[2] for r in rows])
+    Ag, A1g, A2g = A * g, A1 * g, A2 * g
+    lam = [arb(v) for v in st.lam]
+    ls = arb_mat(m, 1, [lam[i] * st.sg[i] for i in range(m)])
+    R1 = H2 * g + A.transpose() * ls                       # stationarity residual (K)
+    e = [Ag[i, 0] - S.f_at(st.pts[i]) for i in range(m)]
+    R2 = [st.sg[i] * e[i] - S.tau_a for i in range(m)]
+    interior = [x != 1.0 for x in st.pts]
+    e1 = [A1g[i, 0] - T.d1(arb(x)) for i, x in enumerate(st.pts)]
+    e2 = [A2g[i, 0] - T.d2(arb(x)) for i, x in enumerate(st.pts)]
+    J, rhs = _reduced_kkt(H2, A, A1, st.sg, lam, e1, e2, interior, R1, R2)
+    try:
+        d = J.solve(rhs, algorithm="approx")
+    except ZeroDivisionError as exc:
+        raise ExtendedError(f"K={K}: the Newton system of the active set is singular") from exc
+    dgm = arb_mat(K, 1, [d[c, 0] for c in range(K)])
+    dg = [dgm[c, 0] for c in range(K)]
+    A1dg = A1 * dgm
+    dx = [float((-(e1[i] + A1dg[i, 0]) / e2[i]).mid()) if interior[i] else 0.0 for i in range(m)]
+    dlam = [float(d[K + i, 0].mid()) for i in range(m)]
+    return dg, dx, dlam
+
+
+def _reduced_kkt(H2, A, A1, sg, lam, e1, e2, interior, R1, R2) -> tuple:
+    """The Newton system of :func:`_newton_phase` with the point updates eliminated, ``(J, rhs)`` of size K + m:
+    reduced Jacobian Ht = 2H + A1^T W A1, W_i = -lam_i s_i / e''_i (0 at the end point), bordered by the
+    constraint rows."""
+    K, m = A.ncols(), A.nrows()
+    w = [(-lam[i] * sg[i] / e2[i]) if interior[i] else arb(0) for i in range(m)]
+    q = [(lam[i] * sg[i] * e1[i] / e2[i]) if interior[i] else arb(0) for i in range(m)]
+    WA1 = arb_mat([[w[i] * A1[i, c] for c in range(K)] for i in range(m)])
+    A1t = A1.transpose()
+    Ht = H2 + A1t * WA1
+    r1 = A1t * arb_mat(m, 1, q) - R1
+    J = arb_mat(K + m, K + m)
+    rhs = arb_mat(K + m, 1)
+    for r in range(K):
+        for c in range(K):
+            J[r, c] = Ht[r, c]
+        rhs[r, 0] = r1[r, 0]
+    for i in range(m):
+        s_ = sg[i]
+        ratio = e1[i] / e2[i] if interior[i] else arb(0)
+        for c in range(K):
+            J[c, K + i] = s_ * A[i, c]
+            J[K + i, c] = s_ * (A[i, c] - ratio * A1[i, c]) if interior[i] else s_ * A[i, c]
+        rhs[K + i, 0] = -R2[i] + (s_ * e1[i] * ratio if interior[i] else arb(0))
+    return J, rhs
+
+
+def _damped_step(pts: list, dx: list) -> tuple:
+    """The largest step 2^-j (j < 30) keeping the points ordered inside (0, 1], and the moved points
+    ``(step, new points)``; a last point moved past 1 becomes the end-point constraint."""
+    step = 1.0
+    for _ in range(30):
+        newx = [x + step * h for x, h in zip(pts, dx)]
+        if newx and newx[-1] > 1.0:
+            newx[-1] = 1.0  # the last extremum reaches the end point: it becomes the end-point constraint
+        if all(0.0 < v <= 1.0 for v in newx) and all(a < b for a, b in zip(newx, newx[1:])):
+            return step, newx
+        step /= 2
+    raise ExtendedError("Newton step for the active points left [0, 1]")
+
+
+def _merge_coincident(st: _State) -> None:
+    """Two extrema of one sign that meet are one constraint (their multipliers would diverge as +-): merged into
+    one point (the end point where it is one of them), the multipliers summed."""
+    i = 0
+    while i + 1 < len(st.pts):
+        if st.sg[i] == st.sg[i + 1] and st.pts[i + 1] - st.pts[i] <= 1e-7 * st.pts[i + 1]:
+            keep = i if st.pts[i + 1] != 1.0 else i + 1
+            other = i + 1 if keep == i else i
+            st.lam[keep] += st.lam[other]
+            del st.pts[other], st.sg[other], st.lam[other]
+            continue
+        i += 1
 
 
 class _Cycle(ExtendedError):
@@ -683,10 +707,7 @@ def solve_extended(target: Target, K: int, tau: float, *, points=None, g0=None, 
     prec = prec or working_precision(K, 1.0, tau)
     objective = check_objective_for(objective, K)
     S = _Solver(target, K, tau, prec, log, objective)
-    warm = points is not None and len(points) > 0
-    th = np.linspace(0.0, np.pi, (K + 16 if warm else 2 * K + 24))[1:]
-    P = np.unique(np.concatenate([0.5 * (1.0 - np.cos(th)), np.asarray(points if warm else [], float)]))
-    P = P[P > 0]
+    P = _initial_points(K, points)
     vs = float(v_scale) if v_scale else None
     viol, it_total, try_polish, rescales = math.inf, 0, True, 0
     gmax = max([1e4] + ([abs(float(x)) for x in g0] if g0 is not None else []))
@@ -695,18 +716,7 @@ def solve_extended(target: Target, K: int, tau: float, *, points=None, g0=None, 
     for rnd in range(max_rounds):
         if vs is None:
             vs = 1.0
-        # The interior-point stage works in the Chebyshev basis of B_g: its rows x T_j(2x - 1) are O(1),
-        # which keeps Arb's matrix products fast (Bernstein rows span hundreds of orders of magnitude);
-        # the objective becomes q^T (C^T H C) q with g = C q. It only has to find the structure (the
-        # polish works at full precision), at the bits the basis change and the dynamic range need.
-        iprec = min(prec, 128 + 64 * math.ceil((1.05 * K + math.log2(1.0 + gmax / tau)) / 64))
-        C = _cheb_to_bernstein(K, iprec)
-        with ctx.workprec(iprec):
-            Q = C.transpose() * S.ws_at(iprec).H2 * C
-            Q = arb_mat([[arb((Q[i, j] / vs).mid()) for j in range(K)] for i in range(K)])
-            inv_tau = 1 / arb(tau)
-            A = arb_mat([_cheb_row(float(x), K, inv_tau) for x in P])
-            fs = [S.f_at(float(x)) * inv_tau for x in P]
+        iprec, C, Q, A, fs = _ipm_problem(S, P, gmax, vs)
         try:
             q, zu, zl, its, mu = ipm_solve(Q, A, [f - 1 for f in fs], [f + 1 for f in fs], g0=q, prec=iprec)
         except IPMError as exc:
@@ -715,43 +725,21 @@ def solve_extended(target: Target, K: int, tau: float, *, points=None, g0=None, 
             if rescales >= 6:
                 raise ExtendedError(f"K={K}, tau={tau:.6g}: the interior-point solver failed ({exc})") from exc
             rescales += 1
-            v_it = 0.0
-            if exc.g is not None:
-                with ctx.workprec(iprec):
-                    v_it = abs(float((arb_mat(1, K, exc.g) * Q * arb_mat(K, 1, exc.g))[0, 0].mid())) / 2
-            vs *= max(1e5, v_it) if v_it < 1e300 else 1e5
+            vs = _rescaled(exc, Q, K, iprec, vs)
             q = None
             log(f"    [aqp ipm] K={K}: {exc}; objective scale raised to {vs:.3g}")
             continue
-        with ctx.workprec(iprec):
-            gq = C * arb_mat(K, 1, q)
-        with ctx.workprec(prec):
-            g = [arb(gq[c, 0].mid()) for c in range(K)]
+        g, nu, V, gmax = _ipm_table(S, C, q, zu, zl, iprec, vs)
         it_total += its
-        with ctx.workprec(prec):
-            nu = [float(((a - b) * (vs / tau)).mid()) for a, b in zip(zu, zl)]
-            V = float((arb_mat(1, K, g) * S.ws.H2 * arb_mat(K, 1, g))[0, 0].mid()) / 2
-            gmax = max(abs(float(x.mid())) for x in g)
-        idx, e, xs, peak = _scan(S, g)
-        rel = peak / tau - 1.0
-        near = rel > -1e-6
-        rel[near] = S.exact_violation(g, xs[near])
-        viol = float(rel.max())
+        xs, rel, viol = _exchange_violation(S, g)
         log(f"    [aqp ipm] K={K} round {rnd}: |P| = {P.size}, {its} iterations, violation {viol:.2e}, V = {V:.6g}")
         if V > 0 and not 1e-2 < V / vs < 1e2:
             vs = V   # the objective scale matters to the centring heuristics: keep it O(1)
         if viol <= polish_at and try_polish:
-            st = _active_state(S, g, P, nu)
-            try:
-                viol = _converge(S, st, tol, 2 * K + 20, log)
-                nu = S.multipliers(st.pts, st.sg, max(20, int(0.28 * prec)))
-                return ActiveSet(points=st.pts, signs=st.sg, lam=st.lam, g=st.g, prec=prec, tau=tau,
-                                 dual_points=list(st.pts), dual_nu=nu,
-                                 polished=True, iterations=it_total, rounds=rnd + 1, max_violation=viol,
-                                 seconds=round(time.perf_counter() - t0, 4), objective=objective)
-            except ExtendedError as exc:
-                log(f"    [aqp ipm] K={K}: polish failed ({exc}); continuing the exchange")
-                try_polish = False
+            done, viol = _polished(S, g, P, nu, viol, tol, it_total, rnd + 1, t0)
+            if done is not None:
+                return done
+            try_polish = False
         if viol <= stop:
             break
         big = max(abs(v) for v in nu)
@@ -767,6 +755,87 @@ def solve_extended(target: Target, K: int, tau: float, *, points=None, g0=None, 
                      lam=[abs(nu[i]) for i in keep], g=g, prec=prec, tau=tau, dual_points=[float(x) for x in P],
                      dual_nu=nu, polished=False, iterations=it_total, rounds=rnd + 1, max_violation=viol,
                      seconds=round(time.perf_counter() - t0, 4), objective=objective)
+
+
+def _polished(S: _Solver, g, P, nu, viol: float, tol: float, iterations: int, rounds: int, t0: float) -> tuple:
+    """The Newton polish of an interior-point solution (:func:`_converge` from its active set):
+    ``(ActiveSet, violation)``, or ``(None, violation)`` when it fails and the exchange goes on (the violation
+    the polish reached where it converged before failing, else ``viol``)."""
+    st = _active_state(S, g, P, nu)
+    try:
+        viol = _converge(S, st, tol, 2 * S.K + 20, S.log)
+        nu = S.multipliers(st.pts, st.sg, max(20, int(0.28 * S.prec)))
+        return ActiveSet(points=st.pts, signs=st.sg, lam=st.lam, g=st.g, prec=S.prec, tau=S.tau,
+                         dual_points=list(st.pts), dual_nu=nu,
+                         polished=True, iterations=iterations, rounds=rounds, max_violation=viol,
+                         seconds=round(time.perf_counter() - t0, 4), objective=S.objective), viol
+    except ExtendedError as exc:
+        S.log(f"    [aqp ipm] K={S.K}: polish failed ({exc}); continuing the exchange")
+        return None, viol
+
+
+def _initial_points(K: int, points) -> np.ndarray:
+    """The first finite set of :func:`solve_extended`: a grid uniform in theta (2K + 23 points, or K + 15 beside
+    a warm start's ``points``), merged with those points; 0 left out."""
+    warm = points is not None and len(points) > 0
+    th = np.linspace(0.0, np.pi, (K + 16 if warm else 2 * K + 24))[1:]
+    P = np.unique(np.concatenate([0.5 * (1.0 - np.cos(th)), np.asarray(points if warm else [], float)]))
+    return P[P > 0]
+
+
+def _ipm_problem(S: _Solver, P: np.ndarray, gmax: float, vs: float) -> tuple:
+    """The finite QP of one exchange round in the Chebyshev basis, ``(iprec, C, Q, A, fs)``.
+
+    The interior-point stage works in the Chebyshev basis of B_g: its rows x T_j(2x - 1) are O(1), which keeps
+    Arb's matrix products fast (Bernstein rows span hundreds of orders of magnitude); the objective becomes
+    q^T (C^T H C) q with g = C q, scaled by 1 / ``vs``. It only has to find the structure (the polish works at
+    full precision), at the bits ``iprec`` the basis change and the dynamic range need."""
+    K, tau = S.K, S.tau
+    iprec = min(S.prec, 128 + 64 * math.ceil((1.05 * K + math.log2(1.0 + gmax / tau)) / 64))
+    C = _cheb_to_bernstein(K, iprec)
+    with ctx.workprec(iprec):
+        Q = C.transpose() * S.ws_at(iprec).H2 * C
+        Q = arb_mat([[arb((Q[i, j] / vs).mid()) for j in range(K)] for i in range(K)])
+        inv_tau = 1 / arb(tau)
+        A = arb_mat([_cheb_row(float(x), K, inv_tau) for x in P])
+        fs = [S.f_at(float(x)) * inv_tau for x in P]
+    return iprec, C, Q, A, fs
+
+
+def _rescaled(exc, Q, K: int, iprec: int, vs: float) -> float:
+    """The objective scale after an interior-point failure (:class:`.ipm.IPMError`): raised by the last
+    iterate's value in scaled units, at least 1e5-fold."""
+    v_it = 0.0
+    if exc.g is not None:
+        with ctx.workprec(iprec):
+            v_it = abs(float((arb_mat(1, K, exc.g) * Q * arb_mat(K, 1, exc.g))[0, 0].mid())) / 2
+    vs *= max(1e5, v_it) if v_it < 1e300 else 1e5
+    return vs
+
+
+def _ipm_table(S: _Solver, C, q, zu, zl, iprec: int, vs: float) -> tuple:
+    """The interior-point solution in the Bernstein basis at the working precision, ``(g, nu, V, max |g|)``:
+    the table, the signed multipliers in objective units, the objective g^T H g."""
+    K, tau, prec = S.K, S.tau, S.prec
+    with ctx.workprec(iprec):
+        gq = C * arb_mat(K, 1, q)
+    with ctx.workprec(prec):
+        g = [arb(gq[c, 0].mid()) for c in range(K)]
+    with ctx.workprec(prec):
+        nu = [float(((a - b) * (vs / tau)).mid()) for a, b in zip(zu, zl)]
+        V = float((arb_mat(1, K, g) * S.ws.H2 * arb_mat(K, 1, g))[0, 0].mid()) / 2
+        gmax = max(abs(float(x.mid())) for x in g)
+    return g, nu, V, gmax
+
+
+def _exchange_violation(S: _Solver, g) -> tuple:
+    """The error's extrema on the dense grid and their relative violations |e| / tau - 1 (those near the
+    budget evaluated in Arb), ``(xs, rel, max rel)``."""
+    idx, e, xs, peak = _scan(S, g)
+    rel = peak / S.tau - 1.0
+    near = rel > -1e-6
+    rel[near] = S.exact_violation(g, xs[near])
+    return xs, rel, float(rel.max())
 
 
 def shift_along_budget(target: Target, K: int, tau: float, points, signs, g, delta: float, *, prec: int,

@@ -163,7 +163,7 @@ def reverify(K: int, point: dict, *, bias: bool = True, objective=None) -> dict:
     from ..generators import get_generator
     from ..minimax.targets import target_for
     from .certify import certify_bias, dual_lower_bound, variance_bracket
-    from .core import _hints
+    from .core import certificate_hints
     target = target_for(get_generator("kl"))
     # a point certified as stored holds a float64 table, kept as repr() strings: read as decimals they would
     # be another table
@@ -178,7 +178,7 @@ def reverify(K: int, point: dict, *, bias: bool = True, objective=None) -> dict:
         out["optimum_lower"] = 0.0
     if bias:
         g = [float(Fraction(e)) for e in entries]
-        out["bias_upper"] = certify_bias(entries, target, _hints(target, K, g, point["tau_lower"])).upper
+        out["bias_upper"] = certify_bias(entries, target, certificate_hints(target, K, g, point["tau_lower"])).upper
         out["bias_within_budget"] = out["bias_upper"] <= point["tau_lower"]
     out["matches"] = (out["variance_lower"] == point["variance_lower"] and
                       out["variance_upper"] == point["variance_upper"] and

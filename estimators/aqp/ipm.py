@@ -123,28 +123,13 @@ def ipm_solve(Q: arb_mat, A: arb_mat, lo: list, hi: list, *, g0: list | None = N
     Arows = A.tolist()
     An = np.array([[float(x.mid()) for x in r] for r in Arows])
     with ctx.workprec(prec):
-        g = list(g0) if g0 is not None else [arb(0)] * K
-        Ag = _dot_rows(A, g)
-        one = arb(1)
-        su = [max(float((h - a).mid()), 1.0) for h, a in zip(hi, Ag)]
-        sl = [max(float((a - l).mid()), 1.0) for l, a in zip(lo, Ag)]
-        su = [arb(v) for v in su]
-        sl = [arb(v) for v in sl]
-        zu = [one] * m
-        zl = [one] * m
+        g, su, sl, zu, zl = _starting_point(A, lo, hi, g0, K, m)
         scale_b = max(1.0, max(abs(float(h.mid())) for h in hi))
         best = (math.inf, None, None, None, 0, math.inf)
         rising, prev_mu = 0, math.inf
         refine_state = [True]
         for it in range(1, max_iter + 1):
-            Ag = _dot_rows(A, g)
-            Qg = Q * arb_mat(K, 1, g)
-            dz = [a - b for a, b in zip(zu, zl)]
-            Atdz = At * arb_mat(m, 1, dz)
-            rd = [Qg[c, 0] + Atdz[c, 0] for c in range(K)]
-            ru = [a + s - h for a, s, h in zip(Ag, su, hi)]
-            rl = [-a + s + l for a, s, l in zip(Ag, sl, lo)]
-            mu = (sum((a * b for a, b in zip(su, zu)), arb(0)) + sum((a * b for a, b in zip(sl, zl)), arb(0))) / (2 * m)
+            Qg, rd, ru, rl, mu = _residuals(Q, A, At, lo, hi, g, su, sl, zu, zl)
             mu_f = float(mu.mid())
             res = max(max(abs(float(v.mid())) for v in ru), max(abs(float(v.mid())) for v in rl)) / scale_b
             dres = max(abs(float(v.mid())) for v in rd) / max(1.0, max(abs(float(v.mid())) for v in Qg.entries()))
@@ -162,67 +147,11 @@ def ipm_solve(Q: arb_mat, A: arb_mat, lo: list, hi: list, *, g0: list | None = N
             if err > 1e3 * best[0] and best[0] <= 1e-7:
                 # near the optimum the normal equations lose the working precision: keep the best iterate
                 return best[1:]
-            refine = refine_state[0]
-            D = [a / b + c / d for a, b, c, d in zip(zu, su, zl, sl)]
-            # rows whose weight is negligible (far inactive constraints) leave the normal matrix: an inexact
-            # Newton direction, relative error ~1e-14, and products over ~K rows instead of m near the optimum
-            dmax = max(float(v.mid()) for v in D)
-            rows = [i for i in range(m) if float(D[i].mid()) >= 1e-30 * dmax]
-            Dn = np.array([float(D[i].mid()) for i in rows])
-            if np.all(np.isfinite(Dn)) and np.isfinite(dmax * float(np.abs(An).max()) ** 2 * len(rows)):
-                # A^T D A in float64: A's rows are O(1) Chebyshev rows and D > 0, so every entry is a sum of
-                # same-scale products with relative error ~1e-16 (an inexact Newton direction, like the rows left
-                # out above); Q, whose range needs the working precision, is added in Arb. 3x faster at K = 64 with
-                # the same iterates
-                Anr = An[rows]
-                ADA = Anr.T @ (Dn[:, None] * Anr)
-                M = Q + arb_mat(ADA.tolist())
-                fac = _scaled_factor(Qf + ADA) if refine else None
-            else:
-                Ar = arb_mat([Arows[i] for i in rows])
-                DA = arb_mat([[D[i] * a for a in Arows[i]] for i in rows])
-                M = Q + Ar.transpose() * DA
-                fac = None
-
-
-            def direction(rcu, rcl):
-                w = [(rc + z * r) / s - (rc2 + z2 * r2) / s2
-                     for rc, z, r, s, rc2, z2, r2, s2 in zip(rcu, zu, ru, su, rcl, zl, rl, sl)]
-                Atw = At * arb_mat(m, 1, w)
-                rhs = arb_mat(K, 1, [-rd[c] - Atw[c, 0] for c in range(K)])
-                dg, ok = _solve_normal(M, rhs, fac)
-                if fac is not None and not ok:
-                    refine_state[0] = False   # the iterates only get more ill-conditioned: Arb solves from here
-                Adg = _dot_rows(A, dg)
-                dsu = [-r - a for r, a in zip(ru, Adg)]
-                dsl = [-r + a for r, a in zip(rl, Adg)]
-                dzu = [(rc - z * d) / s for rc, z, d, s in zip(rcu, zu, dsu, su)]
-                dzl = [(rc - z * d) / s for rc, z, d, s in zip(rcl, zl, dsl, sl)]
-                return dg, dsu, dsl, dzu, dzl
-
-            def max_step(v, dv):
-                a = 1.0
-                for x, d in zip(v, dv):
-                    df = float(d.mid())
-                    if df < 0:
-                        a = min(a, -float(x.mid()) / df)
-                return a
-
-            # predictor (affine scaling)
-            rcu = [-(s * z) for s, z in zip(su, zu)]
-            rcl = [-(s * z) for s, z in zip(sl, zl)]
-            dg, dsu, dsl, dzu, dzl = direction(rcu, rcl)
-            ap = ad = min(max_step(su, dsu), max_step(sl, dsl), max_step(zu, dzu), max_step(zl, dzl), 1.0)
-            mu_aff = (sum(((s + ap * ds) * (z + ad * dz_) for s, ds, z, dz_ in zip(su, dsu, zu, dzu)), arb(0))
-                      + sum(((s + ap * ds) * (z + ad * dz_) for s, ds, z, dz_ in zip(sl, dsl, zl, dzl)), arb(0))) / (2 * m)
-            sigma = min(1.0, max(0.0, (float(mu_aff.mid()) / mu_f) ** 3)) if mu_f > 0 else 0.0
-            sm = arb(sigma) * mu
-            # corrector
-            rcu = [sm - s * z - ds * dz_ for s, z, ds, dz_ in zip(su, zu, dsu, dzu)]
-            rcl = [sm - s * z - ds * dz_ for s, z, ds, dz_ in zip(sl, zl, dsl, dzl)]
-            dg, dsu, dsl, dzu, dzl = direction(rcu, rcl)
+            M, fac = _normal_matrix(Q, Qf, An, Arows, su, sl, zu, zl, refine_state[0])
+            nw = _NewtonSystem(A, At, M, fac, refine_state, rd, ru, rl, su, sl, zu, zl)
+            dg, dsu, dsl, dzu, dzl = nw.mehrotra_direction(mu, mu_f)
             # one step length for primal and dual: g enters the dual residual through Q g (a QP)
-            a = min(1.0, 0.99 * min(max_step(su, dsu), max_step(sl, dsl), max_step(zu, dzu), max_step(zl, dzl)))
+            a = min(1.0, 0.99 * min(_max_step(su, dsu), _max_step(sl, dsl), _max_step(zu, dzu), _max_step(zl, dzl)))
             a_p = a_d = arb(a)
             g = [arb((x + a_p * d).mid()) for x, d in zip(g, dg)]
             su = [arb((x + a_p * d).mid()) for x, d in zip(su, dsu)]
@@ -233,3 +162,115 @@ def ipm_solve(Q: arb_mat, A: arb_mat, lo: list, hi: list, *, g0: list | None = N
             return best[1:]
         raise IPMError(f"no convergence in {max_iter} interior-point iterations (mu {mu_f:.3g}, primal residual "
                        f"{res:.3g}, dual residual {dres:.3g})", g=[arb(x.mid()) for x in g])
+
+
+def _starting_point(A: arb_mat, lo: list, hi: list, g0: list | None, K: int, m: int) -> tuple:
+    """``(g, s_u, s_l, z_u, z_l)``: ``g0`` (default 0), slacks at least 1, unit duals."""
+    g = list(g0) if g0 is not None else [arb(0)] * K
+    Ag = _dot_rows(A, g)
+    one = arb(1)
+    su = [max(float((h - a).mid()), 1.0) for h, a in zip(hi, Ag)]
+    sl = [max(float((a - l).mid()), 1.0) for l, a in zip(lo, Ag)]
+    su = [arb(v) for v in su]
+    sl = [arb(v) for v in sl]
+    zu = [one] * m
+    zl = [one] * m
+    return g, su, sl, zu, zl
+
+
+def _residuals(Q, A, At, lo, hi, g, su, sl, zu, zl) -> tuple:
+    """``(Q g, dual residual, upper and lower primal residuals, complementarity mu)`` at an iterate."""
+    m, K = A.nrows(), A.ncols()
+    Ag = _dot_rows(A, g)
+    Qg = Q * arb_mat(K, 1, g)
+    dz = [a - b for a, b in zip(zu, zl)]
+    Atdz = At * arb_mat(m, 1, dz)
+    rd = [Qg[c, 0] + Atdz[c, 0] for c in range(K)]
+    ru = [a + s - h for a, s, h in zip(Ag, su, hi)]
+    rl = [-a + s + l for a, s, l in zip(Ag, sl, lo)]
+    mu = (sum((a * b for a, b in zip(su, zu)), arb(0)) + sum((a * b for a, b in zip(sl, zl)), arb(0))) / (2 * m)
+    return Qg, rd, ru, rl, mu
+
+
+def _normal_matrix(Q, Qf: np.ndarray, An: np.ndarray, Arows: list, su, sl, zu, zl, refine: bool) -> tuple:
+    """The normal matrix M = Q + A^T D A, D = z_u/s_u + z_l/s_l, and the float64 factors that precondition its
+    refined solves (None: Arb solves), ``(M, factors)``."""
+    m = len(Arows)
+    D = [a / b + c / d for a, b, c, d in zip(zu, su, zl, sl)]
+    # rows whose weight is negligible (far inactive constraints) leave the normal matrix: an inexact
+    # Newton direction, relative error ~1e-14, and products over ~K rows instead of m near the optimum
+    dmax = max(float(v.mid()) for v in D)
+    rows = [i for i in range(m) if float(D[i].mid()) >= 1e-30 * dmax]
+    Dn = np.array([float(D[i].mid()) for i in rows])
+    if np.all(np.isfinite(Dn)) and np.isfinite(dmax * float(np.abs(An).max()) ** 2 * len(rows)):
+        # A^T D A in float64: A's rows are O(1) Chebyshev rows and D > 0, so every entry is a sum of
+        # same-scale products with relative error ~1e-16 (an inexact Newton direction, like the rows left
+        # out above); Q, whose range needs the working precision, is added in Arb. 3x faster at K = 64 with
+        # the same iterates
+        Anr = An[rows]
+        ADA = Anr.T @ (Dn[:, None] * Anr)
+        M = Q + arb_mat(ADA.tolist())
+        fac = _scaled_factor(Qf + ADA) if refine else None
+    else:
+        Ar = arb_mat([Arows[i] for i in rows])
+        DA = arb_mat([[D[i] * a for a in Arows[i]] for i in rows])
+        M = Q + Ar.transpose() * DA
+        fac = None
+    return M, fac
+
+
+def _max_step(v, dv) -> float:
+    """The largest a <= 1 with v + a dv >= 0 (mid-points)."""
+    a = 1.0
+    for x, d in zip(v, dv):
+        df = float(d.mid())
+        if df < 0:
+            a = min(a, -float(x.mid()) / df)
+    return a
+
+
+class _NewtonSystem:
+    """The Newton system of one interior-point iteration (normal matrix ``M`` and its ``fac``tors, residuals,
+    iterate): the predictor and corrector directions of Mehrotra's method. A refinement that fails clears
+    ``refine_state[0]``: the iterates only get more ill-conditioned, so Arb solves from there on."""
+
+    def __init__(self, A, At, M, fac, refine_state, rd, ru, rl, su, sl, zu, zl):
+        self.A, self.At, self.M, self.fac, self.refine_state = A, At, M, fac, refine_state
+        self.rd, self.ru, self.rl, self.su, self.sl, self.zu, self.zl = rd, ru, rl, su, sl, zu, zl
+
+    def direction(self, rcu, rcl) -> tuple:
+        """``(dg, ds_u, ds_l, dz_u, dz_l)`` for the complementarity right-hand sides ``rcu``, ``rcl``."""
+        A, zu, zl, su, sl, ru, rl = self.A, self.zu, self.zl, self.su, self.sl, self.ru, self.rl
+        m, K = A.nrows(), A.ncols()
+        w = [(rc + z * r) / s - (rc2 + z2 * r2) / s2
+             for rc, z, r, s, rc2, z2, r2, s2 in zip(rcu, zu, ru, su, rcl, zl, rl, sl)]
+        Atw = self.At * arb_mat(m, 1, w)
+        rhs = arb_mat(K, 1, [-self.rd[c] - Atw[c, 0] for c in range(K)])
+        dg, ok = _solve_normal(self.M, rhs, self.fac)
+        if self.fac is not None and not ok:
+            self.refine_state[0] = False   # the iterates only get more ill-conditioned: Arb solves from here
+        Adg = _dot_rows(A, dg)
+        dsu = [-r - a for r, a in zip(ru, Adg)]
+        dsl = [-r + a for r, a in zip(rl, Adg)]
+        dzu = [(rc - z * d) / s for rc, z, d, s in zip(rcu, zu, dsu, su)]
+        dzl = [(rc - z * d) / s for rc, z, d, s in zip(rcl, zl, dsl, sl)]
+        return dg, dsu, dsl, dzu, dzl
+
+    def mehrotra_direction(self, mu, mu_f: float) -> tuple:
+        """The predictor (affine scaling) step, its centring parameter sigma = (mu_aff / mu)^3, and the
+        corrector's direction ``(dg, ds_u, ds_l, dz_u, dz_l)``."""
+        su, sl, zu, zl = self.su, self.sl, self.zu, self.zl
+        m = self.A.nrows()
+        # predictor (affine scaling)
+        rcu = [-(s * z) for s, z in zip(su, zu)]
+        rcl = [-(s * z) for s, z in zip(sl, zl)]
+        dg, dsu, dsl, dzu, dzl = self.direction(rcu, rcl)
+        ap = ad = min(_max_step(su, dsu), _max_step(sl, dsl), _max_step(zu, dzu), _max_step(zl, dzl), 1.0)
+        mu_aff = (sum(((s + ap * ds) * (z + ad * dz_) for s, ds, z, dz_ in zip(su, dsu, zu, dzu)), arb(0))
+                  + sum(((s + ap * ds) * (z + ad * dz_) for s, ds, z, dz_ in zip(sl, dsl, zl, dzl)), arb(0))) / (2 * m)
+        sigma = min(1.0, max(0.0, (float(mu_aff.mid()) / mu_f) ** 3)) if mu_f > 0 else 0.0
+        sm = arb(sigma) * mu
+        # corrector
+        rcu = [sm - s * z - ds * dz_ for s, z, ds, dz_ in zip(su, zu, dsu, dzu)]
+        rcl = [sm - s * z - ds * dz_ for s, z, ds, dz_ in zip(sl, zl, dsl, dzl)]
+        return self.direction(rcu, rcl)

@@ -30,7 +30,7 @@ from .version import AQP_VERSION, CAUSES
 
 __all__ = ["SHIPPED_EPS", "SHIPPED_K", "ShippedTableError", "load", "data_dir", "manifest", "FORMAT",
            "FORMAT_VERSION", "shipped_entry", "clear_caches", "table_file", "budget_relation_violation",
-           "check_manifest_shape", "SHIPPED_SETS", "shipped_K"]
+           "check_manifest_shape", "SHIPPED_SETS", "shipped_K", "eps_key", "sha256_hex"]
 
 #: budgets of the shipped set: tau = (1 + eps) E*_K
 SHIPPED_EPS = (0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
@@ -74,7 +74,8 @@ def shipped_K(advantage: str = "decoupled") -> tuple[int, int]:
     return tuple(_set(advantage)["K"])
 
 
-def _sha256(data: bytes) -> str:
+def sha256_hex(data: bytes) -> str:
+    """SHA-256 of ``data`` as hex: the digest the manifest records per file."""
     return hashlib.sha256(data).hexdigest()
 
 
@@ -133,7 +134,7 @@ def _file(rel: str, advantage: str = "decoupled") -> dict:
         raw = read_regular(path)
     except OSError as exc:
         raise ShippedTableError(f"shipped table file {path} is missing or unreadable ({exc}); {REBUILD}") from exc
-    if _sha256(raw) != want:
+    if sha256_hex(raw) != want:
         raise ShippedTableError(f"shipped table file {path} is corrupted: its SHA-256 does not match the manifest; "
                                 f"{REBUILD}")
     try:
@@ -154,7 +155,8 @@ def clear_caches() -> None:
     _load.cache_clear()
 
 
-def _eps_key(eps) -> str:
+def eps_key(eps) -> str:
+    """The manifest's key for a budget excess eps (``repr`` of the float)."""
     return repr(float(eps))
 
 
@@ -178,7 +180,7 @@ def shipped_entry(K: int, eps: float, advantage: str = "decoupled") -> dict:
         raise with_remedy(ShippedTableError(
             f"{reason}. For another eps solve it: build_table('kl', 'aqp', K, eps={eps!r}, solve=True) (needs the "
             f"solver; cached)"), reason, solve=True)
-    reason = manifest(advantage).get("refused", {}).get(str(K), {}).get(_eps_key(eps))
+    reason = manifest(advantage).get("refused", {}).get(str(K), {}).get(eps_key(eps))
     if reason is not None:
         if not isinstance(reason, dict) or reason.get("cause") not in CAUSES or \
                 not isinstance(reason.get("message"), str) or not isinstance(reason.get("details", {}), dict):

@@ -305,23 +305,10 @@ def _exact_zero_result(gen, target: Target, K: int, constrained: bool) -> Minima
 
 def _solve_uncached(gen, target: Target, K: int, constrained: bool, rel_tol: float) -> MinimaxResult:
     if _poly_degree_in_space(target, K, constrained):
-        res = _exact_zero_result(gen, target, K, constrained)
-        if constrained and res.stored_upper is None:
-            # float64 rounding of the exact entries: bound p*|sum dg_c b_c| <= max |dg_c|
-            exact = [Fraction(r) for r in res.reference]
-            dg = max(abs(Fraction(v) - r) for v, r in zip(res.values, exact))
-            res.stored_upper = float_up(arb(float(dg)) * (1 + arb(2) ** -50))
-            res.stored_rounding_bound = res.stored_upper
-        return res
+        return _exact_zero_rounded(gen, target, K, constrained)
     N = K - 1 if constrained else K
     t0 = time.perf_counter()
-    try:
-        sol = remez(target, N, constrained=constrained, prec=_prec_for(N))
-    except ConvergenceError as exc:
-        raise ConvergenceError(
-            f"minimax {gen.label()} K={K} (constrained={constrained}): {exc}. The solver is exercised in the tests "
-            f"for kl with K in [2, {K_MAX}] and power(alpha) with alpha in [0.001, 2.5] up to K = 256; large alpha "
-            f"(p^alpha nearly zero on most of [0, 1]) converges only for smaller K") from exc
+    sol = _remez(gen, target, K, N, constrained)
     t1 = time.perf_counter()
     E_est = float(sol.levelled)
     if not E_est > 0:
@@ -333,12 +320,7 @@ def _solve_uncached(gen, target: Target, K: int, constrained: bool, rel_tol: flo
     secs = {"remez": round(t1 - t0, 4)}
 
     if constrained:
-        conv_prec = int(3.5 * K + 220)
-        g = bernstein_from_cheb(sol.coeffs, conv_prec)
-        max_g = max(abs(float(x.mid())) for x in g)
-        dps = int(math.ceil(math.log10(max(max_g, 1.0) / E_est))) + 35
-        reference = [_arb_str(x, dps) for x in g]
-        values = [float(s) for s in reference]  # correctly rounded decimal -> float64
+        max_g, dps, reference, values = _reference_table(sol, K, E_est)
         coef_src = reference
     else:
         max_g = None
@@ -372,32 +354,10 @@ def _solve_uncached(gen, target: Target, K: int, constrained: bool, rel_tol: flo
             out.update(errors=[_arb_str(v, 30) for v in vals], intervals=nint, prec_bits=prec)
             t3 = time.perf_counter()
             secs["certify"] = round(t3 - t2, 4)
-            # -- the stored float64 table
             if constrained:
-                P64 = poly_u_from_bernstein([arb(v) for v in values], constrained=True)
-                lo64, vals64 = dvp_lower(P64, target, [arb(x) for x in extrema], degree=K, constrained=True)
-                if lo64 is not None and lo64 > res_lower:
-                    res_lower = lo64     # any element of the space gives a dVP bound on E*
-                k_lo = max(range(len(vals64)), key=lambda i: abs(vals64[i]).lower())
-                stored_lo, lo_at = abs(vals64[k_lo]).lower(), extrema[k_lo]
-                dg = max(abs(Fraction(v) - Fraction(r)) for v, r in zip(values, reference))
-                with ctx.workprec(prec):
-                    rnd = arb(dg.numerator) / dg.denominator
-                round_bound = (upper + rnd).upper()
-                at64: list = []
-                up64, L64, n64, _, _ = sup_upper(P64, target, extrema, rel_acc=1e-6, where=at64)
-                if L64 > stored_lo:
-                    stored_lo, lo_at = L64, at64[0]
-                stored_up = up64 if up64 < round_bound else round_bound
-                if stored_up < res_upper:
-                    res_upper = stored_up
+                res_lower, res_upper = _certify_stored(target, K, extrema, values, reference, dps, max_g, prec,
+                                                       upper, res_lower, res_upper, out)
                 secs["certify_stored"] = round(time.perf_counter() - t3, 4)
-                out.update(reference=reference, reference_dps=dps, values=values, stored_lower_at=float(lo_at),
-                           # one float below the bound: re-verifying it from the stored point in a ball that
-                           # contains the exact value (p = 1, exact entries) must find it strictly below
-                           stored_lower=math.nextafter(float_down(stored_lo), 0.0), stored_upper=float_up(stored_up),
-                           stored_rel_gap=float((stored_up / res_lower - 1).upper()),
-                           stored_rounding_bound=float_up(rnd), max_abs_g=max_g)
             rel = float((res_upper / res_lower - 1).upper())
             out.update(lower=float_down(res_lower), upper=float_up(res_upper),
                        lower_str=_dec(res_lower, 25, "down"), upper_str=_dec(res_upper, 25, "up"), rel_gap=rel)
@@ -409,6 +369,72 @@ def _solve_uncached(gen, target: Target, K: int, constrained: bool, rel_tol: flo
     secs["total"] = round(time.perf_counter() - t0, 4)
     out["seconds"] = secs
     return MinimaxResult(**out)
+
+
+def _exact_zero_rounded(gen, target: Target, K: int, constrained: bool) -> MinimaxResult:
+    """:func:`_exact_zero_result`, with a certified bound on the stored table's bias where float64 cannot hold
+    the exact entries."""
+    res = _exact_zero_result(gen, target, K, constrained)
+    if constrained and res.stored_upper is None:
+        # float64 rounding of the exact entries: bound p*|sum dg_c b_c| <= max |dg_c|
+        exact = [Fraction(r) for r in res.reference]
+        dg = max(abs(Fraction(v) - r) for v, r in zip(res.values, exact))
+        res.stored_upper = float_up(arb(float(dg)) * (1 + arb(2) ** -50))
+        res.stored_rounding_bound = res.stored_upper
+    return res
+
+
+def _remez(gen, target: Target, K: int, N: int, constrained: bool):
+    """The Remez solution of degree ``N`` (a ConvergenceError names the generator, K and the tested range)."""
+    try:
+        return remez(target, N, constrained=constrained, prec=_prec_for(N))
+    except ConvergenceError as exc:
+        raise ConvergenceError(
+            f"minimax {gen.label()} K={K} (constrained={constrained}): {exc}. The solver is exercised in the tests "
+            f"for kl with K in [2, {K_MAX}] and power(alpha) with alpha in [0.001, 2.5] up to K = 256; large alpha "
+            f"(p^alpha nearly zero on most of [0, 1]) converges only for smaller K") from exc
+
+
+def _reference_table(sol, K: int, E_est: float) -> tuple:
+    """The table of the Remez solution (its Bernstein coefficients): ``(max |g|, digits, reference decimal
+    strings, float64 values)``, with digits enough for the bias at E_est."""
+    conv_prec = int(3.5 * K + 220)
+    g = bernstein_from_cheb(sol.coeffs, conv_prec)
+    max_g = max(abs(float(x.mid())) for x in g)
+    dps = int(math.ceil(math.log10(max(max_g, 1.0) / E_est))) + 35
+    reference = [_arb_str(x, dps) for x in g]
+    values = [float(s) for s in reference]  # correctly rounded decimal -> float64
+    return max_g, dps, reference, values
+
+
+def _certify_stored(target: Target, K: int, extrema: list, values: list, reference: list, dps: int, max_g: float,
+                    prec: int, upper, res_lower, res_upper, out: dict) -> tuple:
+    """The stored float64 table's certified bias bracket (written into ``out``), which may tighten the bracket
+    on E*: returns ``(res_lower, res_upper)``. Runs at the caller's working precision ``prec``."""
+    P64 = poly_u_from_bernstein([arb(v) for v in values], constrained=True)
+    lo64, vals64 = dvp_lower(P64, target, [arb(x) for x in extrema], degree=K, constrained=True)
+    if lo64 is not None and lo64 > res_lower:
+        res_lower = lo64     # any element of the space gives a dVP bound on E*
+    k_lo = max(range(len(vals64)), key=lambda i: abs(vals64[i]).lower())
+    stored_lo, lo_at = abs(vals64[k_lo]).lower(), extrema[k_lo]
+    dg = max(abs(Fraction(v) - Fraction(r)) for v, r in zip(values, reference))
+    with ctx.workprec(prec):
+        rnd = arb(dg.numerator) / dg.denominator
+    round_bound = (upper + rnd).upper()
+    at64: list = []
+    up64, L64, n64, _, _ = sup_upper(P64, target, extrema, rel_acc=1e-6, where=at64)
+    if L64 > stored_lo:
+        stored_lo, lo_at = L64, at64[0]
+    stored_up = up64 if up64 < round_bound else round_bound
+    if stored_up < res_upper:
+        res_upper = stored_up
+    out.update(reference=reference, reference_dps=dps, values=values, stored_lower_at=float(lo_at),
+               # one float below the bound: re-verifying it from the stored point in a ball that
+               # contains the exact value (p = 1, exact entries) must find it strictly below
+               stored_lower=math.nextafter(float_down(stored_lo), 0.0), stored_upper=float_up(stored_up),
+               stored_rel_gap=float((stored_up / res_lower - 1).upper()),
+               stored_rounding_bound=float_up(rnd), max_abs_g=max_g)
+    return res_lower, res_upper
 
 
 def sweep(generator, Ks: Iterable[int], *, constrained: bool = True, rel_tol: float = DEFAULT_REL_TOL,
