@@ -176,3 +176,10 @@ def test_shipped_rloo_bad_requests():
         load(8, 1.0, advantage="grpo")
     with pytest.raises(ValueError, match="not in the shipped set"):
         load(8, 2.0, advantage="rloo")
+
+
+def test_shipped_rloo_refusal_names_the_trainers_K_and_the_effective_one():
+    from estimators.aqp.shipped import ShippedTableError
+    with pytest.raises(ShippedTableError, match=r"K=120, eps=0.1: .*advantage 'rloo' .*K - 1 = 119") as err:
+        build_table("kl", "aqp", 120, eps=0.1, advantage="rloo")
+    assert err.value.cause == "float64_rounding" and "larger eps or a smaller K" in str(err.value)

@@ -291,6 +291,9 @@ def _refused(K: int, eps: float, advantage: str, r: dict) -> ShippedTableError:
     said = r["message"].split(". The extended-precision table is certified")[0]     # the advice is the remedy's
     reason = f"K={K}, eps={eps!r}: no certified float64 table exists in the shipped set (cause: {r['cause']}): {said}"
     if advantage != "decoupled":
+        reason = (f"K={K}, eps={eps!r}: no certified float64 table exists in the shipped set for advantage "
+                  f"{advantage!r} (cause: {r['cause']}; the solver's words are about the effective table of "
+                  f"K - 1 = {K - 1} entries): {said}")
         return ShippedTableError(f"{reason}. Under advantage={advantage!r} only the float64 table is offered: use a "
                                  f"larger eps or a smaller K", cause=r["cause"], details=r.get("details"))
     return with_remedy(ShippedTableError(
