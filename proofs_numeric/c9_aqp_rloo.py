@@ -70,7 +70,7 @@ def section_aqp_rloo(params, log) -> dict:
     verify_pairs = {(int(K), float(e)) for K, e in params["aqp_verify"]}
     bias_pairs = {(int(K), float(e)) for K, e in params["aqp_verify_bias"]}
     t0 = time.perf_counter()
-    loaded, refused, damaged, in_bracket, verified = 0, 0, [], 0, []
+    loaded, refused, damaged, in_bracket, verified, brackets = 0, 0, [], 0, [], []
     for K in Ks:
         for eps in man["eps"]:
             try:
@@ -85,11 +85,14 @@ def section_aqp_rloo(params, log) -> dict:
             c = t.certificate
             V = advantage_variance_exact(list(t.values))
             in_bracket += c["variance_lower"] <= V <= c["variance_upper"]
+            brackets.append([K, f"{eps:g}", f"{float(V):.8g}", f"{c['optimum_lower_bound']:.8g}",
+                             f"{c['optimality_gap']:.2g}", f"{c['bias_upper']:.6g}", f"{c['budget_lower']:.6g}"])
             if (K, float(eps)) in verify_pairs:
                 verified.append(_reverified(K, float(eps), t, (K, float(eps)) in bias_pairs, params["aqp_gap_tol"]))
     log(f"  [C9] AQP under the baseline: {loaded} shipped tables loaded for K = {Ks[0]}..{Ks[-1]} (V_adv exact), "
         f"{refused} refusals, {len(verified)} certificates recomputed in {time.perf_counter() - t0:.1f}s")
     return {"loaded": loaded, "refused": refused, "damaged": damaged, "in_bracket": in_bracket, "verified": verified,
+            "brackets": brackets,
             "Ks": [Ks[0], Ks[-1]], "ranges": certifiable_ranges(man), "refused_by_cause": refusal_counts(man),
             "n_files": len(man["files"])}
 
@@ -111,7 +114,8 @@ def aqp_rloo_criteria(aqp) -> list:
 
 
 def aqp_rloo_tables(aqp) -> list:
-    """Rows of the report's two tables: per eps the certified and refused K, and the re-verified sample."""
+    """Rows of the report's tables: per eps the certified and refused K, the re-verified sample, and every
+    loaded table's bracket (``aqp["brackets"]``, used as is)."""
     per_eps = [[f"{r['eps']:g}", r["certified_K"] or "none",
                 "; ".join(f"{k} ({c.replace('_', ' ')})" for c, k in r["refused_by_cause"].items()) or "none"]
                for r in aqp["ranges"]]
