@@ -35,7 +35,7 @@ from estimators import build_table, get_generator
 from estimators.aqp import SHIPPED_EPS, ShippedTableError
 from estimators.aqp.certify import dual_lower_bound
 from estimators.aqp.core import AQPError, budget, solve
-from estimators.aqp.frontier import check_shape, load_frontier, reverify
+from estimators.aqp.frontier import certificate_point, check_shape, load_frontier, reverify
 from estimators.aqp.hessian import variance_exact
 from estimators.aqp.shipped import manifest
 from estimators.aqp.version import CAUSES
@@ -68,15 +68,6 @@ def _ranges(Ks) -> str:
         if k is not None:
             start = prev = k
     return ", ".join(out)
-
-
-def _table_point(table) -> dict:
-    """A shipped table and its certificate in the form :func:`estimators.aqp.frontier.reverify` reads."""
-    c = table.certificate
-    return {"eps": c["eps"], "entries": [float(v) for v in table.values], "certified": "stored",
-            "tau_lower": c["budget_lower"], "tau_upper": c["budget_upper"], "dual_points": c["dual_points"],
-            "dual_nu": c["dual_multipliers"], "variance_lower": c["variance_lower"],
-            "variance_upper": c["variance_upper"], "optimum_lower": c["optimum_lower_bound"]}
 
 
 def _reverify(K: int, point: dict, bias: bool) -> dict:
@@ -216,7 +207,7 @@ def _shipped(params, ctx, tally: Tally) -> dict:
                 continue
             c = t.certificate
             V = variance_exact(t.values)
-            pt = _table_point(t)
+            pt = certificate_point(t.values, c)
             tables[(K, float(eps))] = {"table": t, "V_exact": V, "V": float(V), "point": pt}
             tally.check("shipped", c["variance_lower"] <= V <= c["variance_upper"],
                         f"K={K}, eps={eps:g}: exact V {float(V):.17g} outside its certificate's bracket")

@@ -17,7 +17,7 @@ from estimators import build_table
 from estimators.advantages import effective_table
 from estimators.aqp.baseline import advantage_variance_exact, advantage_variance_objective
 from estimators.aqp.core import budget
-from estimators.aqp.frontier import reverify
+from estimators.aqp.frontier import certificate_point, reverify
 from estimators.aqp.shipped import ShippedTableError, manifest
 
 from .c6_aqp import certifiable_ranges, refusal_counts
@@ -26,21 +26,12 @@ from .criteria import every
 __all__ = ["section_aqp_rloo", "aqp_rloo_criteria", "aqp_rloo_tables"]
 
 
-def _point(t) -> dict:
-    """The corrected table's effective entries (its first K - 1) and its certificate (restated for them) in the
-    form :func:`estimators.aqp.frontier.reverify` reads."""
-    c = t.certificate
-    return {"eps": c["eps"], "entries": [float(v) for v in effective_table(t).values], "certified": "stored",
-            "tau_lower": c["budget_lower"], "tau_upper": c["budget_upper"], "dual_points": c["dual_points"],
-            "dual_nu": c["dual_multipliers"], "variance_lower": c["variance_lower"],
-            "variance_upper": c["variance_upper"], "optimum_lower": c["optimum_lower_bound"]}
-
-
 def _reverified(K: int, eps: float, t, bias: bool, gap_tol: float) -> dict:
     """The certificate of the corrected table ``t`` recomputed from its values (see the module docstring)."""
     c = t.certificate
     Q = advantage_variance_objective(K)
-    rv = reverify(K - 1, _point(t), bias=bias, objective=Q)
+    # the effective entries (the first K - 1) with the certificate restated for them
+    rv = reverify(K - 1, certificate_point(effective_table(t).values, c), bias=bias, objective=Q)
     lb = max(rv["optimum_lower"], 0.0)
     bud = budget("kl", K - 1, eps)
     gap = rv["variance_upper"] / lb - 1 if lb > 0 else (0.0 if rv["variance_upper"] == 0 else math.inf)
@@ -84,9 +75,11 @@ def section_aqp_rloo(params, log) -> dict:
             loaded += 1
             c = t.certificate
             V = advantage_variance_exact(list(t.values))
-            in_bracket += c["variance_lower"] <= V <= c["variance_upper"]
-            brackets.append([K, f"{eps:g}", f"{float(V):.8g}", f"{c['optimum_lower_bound']:.8g}",
-                             f"{c['optimality_gap']:.2g}", f"{c['bias_upper']:.6g}", f"{c['budget_lower']:.6g}"])
+            bud = budget("kl", K - 1, float(eps))                      # from E* of K - 1 samples, this run
+            ok = c["variance_lower"] <= V <= c["variance_upper"] and \
+                (bud["tau_lower"], bud["tau_upper"]) == (c["budget_lower"], c["budget_upper"])
+            in_bracket += ok
+            brackets.append([K, f"{eps:g}", f"{float(V):.8g}", f"{bud['tau_lower']:.8g}", "yes" if ok else "NO"])
             if (K, float(eps)) in verify_pairs:
                 verified.append(_reverified(K, float(eps), t, (K, float(eps)) in bias_pairs, params["aqp_gap_tol"]))
     log(f"  [C9] AQP under the baseline: {loaded} shipped tables loaded for K = {Ks[0]}..{Ks[-1]} (V_adv exact), "
@@ -104,7 +97,7 @@ def aqp_rloo_criteria(aqp) -> list:
     return [
         every("AQP under the baseline: shipped set", f"every (K, eps) for K = {aqp['Ks'][0]}..{aqp['Ks'][1]} is a "
               "certified table or a refusal the manifest records, and each table's exact advantage variance lies in "
-              "its certificate's bracket", aqp["in_bracket"], aqp["loaded"] + len(aqp["damaged"]),
+              "its certificate's bracket and its budget recomputed from E* of K - 1 samples is the certificate's", aqp["in_bracket"], aqp["loaded"] + len(aqp["damaged"]),
               failures=aqp["damaged"]),
         every("AQP under the baseline: re-verified", "for each sampled table the budget (from E* of K - 1 samples), "
               "the exact advantage variance, the weak-duality bound and the gap are recomputed from its values and "
@@ -114,8 +107,8 @@ def aqp_rloo_criteria(aqp) -> list:
 
 
 def aqp_rloo_tables(aqp) -> list:
-    """Rows of the report's tables: per eps the certified and refused K, the re-verified sample, and every
-    loaded table's bracket (``aqp["brackets"]``, used as is)."""
+    """Rows of the report's tables: per eps the certified and refused K, and the re-verified sample (every
+    loaded table's row is ``aqp["brackets"]``)."""
     per_eps = [[f"{r['eps']:g}", r["certified_K"] or "none",
                 "; ".join(f"{k} ({c.replace('_', ' ')})" for c, k in r["refused_by_cause"].items()) or "none"]
                for r in aqp["ranges"]]

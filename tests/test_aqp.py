@@ -160,7 +160,7 @@ def test_c6_corrupted_or_mismatched_data_file_is_detected(tmp_path, monkeypatch)
     src = sh.data_dir()
     dst = tmp_path / "data"
     shutil.copytree(src, dst)
-    monkeypatch.setattr(sh, "data_dir", lambda: dst)
+    monkeypatch.setattr(sh, "data_dir", lambda advantage="decoupled": dst)
     sh.clear_caches()
     try:
         f10 = dst / sh.table_file(10, 10.0)
@@ -216,7 +216,7 @@ def test_c6_loader_checks_the_budget_relation_even_when_rebound(tmp_path, monkey
     from estimators.certificates import bind
     dst = tmp_path / "data"
     shutil.copytree(sh.data_dir(), dst)
-    monkeypatch.setattr(sh, "data_dir", lambda: dst)
+    monkeypatch.setattr(sh, "data_dir", lambda advantage="decoupled": dst)
     sh.clear_caches()
     try:
         t = sh.load(16, 10.0)
@@ -350,7 +350,7 @@ def test_c6_rebuild_writes_a_loadable_set_and_keeps_other_K(tmp_path, monkeypatc
     assert man["K"] == [2, 5] and man["format_version"] == sh.FORMAT_VERSION
     assert any("K=5:" in m for m in logs)                      # progress per K
     assert sorted(os.listdir(tmp_path)) == ["data"]             # no temporary directory left behind
-    monkeypatch.setattr(sh, "data_dir", lambda: out)
+    monkeypatch.setattr(sh, "data_dir", lambda advantage="decoupled": out)
     sh.clear_caches()
     try:
         for K in range(2, 6):

@@ -34,6 +34,7 @@ from estimators import Table, build_table, get_generator, moments
 from estimators.certificates import bind
 from estimators.minimax import UnsupportedTargetError
 from estimators.montecarlo import monte_carlo
+from _common import print_summary_line
 
 COUNTS = {"inputs": 0, "clear_errors": 0, "correct_results": 0}
 
@@ -659,14 +660,7 @@ def _print_counts(request):
     line = (f"bad-input sweep (issues 11, 16): {COUNTS['inputs']} inputs tried, {COUNTS['clear_errors']} clear errors, "
             f"{COUNTS['correct_results']} correct results, "
             f"{COUNTS['inputs'] - COUNTS['clear_errors'] - COUNTS['correct_results']} otherwise")
-    tr = request.config.pluginmanager.get_plugin("terminalreporter")
-    capman = request.config.pluginmanager.get_plugin("capturemanager")
-    if tr is not None and capman is not None:
-        with capman.global_and_fixture_disabled():
-            tr.write_line("")
-            tr.write_line(line)
-    else:  # pragma: no cover
-        print(line)
+    print_summary_line(request, line)
 
 
 #: cases that take seconds (a subprocess, or the largest K inside the work limits): marked slow

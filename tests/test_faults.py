@@ -36,18 +36,11 @@ from estimators._io import atomic_write_text
 from estimators.montecarlo import monte_carlo
 from proofs_numeric.report.builder import run_report
 from proofs_numeric.report.outdir import MARKER, PARTIAL_MARKER, is_report_dir
+from _common import is_type, print_summary_line
 
 QUIET = dict(profile="quick", claims=["C2"], log=lambda m: None)
 
-def _is_type(kind):
-    """A validator for these mechanics tests: the entry's type (the solvers' validators re-verify content)."""
-    def check(v):
-        if not isinstance(v, kind) or isinstance(v, bool):
-            raise TypeError(f"expected {kind.__name__}, got {type(v).__name__}")
-    return check
-
-
-_is_int, _is_str, _is_dict = _is_type(int), _is_type(str), _is_type(dict)
+_is_int, _is_str, _is_dict = is_type(int), is_type(str), is_type(dict)
 
 
 
@@ -283,12 +276,7 @@ def _print_fault_counts(request):
     yield
     line = (f"faults (issue 16): {FAULTS['scenarios']} scenarios, {FAULTS['held']} held, "
             f"{FAULTS['scenarios'] - FAULTS['held']} not")
-    tr = request.config.pluginmanager.get_plugin("terminalreporter")
-    capman = request.config.pluginmanager.get_plugin("capturemanager")
-    if tr is not None and capman is not None:
-        with capman.global_and_fixture_disabled():
-            tr.write_line("")
-            tr.write_line(line)
+    print_summary_line(request, line)
 
 
 def _tree(path: Path) -> dict:
@@ -316,7 +304,7 @@ def test_rebuild_touches_only_the_files_it_owns(tmp_path, monkeypatch):
     (mydocs / "thesis.tex").write_text("years of work")
     afile = tmp_path / "afile"
     afile.write_text("x")
-    monkeypatch.setattr(build, "data_dir", lambda: data)   # "the package's data directory" of a checkout
+    monkeypatch.setattr(build, "data_dir", lambda advantage="decoupled": data)   # "the package's data directory" of a checkout
     try:
         with _scenario("rebuild of the package data keeps frontier_kl.json"):
             man = build.rebuild(range(2, 3), processes=1, log=lambda m: None)
@@ -426,7 +414,7 @@ def test_a_fifo_in_the_shipped_data_or_the_frontier_is_a_clear_error(tmp_path, m
     from estimators.aqp.frontier import load_frontier
     data = tmp_path / "data"
     _shutil.copytree(sh.data_dir(), data)
-    monkeypatch.setattr(sh, "data_dir", lambda: data)
+    monkeypatch.setattr(sh, "data_dir", lambda advantage="decoupled": data)
     try:
         with _scenario("a FIFO in place of a shipped table file"):
             (data / sh.table_file(16, 10.0)).unlink()
@@ -465,7 +453,7 @@ def test_a_damaged_shipped_manifest_is_a_clear_error(tmp_path, monkeypatch, what
     man = json.loads((data / "manifest.json").read_text())
     manifest_edit(man)
     (data / "manifest.json").write_text(json.dumps(man))
-    monkeypatch.setattr(sh, "data_dir", lambda: data)
+    monkeypatch.setattr(sh, "data_dir", lambda advantage="decoupled": data)
     sh.clear_caches()
     try:
         with _scenario(f"shipped manifest with {what}"):
@@ -490,7 +478,7 @@ def test_a_shipped_table_whose_generator_is_a_string_is_a_clear_error(tmp_path, 
     man = json.loads((data / "manifest.json").read_text())
     man["files"][rel] = hashlib.sha256(raw).hexdigest()
     (data / "manifest.json").write_text(json.dumps(man))
-    monkeypatch.setattr(sh, "data_dir", lambda: data)
+    monkeypatch.setattr(sh, "data_dir", lambda advantage="decoupled": data)
     sh.clear_caches()
     try:
         with _scenario("shipped table with generator as a string"):

@@ -9,16 +9,9 @@ import pytest
 from estimators import cache
 from estimators.generators import kl
 from estimators.minimax import core
+from _common import is_type
 
-def _is_type(kind):
-    """A validator for these mechanics tests: the entry's type (the solvers' validators re-verify content)."""
-    def check(v):
-        if not isinstance(v, kind) or isinstance(v, bool):
-            raise TypeError(f"expected {kind.__name__}, got {type(v).__name__}")
-    return check
-
-
-_is_int, _is_str, _is_dict = _is_type(int), _is_type(str), _is_type(dict)
+_is_int, _is_str, _is_dict = is_type(int), is_type(str), is_type(dict)
 
 
 

@@ -104,8 +104,7 @@ def rebuild(Ks: Iterable[int] | None = None, eps_values=SHIPPED_EPS, *, out_dir=
     if not Ks or Ks[0] < lo or Ks[-1] > hi:
         raise ValueError(f"K of the shipped set for advantage {advantage!r} must lie in {lo}..{hi}, got "
                          f"{Ks[0] if Ks else 'none'}..{Ks[-1] if Ks else 'none'}")
-    default_dir = data_dir() if advantage == "decoupled" else data_dir(advantage)
-    out = check_output_dir(out_dir if out_dir is not None else default_dir, AQP_DATA, name="--data-dir")
+    out = check_output_dir(out_dir if out_dir is not None else data_dir(advantage), AQP_DATA, name="--data-dir")
     tmp = make_partial(out, AQP_DATA, log)
     t0 = time.perf_counter()
     chains = [Ks[i::processes] for i in range(max(1, processes))]   # interleaved: balanced, each warm-started

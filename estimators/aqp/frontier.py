@@ -22,7 +22,7 @@ from typing import Callable
 import numpy as np
 
 __all__ = ["FRONTIER_K", "FRONTIER_EPS", "frontier_path", "build_frontier", "load_frontier", "reverify",
-           "check_shape"]
+           "certificate_point", "check_shape"]
 
 FRONTIER_K = (4, 8, 16, 32, 64, 128)
 FRONTIER_EPS = tuple(float(f"{v:.3g}") for v in np.geomspace(0.01, 1000.0, 14))
@@ -150,6 +150,14 @@ def load_frontier(path=None) -> dict:
         raise ValueError(f"the AQP frontier data {p} is corrupted or of another format; regenerate it with "
                          f"`alft tables --rebuild aqp-frontier`")
     return doc
+
+
+def certificate_point(entries, cert: dict) -> dict:
+    """A stored float64 table (``entries``) and its AQP certificate in the form :func:`reverify` reads."""
+    return {"eps": cert["eps"], "entries": [float(v) for v in entries], "certified": "stored",
+            "tau_lower": cert["budget_lower"], "tau_upper": cert["budget_upper"], "dual_points": cert["dual_points"],
+            "dual_nu": cert["dual_multipliers"], "variance_lower": cert["variance_lower"],
+            "variance_upper": cert["variance_upper"], "optimum_lower": cert["optimum_lower_bound"]}
 
 
 def reverify(K: int, point: dict, *, bias: bool = True, objective=None) -> dict:

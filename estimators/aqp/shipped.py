@@ -64,11 +64,6 @@ def _set(advantage: str) -> dict:
     return SHIPPED_SETS[advantage]
 
 
-def _folder(advantage: str) -> Path:
-    # the decoupled set asks data_dir() without arguments (tests and checkouts replace it by a folder of theirs)
-    return data_dir() if advantage == "decoupled" else data_dir(advantage)
-
-
 def shipped_K(advantage: str = "decoupled") -> tuple[int, int]:
     """The K range of the shipped set for ``advantage``."""
     return tuple(_set(advantage)["K"])
@@ -103,7 +98,7 @@ def check_manifest_shape(doc: dict, path: Path) -> None:
 def manifest(advantage: str = "decoupled") -> dict:
     """The manifest of the shipped set for ``advantage``, checked (format, certifier, shape, advantage)."""
     from ..outputs import read_regular
-    path = _folder(advantage) / "manifest.json"
+    path = data_dir(advantage) / "manifest.json"
     try:
         doc = json.loads(read_regular(path))
     except FileNotFoundError as exc:
@@ -126,7 +121,7 @@ def manifest(advantage: str = "decoupled") -> dict:
 def _file(rel: str, advantage: str = "decoupled") -> dict:
     man = manifest(advantage)
     want = man.get("files", {}).get(rel)
-    path = _folder(advantage) / rel
+    path = data_dir(advantage) / rel
     if want is None:
         raise ShippedTableError(f"{rel} is not listed in the shipped manifest; {REBUILD}")
     from ..outputs import read_regular

@@ -62,8 +62,9 @@ GLOSSARY: tuple[Term, ...] = (  # specific terms before the words they contain (
          "E*_K.", (r"ε",)),
     Term("v-zero", "∞ (V = 0)", "a variance-reduction factor with a zero denominator: for a large budget a "
          "constant table (variance exactly 0) is feasible.", (r"∞ \(V = 0\)", r"V = 0\b")),
-    Term("refused", "refused", "no float64 table can be certified for this (K, epsilon): rounding the optimal "
-         "table's huge entries to float64 alone breaks the budget.", (r"\brefus(?:ed|al)\b",)),
+    Term("refused", "refused", "no float64 table is certified for this (K, epsilon); the cause is stated: "
+         "rounding the optimal table's huge entries to float64 breaks the budget at the required optimality, or "
+         "the optimality bracket did not close.", (r"\brefus(?:ed|al)\b",)),
     Term("certified", "certified", "proved by the computation itself: every rounding is enclosed (interval "
          "arithmetic in Arb, exact rationals), so a certified bracket [lower, upper] contains the true value; "
          "a maximum over a grid is only a lower bound.", (r"\bcertif(?:ied|icate)s?\b",)),
