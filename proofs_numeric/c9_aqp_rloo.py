@@ -2,7 +2,8 @@
 
 Every (K, eps) of the set (KL, K = 3..128, C6's budgets) is either a certified table or a recorded refusal. Each
 loaded table's effective table (K - 1 entries) is what the trainer applies; its advantage variance V_adv
-(:mod:`estimators.aqp.baseline`) is recomputed exactly and must lie in the certificate's bracket. For the
+(:mod:`estimators.aqp.baseline`) is recomputed exactly and must lie in the certificate's bracket, and its budget,
+recomputed from E* of K - 1 samples, must be the certificate's. For the
 profile's sample the whole certificate is recomputed from the values in this run: the budget from E* of K - 1
 samples, the weak-duality lower bound on the optimum from the stored multipliers, the optimality gap, and (for
 the smaller sample) the rigorous sup of the effective weighted bias. Nothing is taken from the file on trust
